@@ -1,0 +1,27 @@
+// Package identity carries session IDs between client and server: a
+// cookie ([Cookie]) or a request header ([Header]), with optional HMAC
+// signing ([Signer]).
+package identity
+
+import (
+	"net/http"
+	"time"
+)
+
+// Identity reads a session ID from a request and writes or clears it on a
+// response. Several identities can serve one manager; the first whose
+// Match reports true handles a request. Implementations are safe for
+// concurrent use and never log an ID.
+type Identity interface {
+	// Match reports whether this identity serves r (by host and path).
+	Match(r *http.Request) bool
+	// Read returns the session ID r carries, or "" when it carries none
+	// or the value is malformed or fails verification. A returned ID is
+	// always a well-formed ID (see [ValidID]).
+	Read(r *http.Request) string
+	// Write sends id to the client. expires is when the session ends;
+	// identities that persist on the client may use it.
+	Write(w http.ResponseWriter, r *http.Request, id string, expires time.Time)
+	// Clear tells the client to forget its session ID.
+	Clear(w http.ResponseWriter, r *http.Request)
+}

@@ -1,0 +1,98 @@
+// Package store defines the contract between the session manager and a
+// storage engine, and the errors engines report.
+//
+// The contract mirrors the seed project's storage interface (get, set,
+// update a key, remove a key, delete), with a context on every call and a
+// batch form: one [Change] carries every field written and removed by a
+// request, so an engine applies it in one round trip.
+//
+// Keys given to an engine are never raw session IDs: the manager hands the
+// engine [Key] of the ID (a SHA-256 digest), so a dump of the engine yields
+// no usable token. Engines store the key exactly as given.
+//
+// Every engine must pass the conformance suite in package storetest against
+// the real engine.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"time"
+)
+
+// Errors reported by engines. Engines wrap them with the operation and the
+// engine's name; callers test them with [errors.Is].
+var (
+	// ErrNotFound reports a session that does not exist, was deleted or has
+	// expired. An Update that fails with it has written nothing.
+	ErrNotFound = errors.New("session not found")
+	// ErrExists reports a Create for a key that is already live.
+	ErrExists = errors.New("session already exists")
+)
+
+// Record is a whole session as an engine holds it.
+type Record struct {
+	// Fields maps each key to its encoded value (msgpack bytes). Engines
+	// treat the bytes as opaque.
+	Fields map[string][]byte
+	// Created is when the session was first written. Engines keep it as
+	// given (at least to the millisecond).
+	Created time.Time
+	// Expires is when the engine may forget the session. After it, Load
+	// and Update report ErrNotFound even if the engine has not purged the
+	// record yet. It is never zero.
+	Expires time.Time
+}
+
+// Change is one atomic batch of per-field writes to an existing session:
+// the fields in Set are written, the keys in Remove are deleted, and, when
+// Expires is not zero, the expiry moves to it. A Change with no fields and
+// only Expires is a touch (sliding expiry).
+type Change struct {
+	// Set holds the fields to write, key to encoded value.
+	Set map[string][]byte
+	// Remove lists the keys to delete. A key absent from the session is
+	// not an error.
+	Remove []string
+	// Expires, when not zero, replaces the session's expiry.
+	Expires time.Time
+}
+
+// Empty reports whether the change writes nothing at all.
+func (c Change) Empty() bool {
+	return len(c.Set) == 0 && len(c.Remove) == 0 && c.Expires.IsZero()
+}
+
+// Store is a storage engine. Implementations are safe for concurrent use.
+//
+// The key passed to every method is [Key] of a session ID, never the ID.
+type Store interface {
+	// Load returns the session's record. It returns ErrNotFound when the
+	// session does not exist or its Expires has passed.
+	Load(ctx context.Context, key string) (Record, error)
+
+	// Create writes a new session. It returns ErrExists when a live
+	// session already has the key; an expired one is replaced.
+	Create(ctx context.Context, key string, rec Record) error
+
+	// Update applies c atomically to a live session: either every part of
+	// c takes effect or none does. Fields not named in c are left as they
+	// are, so two Updates that write different keys both survive. When the
+	// session does not exist or has expired, Update returns ErrNotFound
+	// and writes nothing: an Update never brings a session back.
+	Update(ctx context.Context, key string, c Change) error
+
+	// Delete removes the session. Deleting a missing session is not an
+	// error.
+	Delete(ctx context.Context, key string) error
+}
+
+// Key returns the engine key for a session ID: the unpadded base64url
+// SHA-256 digest of the ID (43 characters). Only the manager calls it;
+// engines receive its result.
+func Key(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
