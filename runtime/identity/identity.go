@@ -1,6 +1,13 @@
 // Package identity carries session IDs between client and server: a
 // cookie ([Cookie]) or a request header ([Header]), with optional HMAC
 // signing ([Signer]).
+//
+// Session IDs are 32 random bytes in unpadded base64url ([NewID],
+// [ValidID]). Several identities can serve one manager; [Select] picks the
+// first whose host and path match ([MatchHost], [MatchPath]). [Cookie] and
+// [Header] also have a Validate method that reports a configuration which
+// cannot work; a manager may call it (through an interface assertion) when
+// it is built.
 package identity
 
 import (

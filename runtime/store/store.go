@@ -6,6 +6,11 @@
 // batch form: one [Change] carries every field written and removed by a
 // request, so an engine applies it in one round trip.
 //
+// Field keys (the keys of Record.Fields and Change.Set, and the entries of
+// Change.Remove) are always 1 to 128 bytes of valid UTF-8: the manager
+// refuses anything else before an engine sees it. An engine may therefore
+// use a name holding the byte 0xff for its own metadata without colliding.
+//
 // Keys given to an engine are never raw session IDs: the manager hands the
 // engine [Key] of the ID (a SHA-256 digest), so a dump of the engine yields
 // no usable token. Engines store the key exactly as given.
