@@ -7,8 +7,9 @@
 // request, so an engine applies it in one round trip.
 //
 // Field keys (the keys of Record.Fields and Change.Set, and the entries of
-// Change.Remove) are always 1 to 128 bytes of valid UTF-8: the manager
-// refuses anything else before an engine sees it. An engine may therefore
+// Change.Remove) are always 1 to 128 bytes of valid UTF-8 without control
+// characters (no byte below 0x20, no 0x7f): the manager refuses anything
+// else before an engine sees it. An engine may therefore
 // use a name holding the byte 0xff for its own metadata without colliding.
 //
 // Keys given to an engine are never raw session IDs: the manager hands the
@@ -35,6 +36,9 @@ var (
 	ErrNotFound = errors.New("session not found")
 	// ErrExists reports a Create for a key that is already live.
 	ErrExists = errors.New("session already exists")
+	// ErrInvalid reports a call an engine refuses before touching its
+	// data: an empty key or field key, or a zero Expires.
+	ErrInvalid = errors.New("invalid store request")
 )
 
 // Record is a whole session as an engine holds it.
@@ -45,9 +49,9 @@ type Record struct {
 	// Created is when the session was first written. Engines keep it as
 	// given (at least to the millisecond).
 	Created time.Time
-	// Expires is when the engine may forget the session. After it, Load
-	// and Update report ErrNotFound even if the engine has not purged the
-	// record yet. It is never zero.
+	// Expires is when the engine may forget the session. From that instant
+	// on (now >= Expires), Load and Update report ErrNotFound even if the
+	// engine has not purged the record yet. It is never zero.
 	Expires time.Time
 }
 
@@ -55,6 +59,11 @@ type Record struct {
 // the fields in Set are written, the keys in Remove are deleted, and, when
 // Expires is not zero, the expiry moves to it. A Change with no fields and
 // only Expires is a touch (sliding expiry).
+//
+// The manager never names one key in both Set and Remove; an engine given
+// such a Change applies Remove first, so Set wins. A session whose every
+// field was removed still exists (with no fields) until it is deleted or
+// expires.
 type Change struct {
 	// Set holds the fields to write, key to encoded value.
 	Set map[string][]byte

@@ -1,0 +1,422 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/storetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// openTest opens a Store on path (a new temp file when empty) and closes
+// it when the test ends.
+func openTest(t *testing.T, path string, opts ...Option) *Store {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "sessions.db")
+	}
+	s, err := Open(path, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	return s
+}
+
+// record returns a record with fields, created now and expiring after ttl.
+func record(ttl time.Duration, kv ...string) store.Record {
+	f := make(map[string][]byte)
+	for i := 0; i+1 < len(kv); i += 2 {
+		f[kv[i]] = []byte(kv[i+1])
+	}
+	now := time.Now()
+	return store.Record{Fields: f, Created: now, Expires: now.Add(ttl)}
+}
+
+// counts returns the number of records and expiry index entries in s.
+func counts(t *testing.T, s *Store) (records, index int) {
+	t.Helper()
+	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+		recs, idx, err := s.buckets(tx)
+		if err != nil {
+			return err
+		}
+		records, index = recs.Stats().KeyN, idx.Stats().KeyN
+		return nil
+	}))
+	return records, index
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, "") })
+}
+
+// TestConformanceShared runs the suite with every subtest on one file.
+func TestConformanceShared(t *testing.T) {
+	s := openTest(t, "")
+	storetest.Run(t, func(*testing.T) store.Store { return s })
+	recs, idx := counts(t, s)
+	require.Positive(t, recs)
+	require.Equal(t, recs, idx, "every record has one expiry index entry")
+}
+
+func TestTwoNodes(t *testing.T) {
+	s := openTest(t, "")
+	storetest.TwoNodes(t, s, s)
+}
+
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	key := storetest.NewKey(t)
+	want := store.Record{
+		Fields:  map[string][]byte{"user": {0x00, 0xff}, "ключ": []byte("значение")},
+		Created: time.UnixMilli(time.Now().UnixMilli()),
+		Expires: time.UnixMilli(time.Now().Add(time.Hour).UnixMilli()),
+	}
+
+	s, err := Open(path)
+	require.NoError(t, err)
+	require.NoError(t, s.Create(ctx, key, want))
+	require.NoError(t, s.Close())
+
+	s = openTest(t, path)
+	got, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, want.Fields, got.Fields)
+	require.True(t, want.Created.Equal(got.Created))
+	require.True(t, want.Expires.Equal(got.Expires))
+	require.ErrorIs(t, s.Create(ctx, key, want), store.ErrExists)
+	require.NoError(t, s.Update(ctx, key, store.Change{Remove: []string{"user"}}))
+	got, err = s.Load(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, map[string][]byte{"ключ": []byte("значение")}, got.Fields)
+}
+
+// TestConcurrentWritersSurviveReopen: 100 goroutines each writing one
+// field all survive, as seen through a new Open of the file.
+func TestConcurrentWritersSurviveReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	key := storetest.NewKey(t)
+	s, err := Open(path)
+	require.NoError(t, err)
+	require.NoError(t, s.Create(ctx, key, record(time.Hour)))
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			k := fmt.Sprintf("k%03d", i)
+			assert.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{k: []byte(k)}}))
+		})
+	}
+	wg.Wait()
+	require.NoError(t, s.Close())
+
+	s = openTest(t, path)
+	got, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	require.Len(t, got.Fields, 100)
+	for i := range 100 {
+		k := fmt.Sprintf("k%03d", i)
+		require.Equal(t, k, string(got.Fields[k]))
+	}
+}
+
+func TestOpenLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	first, err := Open(path)
+	require.NoError(t, err)
+
+	start := time.Now()
+	_, err = Open(path, WithOpenTimeout(100*time.Millisecond))
+	require.Error(t, err)
+	require.ErrorIs(t, err, bolterrors.ErrTimeout)
+	require.Contains(t, err.Error(), "boltstore: open")
+	require.Contains(t, err.Error(), "locked")
+	require.Less(t, time.Since(start), 5*time.Second, "Open gave up in time")
+
+	require.NoError(t, first.Close())
+	second := openTest(t, path, WithOpenTimeout(100*time.Millisecond))
+	require.NotNil(t, second)
+}
+
+func TestOpenBadFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Run("Garbage", func(t *testing.T) {
+		path := filepath.Join(dir, "garbage.db")
+		require.NoError(t, os.WriteFile(path, bytes.Repeat([]byte("not a bolt file "), 1024), 0o600))
+		s, err := Open(path)
+		require.Error(t, err)
+		require.Nil(t, s)
+		require.Contains(t, err.Error(), "boltstore: open")
+	})
+	t.Run("Directory", func(t *testing.T) {
+		s, err := Open(dir)
+		require.Error(t, err)
+		require.Nil(t, s)
+	})
+	t.Run("MissingDirectory", func(t *testing.T) {
+		s, err := Open(filepath.Join(dir, "no", "such", "dir", "s.db"))
+		require.ErrorIs(t, err, os.ErrNotExist)
+		require.Nil(t, s)
+	})
+	t.Run("EmptyBucket", func(t *testing.T) {
+		s, err := Open(filepath.Join(dir, "s.db"), WithBucket(""))
+		require.ErrorIs(t, err, errNoBucket)
+		require.Nil(t, s)
+	})
+	t.Run("BucketNameUsedByValue", func(t *testing.T) {
+		path := filepath.Join(dir, "taken.db")
+		db, err := bolt.Open(path, 0o600, nil)
+		require.NoError(t, err)
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucket([]byte("app"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("records"), []byte("not a bucket"))
+		}))
+		require.NoError(t, db.Close())
+		s, err := Open(path, WithBucket("app"))
+		require.ErrorIs(t, err, bolterrors.ErrIncompatibleValue)
+		require.Nil(t, s)
+		// The failed Open released the file.
+		s = openTest(t, path, WithOpenTimeout(100*time.Millisecond))
+		require.NotNil(t, s)
+	})
+}
+
+func TestBucketsAreSeparate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	key := storetest.NewKey(t)
+
+	a, err := Open(path, WithBucket("a"))
+	require.NoError(t, err)
+	require.NoError(t, a.Create(ctx, key, record(time.Hour, "in", "a")))
+	require.NoError(t, a.Close())
+
+	b, err := Open(path, WithBucket("b"))
+	require.NoError(t, err)
+	_, err = b.Load(ctx, key)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.NoError(t, b.Create(ctx, key, record(time.Hour, "in", "b")))
+	require.NoError(t, b.Close())
+
+	a = openTest(t, path, WithBucket("a"))
+	got, err := a.Load(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, "a", string(got.Fields["in"]))
+}
+
+func TestFileMode(t *testing.T) {
+	dir := t.TempDir()
+	openTest(t, filepath.Join(dir, "default.db"))
+	openTest(t, filepath.Join(dir, "group.db"), WithFileMode(0o640))
+	for name, want := range map[string]os.FileMode{"default.db": 0o600, "group.db": 0o640} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		require.NoError(t, err)
+		require.Equal(t, want, fi.Mode().Perm(), name)
+	}
+}
+
+func TestRefusesBadInput(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "")
+	t.Run("EmptyKey", func(t *testing.T) {
+		err := s.Create(ctx, "", record(time.Hour))
+		require.ErrorIs(t, err, errEmptyKey)
+		require.EqualError(t, err, "boltstore: create: empty key")
+	})
+	t.Run("ZeroExpiry", func(t *testing.T) {
+		key := storetest.NewKey(t)
+		rec := record(time.Hour)
+		rec.Expires = time.Time{}
+		require.ErrorIs(t, s.Create(ctx, key, rec), errNoExpiry)
+		_, err := s.Load(ctx, key)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+	t.Run("EmptyFieldKey", func(t *testing.T) {
+		key := storetest.NewKey(t)
+		require.ErrorIs(t, s.Create(ctx, key, record(time.Hour, "", "x")), errEmptyFieldKey)
+		require.NoError(t, s.Create(ctx, key, record(time.Hour, "a", "1")))
+		err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"": {1}}, Remove: []string{"a"}})
+		require.ErrorIs(t, err, errEmptyFieldKey)
+		got, err := s.Load(ctx, key)
+		require.NoError(t, err)
+		require.Equal(t, "1", string(got.Fields["a"]), "a refused Update changes nothing")
+	})
+	t.Run("KeyTooLarge", func(t *testing.T) {
+		key := string(bytes.Repeat([]byte("k"), bolt.MaxKeySize+1))
+		err := s.Create(ctx, key, record(time.Hour))
+		require.ErrorIs(t, err, bolterrors.ErrKeyTooLarge)
+		_, err = s.Load(ctx, key)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+}
+
+func TestCorruptRecord(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "")
+	key := storetest.NewKey(t)
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		recs, _, err := s.buckets(tx)
+		if err != nil {
+			return err
+		}
+		return recs.Put([]byte(key), []byte{recordVersion, 1, 2, 3})
+	}))
+
+	_, err := s.Load(ctx, key)
+	require.ErrorIs(t, err, errCorrupt)
+	require.ErrorContains(t, err, "boltstore: load: corrupt record")
+	require.ErrorIs(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": {1}}}), errCorrupt)
+
+	// A new session may take the key; it replaces the unreadable value.
+	require.NoError(t, s.Create(ctx, key, record(time.Hour, "a", "1")))
+	got, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, "1", string(got.Fields["a"]))
+	require.NoError(t, s.Delete(ctx, key))
+	recs, idx := counts(t, s)
+	require.Zero(t, recs)
+	require.Zero(t, idx)
+}
+
+func TestClosed(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "sessions.db"))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "second Close")
+
+	key := storetest.NewKey(t)
+	_, err = s.Load(ctx, key)
+	require.ErrorIs(t, err, bolterrors.ErrDatabaseNotOpen)
+	require.ErrorContains(t, err, "boltstore: load:")
+	require.ErrorIs(t, s.Create(ctx, key, record(time.Hour)), bolterrors.ErrDatabaseNotOpen)
+	require.ErrorIs(t, s.Update(ctx, key, store.Change{}), bolterrors.ErrDatabaseNotOpen)
+	require.ErrorIs(t, s.Delete(ctx, key), bolterrors.ErrDatabaseNotOpen)
+}
+
+func TestPurge(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "", WithCleanupInterval(0))
+	now := time.Now()
+	// Write many sessions in one transaction: half expired, half live.
+	const n = purgeBatch + 500
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		recs, idx, err := s.buckets(tx)
+		if err != nil {
+			return err
+		}
+		for i := range 2 * n {
+			key := fmt.Sprintf("key-%05d", i)
+			exp := now.Add(time.Duration(i-n) * time.Second) // i < n: expired
+			if i >= n {
+				exp = exp.Add(time.Second)
+			}
+			if err := recs.Put([]byte(key), encodeRecord(nil, now, exp)); err != nil {
+				return err
+			}
+			if err := idx.Put(expiryKey(exp, key), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+
+	got, err := s.purge(now)
+	require.NoError(t, err)
+	require.Equal(t, purgeBatch, got, "one purge deletes at most a batch")
+	got, err = s.purge(now)
+	require.NoError(t, err)
+	require.Equal(t, n-purgeBatch, got)
+	got, err = s.purge(now)
+	require.NoError(t, err)
+	require.Zero(t, got)
+
+	recs, idx := counts(t, s)
+	require.Equal(t, n, recs)
+	require.Equal(t, n, idx)
+	_, err = s.Load(ctx, fmt.Sprintf("key-%05d", n))
+	require.NoError(t, err)
+	_, err = s.Load(ctx, fmt.Sprintf("key-%05d", n-1))
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// TestPurgeKeepsNewerSession: a stale index entry (left by a corrupt
+// record) never deletes the live session now under its key.
+func TestPurgeKeepsNewerSession(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "", WithCleanupInterval(0))
+	key := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, key, record(time.Hour, "a", "1")))
+	past := time.Now().Add(-time.Minute)
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		_, idx, err := s.buckets(tx)
+		if err != nil {
+			return err
+		}
+		return idx.Put(expiryKey(past, key), nil)
+	}))
+	n, err := s.purge(time.Now())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = s.Load(ctx, key)
+	require.NoError(t, err)
+	recs, idx := counts(t, s)
+	require.Equal(t, 1, recs)
+	require.Equal(t, 1, idx)
+}
+
+func TestJanitorPurges(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "", WithCleanupInterval(20*time.Millisecond))
+	require.NoError(t, s.Create(ctx, "short", record(30*time.Millisecond)))
+	require.NoError(t, s.Create(ctx, "long", record(time.Hour)))
+	require.Eventually(t, func() bool {
+		recs, _ := counts(t, s)
+		return recs == 1
+	}, 3*time.Second, 10*time.Millisecond)
+	_, err := s.Load(ctx, "long")
+	require.NoError(t, err)
+	_, idx := counts(t, s)
+	require.Equal(t, 1, idx)
+}
+
+func TestIndexFollowsExpiry(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "", WithCleanupInterval(0))
+	key := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, key, record(time.Hour)))
+	for _, d := range []time.Duration{2 * time.Hour, time.Minute, 0} {
+		c := store.Change{Set: map[string][]byte{"a": {1}}}
+		if d != 0 {
+			c.Expires = time.Now().Add(d)
+		}
+		require.NoError(t, s.Update(ctx, key, c))
+		rec, err := s.Load(ctx, key)
+		require.NoError(t, err)
+		var entries [][]byte
+		require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+			_, idx, err := s.buckets(tx)
+			if err != nil {
+				return err
+			}
+			return idx.ForEach(func(k, _ []byte) error {
+				entries = append(entries, append([]byte(nil), k...))
+				return nil
+			})
+		}))
+		require.Equal(t, [][]byte{expiryKey(rec.Expires, key)}, entries)
+	}
+}

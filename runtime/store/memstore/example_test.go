@@ -1,0 +1,58 @@
+package memstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/memstore"
+)
+
+func Example() {
+	ctx := context.Background()
+	s := memstore.New()
+	defer s.Close()
+
+	key := store.Key("session ID from a cookie")
+	now := time.Now()
+	err := s.Create(ctx, key, store.Record{
+		Fields:  map[string][]byte{"user": []byte("alice")},
+		Created: now,
+		Expires: now.Add(30 * time.Minute),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// Write one field and remove none; other fields stay as they are.
+	err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"theme": []byte("dark")}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	rec, err := s.Load(ctx, key)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(string(rec.Fields["user"]), string(rec.Fields["theme"]))
+
+	_ = s.Delete(ctx, key)
+	_, err = s.Load(ctx, key)
+	fmt.Println(errors.Is(err, store.ErrNotFound))
+	// Output:
+	// alice dark
+	// true
+}
+
+func ExampleWithCleanupInterval() {
+	// Purge expired sessions every 10 seconds instead of every minute.
+	s := memstore.New(memstore.WithCleanupInterval(10 * time.Second))
+	defer s.Close()
+	fmt.Println(s.Len())
+	// Output: 0
+}

@@ -1,0 +1,258 @@
+// Package memstore is the in-process session engine, the manager's
+// default. Sessions live in this process's memory only: they vanish when
+// it exits and are not shared with other processes.
+//
+// The map is split into shards, each behind its own lock, so requests for
+// different sessions rarely wait for each other. Every value is copied on
+// the way in and on the way out, so callers can never change a stored
+// session behind the store's back.
+//
+// Expiry is enforced on every access: a session past its Expires is gone
+// for Load and Update even before it is purged. A background goroutine
+// purges expired sessions every minute by default (see
+// [WithCleanupInterval]); [Store.Close] stops it.
+package memstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+)
+
+// shardCount is the number of independently locked parts of the map.
+const shardCount = 64
+
+// Store is an in-memory [store.Store]. The zero value is not usable; call
+// [New]. A Store is safe for concurrent use.
+type Store struct {
+	data      *shards
+	stop      chan struct{} // closed to stop the janitor
+	done      chan struct{} // closed when the janitor has stopped
+	cleanup   runtime.Cleanup
+	closeOnce sync.Once
+}
+
+// shards holds the data. It is separate from Store so the cleanup
+// goroutine does not keep a forgotten Store reachable.
+type shards struct {
+	seed  maphash.Seed
+	parts [shardCount]shard
+}
+
+// shard is one locked part of the map.
+type shard struct {
+	mu sync.RWMutex
+	m  map[string]*entry
+}
+
+// entry is one stored session. Its field map and bytes are owned by the
+// store and never handed out.
+type entry struct {
+	fields  map[string][]byte
+	created time.Time
+	expires time.Time
+}
+
+// Errors for input the store refuses.
+var (
+	errEmptyKey      = errors.New("empty key")
+	errEmptyFieldKey = errors.New("empty field key")
+	errNoExpiry      = errors.New("record has no expiry")
+)
+
+var _ store.Store = (*Store)(nil)
+
+// New returns an empty Store. Unless [WithCleanupInterval] turns it off, a
+// goroutine purges expired sessions in the background until [Store.Close]
+// is called (or the Store becomes unreachable).
+func New(opts ...Option) *Store {
+	cfg := config{cleanupInterval: DefaultCleanupInterval}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	sh := &shards{seed: maphash.MakeSeed()}
+	for i := range sh.parts {
+		sh.parts[i].m = make(map[string]*entry)
+	}
+	s := &Store{data: sh, stop: make(chan struct{}), done: make(chan struct{})}
+	if cfg.cleanupInterval <= 0 {
+		close(s.done)
+		return s
+	}
+	go sh.janitor(cfg.cleanupInterval, s.stop, s.done)
+	// A Store dropped without Close still stops its goroutine.
+	s.cleanup = runtime.AddCleanup(s, func(stop chan struct{}) { close(stop) }, s.stop)
+	return s
+}
+
+// Close stops the background cleanup and waits for it to finish. The
+// Store's data stays usable; Close exists so tests and programs that
+// create many stores do not leak goroutines. Closing twice is fine.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		select {
+		case <-s.done: // no janitor was started
+		default:
+			s.cleanup.Stop()
+			close(s.stop)
+		}
+	})
+	<-s.done
+	return nil
+}
+
+// Len returns the number of live (not expired) sessions.
+func (s *Store) Len() int {
+	now := time.Now()
+	n := 0
+	for i := range s.data.parts {
+		p := &s.data.parts[i]
+		p.mu.RLock()
+		for _, e := range p.m {
+			if e.live(now) {
+				n++
+			}
+		}
+		p.mu.RUnlock()
+	}
+	return n
+}
+
+// Load returns a copy of the session stored under key, or
+// [store.ErrNotFound] when there is none or it has expired.
+func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, fmt.Errorf("memstore: load: %w", err)
+	}
+	p := s.data.shard(key)
+	p.mu.RLock()
+	e, ok := p.m[key]
+	if !ok || !e.live(time.Now()) {
+		p.mu.RUnlock()
+		return store.Record{}, fmt.Errorf("memstore: load: %w", store.ErrNotFound)
+	}
+	rec := store.Record{Fields: copyFields(e.fields), Created: e.created, Expires: e.expires}
+	p.mu.RUnlock()
+	return rec, nil
+}
+
+// Create stores a copy of rec under key. It returns [store.ErrExists] when
+// a live session has the key; an expired one is replaced.
+func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: create: %w", err)
+	}
+	if key == "" {
+		return fmt.Errorf("memstore: create: %w", errEmptyKey)
+	}
+	if rec.Expires.IsZero() {
+		return fmt.Errorf("memstore: create: %w", errNoExpiry)
+	}
+	if err := checkFieldKeys(rec.Fields); err != nil {
+		return fmt.Errorf("memstore: create: %w", err)
+	}
+	e := &entry{fields: copyFields(rec.Fields), created: rec.Created, expires: rec.Expires}
+	p := s.data.shard(key)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := p.m[key]; ok && old.live(time.Now()) {
+		return fmt.Errorf("memstore: create: %w", store.ErrExists)
+	}
+	p.m[key] = e
+	return nil
+}
+
+// Update applies c to the live session under key, all of it or nothing.
+// It returns [store.ErrNotFound] and changes nothing when the session is
+// missing or has expired.
+func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: update: %w", err)
+	}
+	if err := checkFieldKeys(c.Set); err != nil {
+		return fmt.Errorf("memstore: update: %w", err)
+	}
+	// Copy outside the lock; the copies share one buffer.
+	var set map[string][]byte
+	if len(c.Set) > 0 {
+		set = copyFields(c.Set)
+	}
+	p := s.data.shard(key)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.m[key]
+	if !ok {
+		return fmt.Errorf("memstore: update: %w", store.ErrNotFound)
+	}
+	if !e.live(time.Now()) {
+		delete(p.m, key)
+		return fmt.Errorf("memstore: update: %w", store.ErrNotFound)
+	}
+	// Remove goes first, so a key both removed and set ends up set.
+	for _, k := range c.Remove {
+		delete(e.fields, k)
+	}
+	for k, v := range set {
+		e.fields[k] = v
+	}
+	if !c.Expires.IsZero() {
+		e.expires = c.Expires
+	}
+	return nil
+}
+
+// Delete removes the session under key. A missing key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: delete: %w", err)
+	}
+	p := s.data.shard(key)
+	p.mu.Lock()
+	delete(p.m, key)
+	p.mu.Unlock()
+	return nil
+}
+
+// shard returns the part of the map that holds key.
+func (sh *shards) shard(key string) *shard {
+	return &sh.parts[maphash.String(sh.seed, key)%shardCount]
+}
+
+// live reports whether the entry has not expired at now.
+func (e *entry) live(now time.Time) bool {
+	return now.Before(e.expires)
+}
+
+// checkFieldKeys refuses an empty field key.
+func checkFieldKeys(m map[string][]byte) error {
+	if _, ok := m[""]; ok {
+		return errEmptyFieldKey
+	}
+	return nil
+}
+
+// copyFields returns a deep copy of m that is never nil. All values share
+// one backing array, each capped to its own length so appending to one
+// cannot overwrite another.
+func copyFields(m map[string][]byte) map[string][]byte {
+	out := make(map[string][]byte, len(m))
+	n := 0
+	for _, v := range m {
+		n += len(v)
+	}
+	buf := make([]byte, 0, n)
+	for k, v := range m {
+		start := len(buf)
+		buf = append(buf, v...)
+		out[k] = buf[start:len(buf):len(buf)]
+	}
+	return out
+}

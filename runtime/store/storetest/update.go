@@ -1,0 +1,156 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/stretchr/testify/require"
+)
+
+// createBase creates a fresh session with fields a, b and c and returns
+// its key and record.
+func createBase(t *testing.T, s store.Store) (string, store.Record) {
+	t.Helper()
+	key := NewKey(t)
+	rec := newRecord(fields("a", "1", "b", "2", "c", "3"))
+	mustCreate(t, s, key, rec)
+	return key, rec
+}
+
+// testUpdateSet: Set writes new and existing keys and leaves the others,
+// Created and Expires alone.
+func testUpdateSet(t *testing.T, s store.Store) {
+	key, rec := createBase(t, s)
+	set := map[string][]byte{
+		"b":      []byte("twenty"),        // longer than before
+		"c":      {},                      // shorter, empty
+		"d":      {0x00, 0xff, 0x00},      // new, binary
+		"новый":  []byte("ключ"),          // new, non-ASCII key
+		"a-like": []byte("not a prefix!"), // shares a prefix with "a"
+	}
+	require.NoError(t, s.Update(context.Background(), key, store.Change{Set: set}))
+	want := rec
+	want.Fields = merged(rec.Fields, set)
+	requireRecord(t, want, mustLoad(t, s, key))
+}
+
+// testUpdateRemove: Remove deletes the named keys, ignores absent ones and
+// leaves the rest alone.
+func testUpdateRemove(t *testing.T, s store.Store) {
+	key, rec := createBase(t, s)
+	remove := []string{"a", "absent", "c"}
+	require.NoError(t, s.Update(context.Background(), key, store.Change{Remove: remove}))
+	want := rec
+	want.Fields = merged(rec.Fields, nil, remove...)
+	requireRecord(t, want, mustLoad(t, s, key))
+
+	// Removing only absent keys is fine too.
+	require.NoError(t, s.Update(context.Background(), key, store.Change{Remove: []string{"absent", "a"}}))
+	requireRecord(t, want, mustLoad(t, s, key))
+}
+
+// testUpdateSetAndRemove: one Change both writes and removes.
+func testUpdateSetAndRemove(t *testing.T, s store.Store) {
+	key, rec := createBase(t, s)
+	c := store.Change{Set: fields("b", "22", "d", "4"), Remove: []string{"a"}}
+	require.NoError(t, s.Update(context.Background(), key, c))
+	want := rec
+	want.Fields = merged(rec.Fields, c.Set, c.Remove...)
+	requireRecord(t, want, mustLoad(t, s, key))
+}
+
+// testUpdateTouch: a Change with only Expires moves the expiry, earlier or
+// later, and changes nothing else.
+func testUpdateTouch(t *testing.T, s store.Store) {
+	key, rec := createBase(t, s)
+	for _, d := range []time.Duration{3 * time.Hour, 30 * time.Minute} {
+		want := rec
+		want.Expires = msTime(d)
+		require.NoError(t, s.Update(context.Background(), key, store.Change{Expires: want.Expires}))
+		requireRecord(t, want, mustLoad(t, s, key))
+	}
+}
+
+// testUpdateSetWithExpiry: fields and expiry change together.
+func testUpdateSetWithExpiry(t *testing.T, s store.Store) {
+	key, rec := createBase(t, s)
+	c := store.Change{Set: fields("a", "11"), Remove: []string{"b"}, Expires: msTime(5 * time.Hour)}
+	require.NoError(t, s.Update(context.Background(), key, c))
+	want := store.Record{
+		Fields:  merged(rec.Fields, c.Set, c.Remove...),
+		Created: rec.Created,
+		Expires: c.Expires,
+	}
+	requireRecord(t, want, mustLoad(t, s, key))
+}
+
+// testUpdateEmptyChange: an empty Change succeeds on a live session
+// without changing it and reports ErrNotFound on a missing one.
+func testUpdateEmptyChange(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	key, rec := createBase(t, s)
+	require.NoError(t, s.Update(ctx, key, store.Change{}))
+	requireRecord(t, rec, mustLoad(t, s, key))
+
+	missing := NewKey(t)
+	require.ErrorIs(t, s.Update(ctx, missing, store.Change{}), store.ErrNotFound)
+	requireNotFound(t, s, missing)
+}
+
+// testUpdateRemoveAllKeepsSession: removing every field leaves a live,
+// empty session, not a missing one.
+func testUpdateRemoveAllKeepsSession(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	key, rec := createBase(t, s)
+	require.NoError(t, s.Update(ctx, key, store.Change{Remove: []string{"a", "b", "c"}}))
+	got := mustLoad(t, s, key)
+	require.NotNil(t, got.Fields)
+	require.Empty(t, got.Fields)
+	requireTime(t, rec.Created, got.Created, "Created")
+	requireTime(t, rec.Expires, got.Expires, "Expires")
+
+	// The empty session still takes updates.
+	require.NoError(t, s.Update(ctx, key, store.Change{Set: fields("back", "1")}))
+	requireFields(t, fields("back", "1"), mustLoad(t, s, key).Fields)
+}
+
+// testUpdateMissing: Update of a key never created reports ErrNotFound and
+// creates nothing, whatever the Change holds.
+func testUpdateMissing(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	key := NewKey(t)
+	changes := []store.Change{
+		{Set: fields("a", "1")},
+		{Remove: []string{"a"}},
+		{Expires: msTime(time.Hour)},
+		{Set: fields("a", "1"), Remove: []string{"b"}, Expires: msTime(time.Hour)},
+	}
+	for _, c := range changes {
+		require.ErrorIs(t, s.Update(ctx, key, c), store.ErrNotFound)
+		requireNotFound(t, s, key)
+	}
+	// Nothing half-written lingers: a later Create holds only its fields.
+	want := newRecord(fields("b", "2"))
+	mustCreate(t, s, key, want)
+	requireRecord(t, want, mustLoad(t, s, key))
+}
+
+// testUpdateAfterDelete: Update of a deleted session reports ErrNotFound
+// and writes nothing; the session stays gone.
+func testUpdateAfterDelete(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	key, _ := createBase(t, s)
+	require.NoError(t, s.Delete(ctx, key))
+
+	c := store.Change{Set: fields("a", "resurrected", "z", "26"), Expires: msTime(time.Hour)}
+	require.ErrorIs(t, s.Update(ctx, key, c), store.ErrNotFound)
+	requireNotFound(t, s, key)
+	require.ErrorIs(t, s.Update(ctx, key, store.Change{Expires: msTime(time.Hour)}), store.ErrNotFound)
+	requireNotFound(t, s, key)
+
+	want := newRecord(fields("fresh", "1"))
+	mustCreate(t, s, key, want)
+	requireRecord(t, want, mustLoad(t, s, key))
+}
