@@ -1,0 +1,455 @@
+package dynamostore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/dynamostore"
+	"github.com/sessiongen/sessiongen/runtime/store/storetest"
+)
+
+// envEndpoint names the DynamoDB endpoint the tests use.
+const envEndpoint = "SESSIONGEN_DYNAMODB_ENDPOINT"
+
+// endpoint returns the endpoint from envEndpoint, skipping the test when
+// the variable is unset.
+func endpoint(t *testing.T) string {
+	t.Helper()
+	ep := os.Getenv(envEndpoint)
+	if ep == "" {
+		t.Skipf("%s is not set: skipping tests against DynamoDB (set it to an endpoint URL such as http://127.0.0.1:8000)", envEndpoint)
+	}
+	return ep
+}
+
+// newClient returns a client on ep with dummy static credentials. hc may
+// be nil for the SDK's default HTTP client.
+func newClient(ep string, hc dynamodb.HTTPClient, retries int) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider("sessiongen", "sessiongen", ""),
+		BaseEndpoint:     aws.String(ep),
+		HTTPClient:       hc,
+		RetryMaxAttempts: retries,
+	})
+}
+
+// testTable returns a table name unique to this test run and deletes the
+// table when the test ends.
+func testTable(t *testing.T, c *dynamodb.Client) string {
+	t.Helper()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	name := "sessiongen-test-" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		desc, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return // never created
+		}
+		if err != nil {
+			t.Logf("cannot clean up table %s: %v", name, err)
+			return
+		}
+		if desc.Table.TableStatus == types.TableStatusCreating {
+			// A table still being created cannot be deleted yet.
+			_ = dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) {
+				o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
+			}).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 20*time.Second)
+		}
+		_, err = c.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+		if err != nil && !errors.As(err, &nf) {
+			t.Errorf("deleting table %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// newStore creates the test table on c (first call) and returns a Store
+// on it, failing the test when the endpoint does not answer.
+func newStore(t *testing.T, c *dynamodb.Client, table string, opts ...dynamostore.Option) *dynamostore.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := dynamostore.New(ctx, c, table, opts...)
+	if err != nil {
+		t.Fatalf("dynamostore.New on %s: %v", os.Getenv(envEndpoint), err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	c := newClient(endpoint(t), nil, 0)
+	table := testTable(t, c)
+	s := newStore(t, c, table)
+	storetest.Run(t, func(t *testing.T) store.Store { return s })
+}
+
+func TestTwoNodes(t *testing.T) {
+	ep := endpoint(t)
+	a, b := newClient(ep, nil, 0), newClient(ep, nil, 0)
+	table := testTable(t, a)
+	// The second New finds the table the first created.
+	storetest.TwoNodes(t, newStore(t, a, table), newStore(t, b, table))
+}
+
+// TestNewIsIdempotent runs New twice on one table, the second time on
+// the existing table, and checks what it left: the key schema and the
+// Time to Live setting (on, or not supported by the engine).
+func TestNewIsIdempotent(t *testing.T) {
+	c := newClient(endpoint(t), nil, 0)
+	table := testTable(t, c)
+	s1 := newStore(t, c, table)
+	s2 := newStore(t, c, table)
+	assert.Equal(t, s1.TTLEnabled(), s2.TTLEnabled())
+
+	ctx := context.Background()
+	desc, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	require.NoError(t, err)
+	assert.Equal(t, types.TableStatusActive, desc.Table.TableStatus)
+	require.Len(t, desc.Table.KeySchema, 1)
+	assert.Equal(t, "id", aws.ToString(desc.Table.KeySchema[0].AttributeName))
+	assert.Equal(t, types.KeyTypeHash, desc.Table.KeySchema[0].KeyType)
+	if desc.Table.BillingModeSummary != nil {
+		assert.Equal(t, types.BillingModePayPerRequest, desc.Table.BillingModeSummary.BillingMode)
+	}
+
+	if s1.TTLEnabled() {
+		ttl, err := c.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+		require.NoError(t, err)
+		assert.Contains(t, []types.TimeToLiveStatus{types.TimeToLiveStatusEnabled, types.TimeToLiveStatusEnabling},
+			ttl.TimeToLiveDescription.TimeToLiveStatus)
+		assert.Equal(t, "ttl", aws.ToString(ttl.TimeToLiveDescription.AttributeName))
+	} else {
+		// Only an engine without Time to Live may leave it off.
+		_, err := c.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+			TableName: aws.String(table),
+			TimeToLiveSpecification: &types.TimeToLiveSpecification{
+				AttributeName: aws.String("ttl"), Enabled: aws.Bool(true),
+			},
+		})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "UnknownOperationException")
+		t.Log("the engine does not support Time to Live; New carried on without it")
+	}
+
+	s3 := newStore(t, c, table, dynamostore.WithoutTTL())
+	assert.False(t, s3.TTLEnabled())
+	s4, err := dynamostore.New(ctx, c, table, dynamostore.WithoutSetup())
+	require.NoError(t, err)
+	assert.False(t, s4.TTLEnabled())
+	key := storetest.NewKey(t)
+	require.NoError(t, s4.Create(ctx, key, store.Record{Created: time.Now(), Expires: time.Now().Add(time.Minute)}))
+	_, err = s1.Load(ctx, key)
+	require.NoError(t, err, "all Stores share the table")
+}
+
+// TestWrongSchema checks that New refuses a table keyed otherwise.
+func TestWrongSchema(t *testing.T) {
+	c := newClient(endpoint(t), nil, 0)
+	table := testTable(t, c)
+	ctx := context.Background()
+	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+	})
+	require.NoError(t, err)
+	_, err = dynamostore.New(ctx, c, table)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "dynamostore: new: ")
+	assert.Contains(t, err.Error(), `string partition key "id"`)
+}
+
+// TestLayout checks the item a session becomes.
+func TestLayout(t *testing.T) {
+	c := newClient(endpoint(t), nil, 0)
+	table := testTable(t, c)
+	s := newStore(t, c, table)
+	ctx := context.Background()
+
+	key := storetest.NewKey(t)
+	created := time.UnixMilli(time.Now().UnixMilli())
+	expires := created.Add(10*time.Minute + 1*time.Millisecond)
+	require.NoError(t, s.Create(ctx, key, store.Record{
+		Fields: map[string][]byte{"user": []byte("bob"), "empty": {}}, Created: created, Expires: expires,
+	}))
+	item := rawItem(t, c, table, key)
+	assert.Equal(t, map[string]types.AttributeValue{
+		"id": &types.AttributeValueMemberS{Value: key},
+		"f": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+			"user":  &types.AttributeValueMemberB{Value: []byte("bob")},
+			"empty": &types.AttributeValueMemberB{Value: []byte{}},
+		}},
+		"c":   &types.AttributeValueMemberN{Value: strconv.FormatInt(created.UnixMilli(), 10)},
+		"e":   &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.UnixMilli(), 10)},
+		"ttl": &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.Unix()+1, 10)}, // rounded up
+	}, normalize(item))
+
+	later := time.UnixMilli(expires.Add(time.Hour).UnixMilli()).Truncate(time.Second)
+	require.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"n": {1}}, Remove: []string{"user"}, Expires: later}))
+	item = rawItem(t, c, table, key)
+	assert.Equal(t, &types.AttributeValueMemberN{Value: strconv.FormatInt(later.UnixMilli(), 10)}, item["e"])
+	assert.Equal(t, &types.AttributeValueMemberN{Value: strconv.FormatInt(later.Unix(), 10)}, item["ttl"], "whole second: no rounding")
+	f := item["f"].(*types.AttributeValueMemberM).Value
+	assert.Len(t, f, 2)
+	assert.Contains(t, f, "n")
+	assert.Contains(t, f, "empty")
+}
+
+// TestExpiredButNotPurged checks that an item whose e has passed counts as
+// gone although the engine still holds it (the TTL purge runs late).
+func TestExpiredButNotPurged(t *testing.T) {
+	c := newClient(endpoint(t), nil, 0)
+	table := testTable(t, c)
+	s := newStore(t, c, table)
+	ctx := context.Background()
+
+	key := storetest.NewKey(t)
+	past := time.Now().Add(-time.Second).UnixMilli()
+	_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
+		"id": &types.AttributeValueMemberS{Value: key},
+		"f":  &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"a": &types.AttributeValueMemberB{Value: []byte("1")}}},
+		"c":  &types.AttributeValueMemberN{Value: strconv.FormatInt(past-1000, 10)},
+		"e":  &types.AttributeValueMemberN{Value: strconv.FormatInt(past, 10)},
+	}})
+	require.NoError(t, err)
+
+	_, err = s.Load(ctx, key)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"b": []byte("2")}, Expires: time.Now().Add(time.Hour)})
+	require.ErrorIs(t, err, store.ErrNotFound)
+	item := rawItem(t, c, table, key)
+	assert.Equal(t, strconv.FormatInt(past, 10), item["e"].(*types.AttributeValueMemberN).Value, "a refused Update writes nothing")
+	assert.NotContains(t, item["f"].(*types.AttributeValueMemberM).Value, "b")
+
+	rec := store.Record{Fields: map[string][]byte{"new": []byte("x")}, Created: time.Now(), Expires: time.Now().Add(time.Hour)}
+	require.NoError(t, s.Create(ctx, key, rec))
+	got, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	assert.Equal(t, map[string][]byte{"new": []byte("x")}, got.Fields)
+}
+
+// TestForeignItem checks that an item dynamostore did not write gives an
+// error, not a panic or a bogus session.
+func TestForeignItem(t *testing.T) {
+	c := newClient(endpoint(t), nil, 0)
+	table := testTable(t, c)
+	s := newStore(t, c, table)
+	ctx := context.Background()
+	future := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
+	items := map[string]map[string]types.AttributeValue{
+		"no times": {"f": &types.AttributeValueMemberM{}},
+		"f not a map": {
+			"f": &types.AttributeValueMemberS{Value: "x"},
+			"c": &types.AttributeValueMemberN{Value: "1"}, "e": &types.AttributeValueMemberN{Value: future},
+		},
+		"string field": {
+			"f": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"a": &types.AttributeValueMemberS{Value: "x"}}},
+			"c": &types.AttributeValueMemberN{Value: "1"}, "e": &types.AttributeValueMemberN{Value: future},
+		},
+	}
+	for name, item := range items {
+		key := storetest.NewKey(t)
+		item["id"] = &types.AttributeValueMemberS{Value: key}
+		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item})
+		require.NoError(t, err)
+		_, err = s.Load(ctx, key)
+		require.Errorf(t, err, "%s", name)
+		assert.NotErrorIsf(t, err, store.ErrNotFound, "%s", name)
+		assert.Containsf(t, err.Error(), "dynamostore: load: malformed session item", "%s", name)
+	}
+}
+
+// TestChangeTooLarge checks that a change beyond DynamoDB's expression
+// limit fails cleanly and writes nothing, and that one just within works.
+func TestChangeTooLarge(t *testing.T) {
+	c := newClient(endpoint(t), nil, 0)
+	table := testTable(t, c)
+	s := newStore(t, c, table)
+	ctx := context.Background()
+	key := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, key, store.Record{Created: time.Now(), Expires: time.Now().Add(time.Hour)}))
+
+	change := func(n int) store.Change {
+		c := store.Change{Set: map[string][]byte{}}
+		for i := range n {
+			c.Set["k"+strconv.Itoa(i)] = []byte{byte(i)}
+		}
+		return c
+	}
+	err := s.Update(ctx, key, change(1000))
+	require.ErrorIs(t, err, dynamostore.ErrChangeTooLarge)
+	assert.Contains(t, err.Error(), "dynamostore: update: ")
+	got, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	assert.Empty(t, got.Fields)
+
+	require.NoError(t, s.Update(ctx, key, change(300)))
+	got, err = s.Load(ctx, key)
+	require.NoError(t, err)
+	assert.Len(t, got.Fields, 300)
+}
+
+func TestNewValidates(t *testing.T) {
+	ctx := context.Background()
+	_, err := dynamostore.New(ctx, nil, "sessions")
+	assert.ErrorContains(t, err, "dynamostore: new: invalid argument: nil client")
+	c := newClient("http://127.0.0.1:1", nil, 1) // never contacted
+	for _, name := range []string{"", "ab", "with space", "naïve", strings.Repeat("x", 256)} {
+		_, err := dynamostore.New(ctx, c, name, dynamostore.WithoutSetup())
+		assert.ErrorContainsf(t, err, "table name", "%q", name)
+	}
+	s, err := dynamostore.New(ctx, c, "a.B_c-1", dynamostore.WithoutSetup(), nil)
+	require.NoError(t, err)
+	assert.NotNil(t, s)
+}
+
+// TestBadInput checks that arguments the manager never sends are refused
+// before any call (the client points at a closed port, so a call would
+// give a different error).
+func TestBadInput(t *testing.T) {
+	ctx := context.Background()
+	s, err := dynamostore.New(ctx, newClient("http://127.0.0.1:1", nil, 1), "sessions", dynamostore.WithoutSetup())
+	require.NoError(t, err)
+	good := store.Record{Created: time.Now(), Expires: time.Now().Add(time.Hour)}
+
+	_, err = s.Load(ctx, "")
+	assert.ErrorContains(t, err, "dynamostore: load: invalid argument: empty key")
+	assert.ErrorContains(t, s.Create(ctx, "", good), "dynamostore: create: invalid argument")
+	assert.ErrorContains(t, s.Update(ctx, "", store.Change{}), "dynamostore: update: invalid argument")
+	assert.ErrorContains(t, s.Delete(ctx, ""), "dynamostore: delete: invalid argument")
+
+	k := storetest.NewKey(t)
+	assert.ErrorContains(t, s.Create(ctx, k, store.Record{Created: time.Now()}), "zero Expires")
+	for _, f := range []string{"", "\xff"} {
+		rec := good
+		rec.Fields = map[string][]byte{f: nil}
+		assert.ErrorContainsf(t, s.Create(ctx, k, rec), "not valid UTF-8", "Create field %q", f)
+		assert.ErrorContainsf(t, s.Update(ctx, k, store.Change{Set: map[string][]byte{f: nil}}), "not valid UTF-8", "Update set %q", f)
+		assert.ErrorContainsf(t, s.Update(ctx, k, store.Change{Remove: []string{f}}), "not valid UTF-8", "Update remove %q", f)
+	}
+}
+
+// rawItem reads the item for key straight from the table.
+func rawItem(t *testing.T, c *dynamodb.Client, table, key string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := c.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: key}},
+	})
+	require.NoError(t, err)
+	require.NotEmpty(t, out.Item)
+	return out.Item
+}
+
+// normalize turns nil binaries into empty ones so items compare by value.
+func normalize(item map[string]types.AttributeValue) map[string]types.AttributeValue {
+	out := make(map[string]types.AttributeValue, len(item))
+	for k, v := range item {
+		switch v := v.(type) {
+		case *types.AttributeValueMemberB:
+			if v.Value == nil {
+				v = &types.AttributeValueMemberB{Value: []byte{}}
+			}
+			out[k] = v
+		case *types.AttributeValueMemberM:
+			out[k] = &types.AttributeValueMemberM{Value: normalize(v.Value)}
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// countingHTTP is an HTTP client recording the DynamoDB operation of every
+// request it sends (retries included).
+type countingHTTP struct {
+	next *http.Client
+	mu   sync.Mutex
+	ops  []string
+}
+
+func (c *countingHTTP) Do(r *http.Request) (*http.Response, error) {
+	op := r.Header.Get("X-Amz-Target")
+	if i := strings.LastIndexByte(op, '.'); i >= 0 {
+		op = op[i+1:]
+	}
+	c.mu.Lock()
+	c.ops = append(c.ops, op)
+	c.mu.Unlock()
+	return c.next.Do(r)
+}
+
+// take returns the operations recorded since the last call.
+func (c *countingHTTP) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ops := c.ops
+	c.ops = nil
+	return ops
+}
+
+// TestRoundTrips counts the API calls of each operation: one each.
+func TestRoundTrips(t *testing.T) {
+	counter := &countingHTTP{next: &http.Client{}}
+	c := newClient(endpoint(t), counter, 0)
+	table := testTable(t, c)
+	s := newStore(t, c, table)
+	setup := counter.take()
+	require.NotEmpty(t, setup)
+	t.Logf("New on a missing table: %v", setup)
+	ctx := context.Background()
+
+	key := storetest.NewKey(t)
+	rec := store.Record{
+		Fields:  map[string][]byte{"a": []byte("1"), "b": []byte("2"), "c": []byte("3")},
+		Created: time.Now(), Expires: time.Now().Add(time.Hour),
+	}
+	require.NoError(t, s.Create(ctx, key, rec))
+	assert.Equal(t, []string{"PutItem"}, counter.take(), "Create")
+
+	_, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"GetItem"}, counter.take(), "Load")
+
+	require.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("one")}}))
+	assert.Equal(t, []string{"UpdateItem"}, counter.take(), "Update of one field")
+
+	big := store.Change{Set: map[string][]byte{}, Remove: []string{"b", "c"}, Expires: time.Now().Add(2 * time.Hour)}
+	for i := range 200 {
+		big.Set["field-"+strconv.Itoa(i)] = []byte("v")
+	}
+	require.NoError(t, s.Update(ctx, key, big))
+	assert.Equal(t, []string{"UpdateItem"}, counter.take(), "Update of 200 fields, 2 removals and the expiry")
+
+	err = s.Update(ctx, storetest.NewKey(t), store.Change{Set: map[string][]byte{"a": nil}})
+	require.ErrorIs(t, err, store.ErrNotFound)
+	assert.Equal(t, []string{"UpdateItem"}, counter.take(), "Update of a missing session")
+
+	require.ErrorIs(t, s.Create(ctx, key, rec), store.ErrExists)
+	assert.Equal(t, []string{"PutItem"}, counter.take(), "Create of a live session")
+
+	require.NoError(t, s.Delete(ctx, key))
+	assert.Equal(t, []string{"DeleteItem"}, counter.take(), "Delete")
+}

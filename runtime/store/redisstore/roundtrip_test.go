@@ -1,0 +1,129 @@
+package redisstore_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/storetest"
+)
+
+// commandCounter is a redis.Hook recording every command the client sends;
+// a pipeline counts as one round trip.
+type commandCounter struct {
+	mu    sync.Mutex
+	trips []string
+}
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.record(cmd.Name())
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		names := make([]string, len(cmds))
+		for i, cmd := range cmds {
+			names[i] = cmd.Name()
+		}
+		c.record("pipeline(" + strings.Join(names, ",") + ")")
+		return next(ctx, cmds)
+	}
+}
+
+func (c *commandCounter) record(name string) {
+	c.mu.Lock()
+	c.trips = append(c.trips, name)
+	c.mu.Unlock()
+}
+
+// take returns the round trips recorded since the last call.
+func (c *commandCounter) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.trips
+	c.trips = nil
+	return t
+}
+
+// TestRoundTrips counts the commands each operation sends: one each. The
+// first script call on a server that has not cached the script yet costs
+// a second command (EVALSHA answered NOSCRIPT, then EVAL), so the counted
+// calls come after a warm-up.
+func TestRoundTrips(t *testing.T) {
+	checkRoundTrips(t, newClient(t, serverAddr(t)))
+}
+
+// TestClusterRoundTrips counts commands on Redis Cluster: the same one
+// per operation (redirects aside, which a settled cluster does not send).
+func TestClusterRoundTrips(t *testing.T) {
+	checkRoundTrips(t, clusterClient(t))
+}
+
+// checkRoundTrips counts the commands each operation sends through c.
+func checkRoundTrips(t *testing.T, c redis.UniversalClient) {
+	prefix := testPrefix(t, c)
+	s := newStore(t, c, prefix)
+	ctx := context.Background()
+	counter := &commandCounter{}
+	c.AddHook(counter)
+
+	rec := func() store.Record {
+		return store.Record{
+			Fields:  map[string][]byte{"a": []byte("1"), "b": []byte("2"), "c": []byte("3")},
+			Created: time.Now(), Expires: time.Now().Add(time.Hour),
+		}
+	}
+	// Warm up both scripts on every server: in a cluster each master
+	// caches scripts on its own, and 64 random sessions miss one of three
+	// masters with a probability of about 1e-11.
+	for range 64 {
+		warm := storetest.NewKey(t)
+		require.NoError(t, s.Create(ctx, warm, rec()))
+		require.NoError(t, s.Update(ctx, warm, store.Change{Set: map[string][]byte{"x": nil}}))
+	}
+	warmup := counter.take()
+	assert.GreaterOrEqual(t, len(warmup), 128, "warm-up: %v", warmup)
+	assert.LessOrEqual(t, len(warmup), 128+12, "warm-up: at most two NOSCRIPT misses per server: %v", warmup)
+
+	key := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, key, rec()))
+	assert.Equal(t, []string{"evalsha"}, counter.take(), "Create")
+
+	_, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"hgetall"}, counter.take(), "Load")
+
+	require.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("one")}}))
+	assert.Equal(t, []string{"evalsha"}, counter.take(), "Update of one field")
+
+	big := store.Change{Set: map[string][]byte{}, Remove: []string{"b", "c"}, Expires: time.Now().Add(2 * time.Hour)}
+	for i := range 500 {
+		big.Set[strings.Repeat("k", 1+i%100)+itoa(int64(i))] = []byte("v")
+	}
+	require.NoError(t, s.Update(ctx, key, big))
+	assert.Equal(t, []string{"evalsha"}, counter.take(), "Update of 500 fields, 2 removals and the expiry")
+	got, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	assert.Len(t, got.Fields, 501, "a plus the 500 new fields")
+	counter.take()
+
+	// A refused Update costs one round trip too.
+	err = s.Update(ctx, storetest.NewKey(t), store.Change{Set: map[string][]byte{"a": nil}})
+	require.ErrorIs(t, err, store.ErrNotFound)
+	assert.Equal(t, []string{"evalsha"}, counter.take(), "Update of a missing session")
+
+	require.NoError(t, s.Delete(ctx, key))
+	assert.Equal(t, []string{"del"}, counter.take(), "Delete")
+}

@@ -1,0 +1,270 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/redisstore"
+	"github.com/sessiongen/sessiongen/runtime/store/storetest"
+)
+
+// ownServer is a redis-server the test starts, stops and restarts itself.
+type ownServer struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	port int
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+}
+
+// startOwnServer starts redis-server on a spare loopback port. The test
+// needs envAddr set (the signal that servers are available) and fails when
+// redis-server is not on PATH.
+func startOwnServer(t *testing.T) *ownServer {
+	t.Helper()
+	serverAddr(t)
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("%s is set but redis-server is not on PATH: %v", envAddr, err)
+	}
+	s := &ownServer{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+	return port
+}
+
+// addr is the server's host:port.
+func (s *ownServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+// start launches the server and waits until it answers PING.
+func (s *ownServer) start() {
+	s.t.Helper()
+	s.out = &bytes.Buffer{}
+	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	require.NoError(s.t, s.cmd.Start())
+	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			s.t.Fatalf("redis-server on port %d did not answer: %v\n%s", s.port, err, s.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop kills the server (no clean shutdown) and waits for it to exit.
+func (s *ownServer) stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// ownClient is a client on s that fails fast while the server is down.
+func ownClient(t *testing.T, s *ownServer, readTimeout time.Duration) *redis.Client {
+	c := redis.NewClient(&redis.Options{
+		Addr:                  s.addr(),
+		DialTimeout:           time.Second,
+		ReadTimeout:           readTimeout,
+		WriteTimeout:          time.Second,
+		MaxRetries:            1,
+		ContextTimeoutEnabled: true,
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// requireEngineError fails unless err is a wrapped engine failure of op:
+// not nil, not ErrNotFound or ErrExists.
+func requireEngineError(t *testing.T, err error, op string) {
+	t.Helper()
+	require.Errorf(t, err, "%s with the server down", op)
+	assert.NotErrorIs(t, err, store.ErrNotFound, op)
+	assert.NotErrorIs(t, err, store.ErrExists, op)
+	assert.Truef(t, strings.HasPrefix(err.Error(), "redisstore: "+op+": "), "%s: error %q lacks the engine and operation", op, err)
+}
+
+// TestServerStopAndRestart kills the server in the middle of a run (while
+// a writer keeps going), checks that every operation reports a wrapped
+// error and nothing panics, then restarts the server on the same port and
+// checks that the same Store works again.
+func TestServerStopAndRestart(t *testing.T) {
+	srv := startOwnServer(t)
+	c := ownClient(t, srv, time.Second)
+	s, err := redisstore.New(c)
+	require.NoError(t, err)
+	ctx := context.Background()
+	rec := func() store.Record {
+		return store.Record{Fields: map[string][]byte{"a": []byte("1")}, Created: time.Now(), Expires: time.Now().Add(time.Hour)}
+	}
+
+	key := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, key, rec()))
+	require.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"b": []byte("2")}}))
+
+	// A writer that runs through the outage: every answer is success, a
+	// sentinel (a session lost with the server's memory) or a wrapped
+	// engine error.
+	var ok, failed atomic.Int64
+	var badMu sync.Mutex
+	var bad []error
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			k := storetest.NewKey(t)
+			errs := []error{s.Create(ctx, k, rec())}
+			errs = append(errs, s.Update(ctx, k, store.Change{Set: map[string][]byte{"w": []byte("x")}}))
+			_, lerr := s.Load(ctx, k)
+			errs = append(errs, lerr, s.Delete(ctx, k))
+			allOK := true
+			for _, err := range errs {
+				if err == nil || errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				allOK = false
+				if !strings.HasPrefix(err.Error(), "redisstore: ") {
+					badMu.Lock()
+					bad = append(bad, err)
+					badMu.Unlock()
+				}
+			}
+			if allOK {
+				ok.Add(1)
+			} else {
+				failed.Add(1)
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}()
+	waitFor(t, "writer succeeding before the outage", func() bool { return ok.Load() >= 5 })
+
+	srv.stop()
+	requireEngineError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"c": []byte("3")}}), "update")
+	_, err = s.Load(ctx, key)
+	requireEngineError(t, err, "load")
+	requireEngineError(t, s.Create(ctx, storetest.NewKey(t), rec()), "create")
+	requireEngineError(t, s.Delete(ctx, key), "delete")
+	waitFor(t, "writer failing during the outage", func() bool { return failed.Load() >= 3 })
+
+	srv.start()
+	// The restarted server kept nothing (no persistence): the old session
+	// is gone, and the Store, never re-created, works again.
+	waitFor(t, "the old session to read as not found", func() bool {
+		_, err := s.Load(ctx, key)
+		return errors.Is(err, store.ErrNotFound)
+	})
+	require.ErrorIs(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"c": []byte("3")}}), store.ErrNotFound)
+	fresh := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, fresh, rec()))
+	require.NoError(t, s.Update(ctx, fresh, store.Change{Set: map[string][]byte{"b": []byte("2")}}))
+	got, err := s.Load(ctx, fresh)
+	require.NoError(t, err)
+	assert.Equal(t, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, got.Fields)
+
+	before := ok.Load()
+	waitFor(t, "writer succeeding after the restart", func() bool { return ok.Load() >= before+5 })
+	close(stop)
+	<-done
+	badMu.Lock()
+	assert.Empty(t, bad, "errors without the engine prefix")
+	badMu.Unlock()
+	t.Logf("writer: %d clean cycles, %d cycles with engine errors", ok.Load(), failed.Load())
+}
+
+// TestContextDeadline pauses the server so commands hang, and checks that
+// each operation gives up at its context's deadline with a wrapped
+// context.DeadlineExceeded.
+func TestContextDeadline(t *testing.T) {
+	srv := startOwnServer(t)
+	c := ownClient(t, srv, 10*time.Second) // only the context may end the wait
+	s, err := redisstore.New(c)
+	require.NoError(t, err)
+	ctx := context.Background()
+	key := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, key, store.Record{Created: time.Now(), Expires: time.Now().Add(time.Hour)}))
+	require.NoError(t, s.Update(ctx, key, store.Change{}), "warm up the script")
+
+	admin := redis.NewClient(&redis.Options{Addr: srv.addr()})
+	defer admin.Close()
+	// The pause ends by itself: while it lasts, even CLIENT UNPAUSE waits.
+	const pause = 1500 * time.Millisecond
+	paused := time.Now()
+	require.NoError(t, admin.ClientPause(ctx, pause).Err())
+
+	ops := map[string]func(ctx context.Context) error{
+		"load": func(ctx context.Context) error { _, err := s.Load(ctx, key); return err },
+		"update": func(ctx context.Context) error {
+			return s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": nil}})
+		},
+	}
+	for op, f := range ops {
+		dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		start := time.Now()
+		err := f(dctx)
+		elapsed := time.Since(start)
+		cancel()
+		require.ErrorIsf(t, err, context.DeadlineExceeded, "%s on a paused server", op)
+		assert.Truef(t, strings.HasPrefix(err.Error(), "redisstore: "+op+": "), "%s: %v", op, err)
+		assert.Lessf(t, elapsed, time.Second, "%s waited past its deadline", op)
+	}
+	require.Less(t, time.Since(paused), pause, "the checks must run while the server is paused")
+
+	_, err = s.Load(ctx, key)
+	require.NoError(t, err, "the Store works once the server answers again")
+}
+
+// waitFor polls cond until it holds, failing the test after ten seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
