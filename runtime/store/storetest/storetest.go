@@ -79,6 +79,7 @@ var cases = []testCase{
 	{"UpdateSet", testUpdateSet},
 	{"UpdateRemove", testUpdateRemove},
 	{"UpdateSetAndRemove", testUpdateSetAndRemove},
+	{"UpdateSetWinsOverRemove", testUpdateSetWinsOverRemove},
 	{"UpdateTouch", testUpdateTouch},
 	{"UpdateSetWithExpiry", testUpdateSetWithExpiry},
 	{"UpdateEmptyChange", testUpdateEmptyChange},

@@ -154,3 +154,14 @@ func testUpdateAfterDelete(t *testing.T, s store.Store) {
 	mustCreate(t, s, key, want)
 	requireRecord(t, want, mustLoad(t, s, key))
 }
+
+// testUpdateSetWinsOverRemove: a key named in both Set and Remove ends up
+// set, as store.Change documents.
+func testUpdateSetWinsOverRemove(t *testing.T, s store.Store) {
+	key, rec := createBase(t, s)
+	set := map[string][]byte{"a": []byte("kept"), "n": []byte("new")}
+	require.NoError(t, s.Update(context.Background(), key, store.Change{Set: set, Remove: []string{"a", "n", "b"}}))
+	want := rec
+	want.Fields = merged(rec.Fields, set, "b")
+	requireRecord(t, want, mustLoad(t, s, key))
+}
