@@ -1,0 +1,84 @@
+package mysqlstore
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Defaults used by [New] and [Schema] unless an option says otherwise.
+const (
+	// DefaultTable is the table holding one row per session.
+	DefaultTable = "sessiongen_sessions"
+	// DefaultCleanupInterval is how often expired sessions are deleted.
+	DefaultCleanupInterval = 5 * time.Minute
+)
+
+// Option configures a [Store] made by [New], and the DDL [Schema] prints.
+type Option func(*config)
+
+// config holds the settings options change.
+type config struct {
+	table           string
+	createSchema    bool
+	cleanupInterval time.Duration
+	now             func() time.Time
+	logger          *slog.Logger
+}
+
+// newConfig applies opts over the defaults.
+func newConfig(opts []Option) config {
+	c := config{
+		table:           DefaultTable,
+		cleanupInterval: DefaultCleanupInterval,
+		now:             time.Now,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return c
+}
+
+// WithTable names the table the store uses. The name may be qualified by
+// a database ("auth.sessions"); each part is quoted, so it is taken exactly
+// as written. Default [DefaultTable].
+func WithTable(name string) Option {
+	return func(c *config) { c.table = name }
+}
+
+// WithCreateSchema makes [New] create the table when it does not exist yet
+// (CREATE TABLE IF NOT EXISTS). Default false: New only checks that the
+// table is there, and the schema comes from a migration holding the DDL
+// [Schema] returns.
+func WithCreateSchema(create bool) Option {
+	return func(c *config) { c.createSchema = create }
+}
+
+// WithCleanupInterval sets how often the store deletes expired sessions in
+// the background. Default [DefaultCleanupInterval] (5 minutes). Zero or a
+// negative value starts no goroutine: expired sessions are still invisible
+// to Load and Update, and [Store.DeleteExpired] purges them when called
+// (from a cron job, say).
+func WithCleanupInterval(d time.Duration) Option {
+	return func(c *config) { c.cleanupInterval = d }
+}
+
+// WithClock sets the clock that decides whether a session has expired.
+// Default time.Now. The store compares expiries with this clock, not the
+// database server's, so it agrees with the session manager's clock.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
+}
+
+// WithLogger sets where failures of the background cleanup are logged (at
+// level Warn; requests see their own errors). Default slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}

@@ -1,0 +1,269 @@
+// Package pgstore is a session engine on PostgreSQL, through a pgx v5
+// connection pool ([pgxpool.Pool]). Every process sharing the database
+// sees the same sessions.
+//
+// # Schema
+//
+// A session is a row in one table (key, created, expires) and each of its
+// fields a row in another (key, name, value), so a request that changes
+// one field writes that field's bytes only. [Schema] returns the DDL: put
+// it in a migration, or let [New] run it with [WithCreateSchema] (off by
+// default). Table names are set with [WithTables].
+//
+// # Cost and atomicity
+//
+// Load is one query. Create is one statement; Update is one batch (a row
+// lock and one statement) in one implicit transaction; Delete is one
+// statement: each costs one round trip once the pool's connection has
+// prepared the statements. An Update locks the session row first, so it
+// applies to a live session only: after a Delete, or once the session has
+// expired, it writes nothing and returns [store.ErrNotFound]. Concurrent
+// Updates of one session run one after the other, so writes to different
+// fields all survive.
+//
+// # Expiry
+//
+// Expired sessions are invisible to Load and Update at once, judged by the
+// store's clock ([WithClock], time.Now by default: the same clock as the
+// session manager, not the database server's). A goroutine started by New
+// deletes them from the tables every [DefaultCleanupInterval] (see
+// [WithCleanupInterval]); [Store.Close] stops it. [Store.DeleteExpired]
+// runs one cleanup on demand.
+//
+// Times are kept to the microsecond (timestamptz).
+//
+// A call whose context ends while its statement runs returns the
+// context's error at once; as with any database, the server may still
+// complete the statement (with pgx's default context handling the
+// connection is dropped rather than the statement canceled).
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sessiongen/sessiongen/runtime/store"
+)
+
+// Store is a [store.Store] on PostgreSQL. Make one with [New]; it is safe
+// for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+	q    queries
+	now  func() time.Time
+
+	stop      chan struct{} // closed to stop the cleanup goroutine
+	done      chan struct{} // closed when the cleanup goroutine has stopped
+	cleanup   runtime.Cleanup
+	closeOnce sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Errors for input the store refuses.
+var (
+	errNilPool    = errors.New("nil pool")
+	errEmptyKey   = errors.New("empty key")
+	errNoExpiry   = errors.New("record has no expiry")
+	errEmptyField = errors.New("empty field key")
+)
+
+// New returns a Store using pool, which stays the caller's to close (after
+// [Store.Close]). With [WithCreateSchema](true) it creates the tables if
+// missing; otherwise it checks that they exist. Unless
+// [WithCleanupInterval] turns it off, New starts a goroutine deleting
+// expired sessions until Close.
+func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	if pool == nil {
+		return nil, fmt.Errorf("pgstore: new: %w", errNilPool)
+	}
+	c := newConfig(opts)
+	for _, name := range []string{c.sessionsTable, c.fieldsTable} {
+		if err := checkTableName(name); err != nil {
+			return nil, fmt.Errorf("pgstore: new: %w", err)
+		}
+	}
+	if c.createSchema {
+		if err := createSchema(ctx, pool, c); err != nil {
+			return nil, fmt.Errorf("pgstore: create schema: %w", err)
+		}
+	}
+	if err := checkSchema(ctx, pool, c); err != nil {
+		return nil, fmt.Errorf("pgstore: check schema: %w", err)
+	}
+	s := &Store{
+		pool: pool,
+		q:    newQueries(c.sessionsTable, c.fieldsTable),
+		now:  c.now,
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	if c.cleanupInterval <= 0 {
+		close(s.done)
+		return s, nil
+	}
+	cl := &cleaner{pool: pool, query: s.q.cleanup, now: c.now, logger: c.logger}
+	go cl.run(c.cleanupInterval, s.stop, s.done)
+	// A Store dropped without Close still stops its goroutine.
+	s.cleanup = runtime.AddCleanup(s, func(stop chan struct{}) { close(stop) }, s.stop)
+	return s, nil
+}
+
+// Close stops the background cleanup (canceling a sweep in progress) and
+// waits for its goroutine to end. It does not close the pool. The Store must not be used after
+// Close. Close always returns nil.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		select {
+		case <-s.done: // no goroutine was started
+		default:
+			s.cleanup.Stop()
+			close(s.stop)
+		}
+	})
+	<-s.done
+	return nil
+}
+
+// Load returns the session stored under key, or [store.ErrNotFound] when
+// there is none or it has expired. One query.
+func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
+	if key == "" {
+		return store.Record{}, fmt.Errorf("pgstore: load: %w", errEmptyKey)
+	}
+	rows, err := s.pool.Query(ctx, s.q.load, key, s.now())
+	if err != nil {
+		return store.Record{}, fmt.Errorf("pgstore: load: %w", err)
+	}
+	defer rows.Close()
+	var (
+		rec   store.Record
+		found bool
+		name  *string
+		value []byte
+	)
+	for rows.Next() {
+		if err := rows.Scan(&rec.Created, &rec.Expires, &name, &value); err != nil {
+			return store.Record{}, fmt.Errorf("pgstore: load: %w", err)
+		}
+		if !found {
+			found = true
+			rec.Fields = make(map[string][]byte)
+		}
+		if name != nil {
+			// Scan gives a fresh slice per row: the caller may keep it.
+			rec.Fields[*name] = value
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return store.Record{}, fmt.Errorf("pgstore: load: %w", err)
+	}
+	if !found {
+		return store.Record{}, fmt.Errorf("pgstore: load: %w", store.ErrNotFound)
+	}
+	return rec, nil
+}
+
+// Create writes a new session under key, replacing an expired one, or
+// returns [store.ErrExists] when a live session has the key. One
+// statement.
+func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
+	if key == "" {
+		return fmt.Errorf("pgstore: create: %w", errEmptyKey)
+	}
+	if rec.Expires.IsZero() {
+		return fmt.Errorf("pgstore: create: %w", errNoExpiry)
+	}
+	if _, ok := rec.Fields[""]; ok {
+		return fmt.Errorf("pgstore: create: %w", errEmptyField)
+	}
+	names, values := columns(rec.Fields)
+	var n int64
+	err := s.pool.QueryRow(ctx, s.q.create, key, rec.Created, rec.Expires, s.now(), names, values).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("pgstore: create: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("pgstore: create: %w", store.ErrExists)
+	}
+	return nil
+}
+
+// Update applies c to the live session under key in one round trip (a
+// batch of two statements in one implicit transaction), or returns
+// [store.ErrNotFound] having written nothing. A key both in c.Set and
+// c.Remove is written, not removed.
+func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
+	if key == "" {
+		return fmt.Errorf("pgstore: update: %w", errEmptyKey)
+	}
+	if _, ok := c.Set[""]; ok {
+		return fmt.Errorf("pgstore: update: %w", errEmptyField)
+	}
+	names, values := columns(c.Set)
+	removed := make([]string, 0, len(c.Remove))
+	for _, k := range c.Remove {
+		if _, set := c.Set[k]; !set {
+			removed = append(removed, k)
+		}
+	}
+	var expires any // NULL keeps the expiry
+	if !c.Expires.IsZero() {
+		expires = c.Expires
+	}
+	now := s.now()
+
+	b := &pgx.Batch{}
+	b.Queue(s.q.lock, key, now)
+	b.Queue(s.q.update, key, now, names, values, removed, expires)
+	br := s.pool.SendBatch(ctx, b)
+	var live int64
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&live)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("pgstore: update: %w", err)
+	}
+	if live == 0 {
+		return fmt.Errorf("pgstore: update: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// Delete removes the session under key and its fields. Deleting a missing
+// session is not an error. One statement.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if key == "" {
+		return fmt.Errorf("pgstore: delete: %w", errEmptyKey)
+	}
+	if _, err := s.pool.Exec(ctx, s.q.delete, key); err != nil {
+		return fmt.Errorf("pgstore: delete: %w", err)
+	}
+	return nil
+}
+
+// columns splits fields into parallel name and value slices for unnest,
+// never nil (pgx sends a nil slice as NULL) and with no nil value (the
+// column is NOT NULL; an empty value stays empty).
+func columns(fields map[string][]byte) ([]string, [][]byte) {
+	names := make([]string, 0, len(fields))
+	values := make([][]byte, 0, len(fields))
+	for k, v := range fields {
+		if v == nil {
+			v = []byte{}
+		}
+		names = append(names, k)
+		values = append(values, v)
+	}
+	return names, values
+}
