@@ -1,0 +1,93 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+)
+
+// Errors returned by the package, wrapped with the operation and the key
+// (never the session ID). Test them with [errors.Is].
+var (
+	// ErrTooLarge reports a change that would make the session's encoded
+	// size (keys plus msgpack values) exceed the manager's limit. Nothing
+	// was changed, in the cache or in the engine.
+	ErrTooLarge = errors.New("session too large")
+
+	// ErrNotFound reports a session that no longer exists: it was
+	// destroyed, renewed or expired while the request used it. It is
+	// [store.ErrNotFound], so engine errors match it too.
+	ErrNotFound = store.ErrNotFound
+
+	// ErrNoSession reports a request without a session: [FromContext]
+	// found no middleware (a nil *Session), or no identity of the manager
+	// serves the request's host and path.
+	ErrNoSession = errors.New("no session")
+
+	// ErrDecode reports stored bytes that do not decode into the type
+	// asked for (or a narrow integer out of its range). The error names
+	// the key and the Go type; the value is never silently zero.
+	ErrDecode = errors.New("cannot decode value")
+
+	// ErrEncode reports a value msgpack cannot encode (a channel, a
+	// function, ...). The error names the key and the Go type.
+	ErrEncode = errors.New("cannot encode value")
+
+	// ErrInvalidKey reports a key that is empty, longer than [MaxKeyLen]
+	// bytes, not valid UTF-8 or holding a control character.
+	ErrInvalidKey = errors.New("invalid key (want 1 to 128 bytes of valid UTF-8, no control characters)")
+
+	// ErrInvalidValue reports encoded bytes given to [Session.SetRaw] or
+	// [Session.SetRawFields] that are not exactly one msgpack value.
+	ErrInvalidValue = errors.New("invalid encoded value (want exactly one msgpack value)")
+
+	// ErrHeadersWritten reports a change that needs to send the session
+	// ID to the client (a new session, [Session.Renew]) after the response
+	// headers went out. Nothing was changed.
+	ErrHeadersWritten = errors.New("response headers already written")
+)
+
+// MaxKeyLen is the longest key, in bytes.
+const MaxKeyLen = 128
+
+// errNoIdentity is returned when no identity of the manager serves the
+// request.
+var errNoIdentity = fmt.Errorf("%w: no identity serves this request's host and path", ErrNoSession)
+
+// errDiscarded is returned by writes of a handler whose response the error
+// handler replaced.
+var errDiscarded = errors.New("session: response replaced by the error handler")
+
+// validKey reports whether key is 1 to MaxKeyLen bytes of valid UTF-8
+// without control characters (no byte below 0x20, no 0x7f), as the store
+// contract promises engines.
+func validKey(key string) bool {
+	if len(key) == 0 || len(key) > MaxKeyLen {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return utf8.ValidString(key)
+}
+
+// quoteKey formats key for an error message, shortened when very long.
+func quoteKey(key string) string {
+	const show = 40
+	if len(key) > show {
+		return fmt.Sprintf("%q... (%d bytes)", key[:show], len(key))
+	}
+	return fmt.Sprintf("%q", key)
+}
+
+// opError wraps err with the operation and, when not empty, the key.
+func opError(op, key string, err error) error {
+	if key == "" {
+		return fmt.Errorf("session: %s: %w", op, err)
+	}
+	return fmt.Errorf("session: %s %s: %w", op, quoteKey(key), err)
+}
