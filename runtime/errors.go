@@ -60,10 +60,11 @@ var errNoIdentity = fmt.Errorf("%w: no identity serves this request's host and p
 // handler replaced.
 var errDiscarded = errors.New("session: response replaced by the error handler")
 
-// validKey reports whether key is 1 to MaxKeyLen bytes of valid UTF-8
-// without control characters (no byte below 0x20, no 0x7f), as the store
-// contract promises engines.
-func validKey(key string) bool {
+// ValidKey reports whether key is a valid session key: 1 to [MaxKeyLen]
+// bytes of valid UTF-8 without control characters (no byte below 0x20, no
+// 0x7f), as the store contract promises engines. The generator checks
+// struct tags with it.
+func ValidKey(key string) bool {
 	if len(key) == 0 || len(key) > MaxKeyLen {
 		return false
 	}

@@ -52,7 +52,7 @@ func (s *Session) SetRaw(ctx context.Context, key string, b []byte) error {
 	if s == nil {
 		return opError("set", key, ErrNoSession)
 	}
-	if !validKey(key) {
+	if !ValidKey(key) {
 		return opError("set", key, ErrInvalidKey)
 	}
 	if !wellFormed(b) {
@@ -76,7 +76,7 @@ func (s *Session) SetRawFields(ctx context.Context, fields []Field) error {
 	}
 	fs := make([]Field, len(fields))
 	for i, f := range fields {
-		if !validKey(f.Key) {
+		if !ValidKey(f.Key) {
 			return opError("set", f.Key, ErrInvalidKey)
 		}
 		if f.Value != nil && !wellFormed(f.Value) {

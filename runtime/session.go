@@ -156,7 +156,7 @@ func (s *Session) Set(ctx context.Context, key string, v any) error {
 	if s == nil {
 		return opError("set", key, ErrNoSession)
 	}
-	if !validKey(key) {
+	if !ValidKey(key) {
 		return opError("set", key, ErrInvalidKey)
 	}
 	b, err := encode(v)
@@ -172,7 +172,7 @@ func (s *Session) Remove(ctx context.Context, key string) error {
 	if s == nil {
 		return opError("remove", key, ErrNoSession)
 	}
-	if !validKey(key) {
+	if !ValidKey(key) {
 		return opError("remove", key, ErrInvalidKey)
 	}
 	return s.apply(ctx, "remove", key, []Field{{Key: key}})

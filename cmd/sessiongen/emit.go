@@ -1,0 +1,715 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/types"
+	"strconv"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+	"golang.org/x/tools/imports"
+)
+
+// Import paths used by generated code.
+const (
+	sessionPath = "github.com/sessiongen/sessiongen/runtime"
+	codecPath   = "github.com/sessiongen/sessiongen/runtime/codec"
+)
+
+// emitter writes the generated file for the session types of one package.
+type emitter struct {
+	pkg *types.Package
+	f   *jen.File
+	// taken reports a name declared at package level, which an import of
+	// the generated file must not use.
+	taken func(name string) bool
+	// imported holds the import paths registered so far.
+	imported map[string]bool
+}
+
+// importAs registers the name under which the file imports path: name,
+// or "sg"+name when the package declares name itself. alias forces an
+// explicit name in the import spec.
+func (e *emitter) importAs(path, name string, alias bool) {
+	if e.imported[path] {
+		return
+	}
+	e.imported[path] = true
+	if e.taken(name) {
+		e.f.ImportAlias(path, "sg"+name)
+		return
+	}
+	if alias {
+		e.f.ImportAlias(path, name)
+		return
+	}
+	e.f.ImportName(path, name)
+}
+
+// emit renders the generated file. taken reports the names the package
+// declares (outside the generated file).
+func emit(pkg *types.Package, sts []*sessionType, opts options, taken func(string) bool) ([]byte, error) {
+	f := jen.NewFilePathName(pkg.Path(), pkg.Name())
+	f.HeaderComment(strings.TrimSuffix(strings.TrimPrefix(header, "// "), "\n"))
+	names := make([]string, len(sts))
+	for i, st := range sts {
+		names[i] = st.Name
+	}
+	f.HeaderComment(fmt.Sprintf("sessiongen %s: -type=%s -budget=%d", version, strings.Join(names, ","), opts.Budget))
+	e := &emitter{pkg: pkg, f: f, taken: taken, imported: map[string]bool{}}
+	e.importAs(sessionPath, "session", true)
+	e.importAs(codecPath, "codec", false)
+	e.importAs(msgpackPath, "msgpack", false)
+	for _, std := range []string{"bytes", "context", "fmt", "time"} {
+		e.importAs(std, std, false)
+	}
+	for _, st := range sts {
+		e.sessionType(st)
+	}
+	var buf bytes.Buffer
+	if err := f.Render(&buf); err != nil {
+		return nil, fmt.Errorf("render generated code: %w", err)
+	}
+	// Group the imports as goimports does (standard library first); the
+	// file is gofmt-formatted either way.
+	src, err := imports.Process("generated.go", buf.Bytes(), &imports.Options{
+		Comments: true, TabIndent: true, TabWidth: 8, FormatOnly: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("format generated code: %w", err)
+	}
+	return src, nil
+}
+
+// sessionType emits the declarations for one session struct.
+func (e *emitter) sessionType(st *sessionType) {
+	f := e.f
+	T := st.Name
+	view := T + "View"
+	recv := func() *jen.Statement { return jen.Id("v").Id(view) }
+	key := func(sf *sessionField) *jen.Statement { return jen.Id(T + "Key" + sf.Name) }
+
+	// Keys.
+	e.doc(f.Group, "Session keys of %s's fields, shared by the typed accessors of %s and by untyped code (session.Value, (*session.Session).Set).", T, view)
+	f.Const().DefsFunc(func(g *jen.Group) {
+		for _, sf := range st.Fields {
+			e.doc(g, "%s is the session key of %s.%s.", T+"Key"+sf.Name, T, sf.Name)
+			g.Id(T + "Key" + sf.Name).Op("=").Lit(sf.Key)
+		}
+	})
+
+	e.doc(f.Group, "%sMaxSize is the worst-case encoded size in bytes of a session holding every stored field of %s: the sum of each key's length and its value's largest encoding under the declared bounds (the runtime's measure, see session.WithMaxSize).", T, T)
+	f.Const().Id(T + "MaxSize").Op("=").Lit(st.MaxSize)
+
+	// View type and constructors.
+	e.doc(f.Group, "%s is a typed view of a session holding the fields of %s. Each field is stored under its own key and read and written on its own; Load and Save handle all fields at once. A view is a small value: copy it freely. A view of no session (outside the session middleware) reads nothing and fails every write with session.ErrNoSession.", view, T)
+	f.Type().Id(view).Struct(jen.Id("s").Op("*").Qual(sessionPath, "Session"))
+
+	e.doc(f.Group, "%sFrom returns the typed view of the session that the session middleware ((*session.Manager).Handler) attached to ctx.", T)
+	f.Func().Id(T + "From").Params(jen.Id("ctx").Qual("context", "Context")).Id(view).Block(
+		jen.Return(jen.Id(view).Values(jen.Dict{jen.Id("s"): jen.Qual(sessionPath, "FromContext").Call(jen.Id("ctx"))})),
+	)
+	e.doc(f.Group, "%sOf returns the typed view of s.", T)
+	f.Func().Id(T + "Of").Params(jen.Id("s").Op("*").Qual(sessionPath, "Session")).Id(view).Block(
+		jen.Return(jen.Id(view).Values(jen.Dict{jen.Id("s"): jen.Id("s")})),
+	)
+	e.doc(f.Group, "Session returns the underlying session, for untyped access.")
+	f.Func().Params(recv()).Id("Session").Params().Op("*").Qual(sessionPath, "Session").Block(
+		jen.Return(jen.Id("v").Dot("s")),
+	)
+
+	for _, sf := range st.Fields {
+		e.field(st, sf)
+	}
+
+	// Load.
+	e.doc(f.Group, "Load reads every stored field of %s from the session; absent keys leave their fields at the zero value. It returns the first error: one loading the session, or one wrapping session.ErrDecode for a value that cannot be decoded.", T)
+	f.Func().Params(recv()).Id("Load").Params().Params(e.typeName(st.Obj), jen.Error()).BlockFunc(func(g *jen.Group) {
+		g.Var().Id("data").Add(e.typeName(st.Obj))
+		for _, sf := range st.Fields {
+			g.If(
+				jen.List(jen.Id("b"), jen.Id("ok"), jen.Err()).Op(":=").Id("v").Dot("s").Dot("Raw").Call(key(sf)),
+				jen.Err().Op("!=").Nil(),
+			).Block(
+				jen.Return(e.typeName(st.Obj).Values(), jen.Qual("fmt", "Errorf").Call(jen.Lit(T+".Load: %w"), jen.Err())),
+			).Else().If(jen.Id("ok")).Block(
+				jen.List(jen.Id("x"), jen.Err()).Op(":=").Id("v").Dot("decode"+sf.Name).Call(jen.Id("b")),
+				jen.If(jen.Err().Op("!=").Nil()).Block(
+					jen.Return(e.typeName(st.Obj).Values(), jen.Id("v").Dot("decodeError").Call(jen.Lit(sf.Name), key(sf), jen.Err())),
+				),
+				jen.Id("data").Dot(sf.Name).Op("=").Id("x"),
+			)
+		}
+		g.Return(jen.Id("data"), jen.Nil())
+	})
+
+	// Save.
+	e.doc(f.Group, "Save writes every stored field of data to the session in one change (one store round trip). Bounds are checked first: when a value is over its declared bound, or the session would exceed its size limit, Save returns an error wrapping session.ErrTooLarge and changes nothing.")
+	f.Func().Params(recv()).Id("Save").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("data").Add(e.typeName(st.Obj))).Error().BlockFunc(func(g *jen.Group) {
+		for i, sf := range st.Fields {
+			b := "b" + strconv.Itoa(i)
+			g.List(jen.Id(b), jen.Err()).Op(":=").Id("v").Dot("encode" + sf.Name).Call(jen.Id("data").Dot(sf.Name))
+			g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err()))
+		}
+		g.Return(jen.Id("v").Dot("s").Dot("SetRawFields").Call(jen.Id("ctx"), jen.Index().Qual(sessionPath, "Field").ValuesFunc(func(g *jen.Group) {
+			for i, sf := range st.Fields {
+				g.Values(jen.Dict{jen.Id("Key"): key(sf), jen.Id("Value"): jen.Id("b" + strconv.Itoa(i))})
+			}
+		})))
+	})
+
+	// Decode error helper.
+	e.doc(f.Group, "decodeError wraps an error decoding the value of field under key with session.ErrDecode.")
+	f.Func().Params(jen.Id(view)).Id("decodeError").Params(jen.List(jen.Id("field"), jen.Id("key")).String(), jen.Err().Error()).Error().Block(
+		jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(T+".%s (key %q): %w: %w"), jen.Id("field"), jen.Id("key"), jen.Qual(sessionPath, "ErrDecode"), jen.Err())),
+	)
+
+	// Stale-file guard.
+	e.doc(f.Group, "The conversion below compiles only while %s has exactly the fields this file was generated from: after adding, removing or retyping a field, run go generate again.", T)
+	f.Var().Id("_").Op("=").StructFunc(func(g *jen.Group) {
+		for i := range st.Struct.NumFields() {
+			v := st.Struct.Field(i)
+			if v.Embedded() {
+				g.Add(e.typeExpr(v.Type()))
+			} else {
+				g.Id(v.Name()).Add(e.typeExpr(v.Type()))
+			}
+		}
+	}).Parens(e.typeName(st.Obj).Values())
+}
+
+// field emits the accessors of one stored field.
+func (e *emitter) field(st *sessionType, sf *sessionField) {
+	f := e.f
+	T, F := st.Name, sf.Name
+	view := T + "View"
+	keyName := T + "Key" + F
+	ti := sf.Info
+	typ := e.typeExpr(ti.T)
+	zero := e.zero(ti.T)
+	key := jen.Id(keyName)
+
+	// Getter.
+	e.doc(f.Group, "%s returns %s.%s, stored under key %q (%s). ok is false when the key is absent or its value cannot be decoded; an error loading the session or decoding the value goes to the session's error reporting.", F, T, F, sf.Key, keyName)
+	f.Func().Params(jen.Id("v").Id(view)).Id(F).Params().Params(typ, jen.Bool()).Block(
+		jen.List(jen.Id("b"), jen.Id("ok"), jen.Err()).Op(":=").Id("v").Dot("s").Dot("Raw").Call(jen.Id(keyName)),
+		jen.If(jen.Err().Op("!=").Nil()).Block(
+			jen.Id("v").Dot("s").Dot("Report").Call(jen.Qual("context", "Background").Call(),
+				jen.Qual("fmt", "Errorf").Call(jen.Lit(T+"."+F+" (key %q): %w"), jen.Id(keyName), jen.Err())),
+			jen.Return(zero, jen.False()),
+		),
+		jen.If(jen.Op("!").Id("ok")).Block(jen.Return(zero, jen.False())),
+		jen.List(jen.Id("x"), jen.Err()).Op(":=").Id("v").Dot("decode"+F).Call(jen.Id("b")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(
+			jen.Id("v").Dot("s").Dot("Report").Call(jen.Qual("context", "Background").Call(),
+				jen.Id("v").Dot("decodeError").Call(jen.Lit(F), jen.Id(keyName), jen.Err())),
+			jen.Return(zero, jen.False()),
+		),
+		jen.Return(jen.Id("x"), jen.True()),
+	)
+
+	// Setter.
+	if b := describeBounds(ti); b != "" {
+		e.doc(f.Group, "Set%s stores x as %s.%s under key %q. A value over its declared bounds (%s), or one that would make the session exceed its size limit, is refused with an error wrapping session.ErrTooLarge, and nothing changes.", F, T, F, sf.Key, b)
+	} else {
+		e.doc(f.Group, "Set%s stores x as %s.%s under key %q. A value that would make the session exceed its size limit is refused with an error wrapping session.ErrTooLarge, and nothing changes.", F, T, F, sf.Key)
+	}
+	f.Func().Params(jen.Id("v").Id(view)).Id("Set"+F).Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("x").Add(e.typeExpr(ti.T))).Error().Block(
+		jen.List(jen.Id("b"), jen.Err()).Op(":=").Id("v").Dot("encode"+F).Call(jen.Id("x")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+		jen.Return(jen.Id("v").Dot("s").Dot("SetRaw").Call(jen.Id("ctx"), key, jen.Id("b"))),
+	)
+
+	// Remover.
+	e.doc(f.Group, "Remove%s deletes key %q (%s.%s) from the session.", F, sf.Key, T, F)
+	f.Func().Params(jen.Id("v").Id(view)).Id("Remove" + F).Params(jen.Id("ctx").Qual("context", "Context")).Error().Block(
+		jen.Return(jen.Id("v").Dot("s").Dot("Remove").Call(jen.Id("ctx"), jen.Id(keyName))),
+	)
+
+	// Encoder.
+	e.doc(f.Group, "encode%s checks x against the bounds of %s.%s and encodes it.", F, T, F)
+	f.Func().Params(jen.Id(view)).Id("encode"+F).Params(jen.Id("x").Add(e.typeExpr(ti.T))).Params(jen.Index().Byte(), jen.Error()).BlockFunc(func(g *jen.Group) {
+		prefix := fmt.Sprintf("%s.%s (key %%q): ", T, F)
+		e.checks(g, ti, jen.Id("x"), prefix, keyName, 0)
+		if enc := e.hotEncode(ti, jen.Id("x")); enc != nil {
+			g.Return(enc, jen.Nil())
+			return
+		}
+		g.List(jen.Id("b"), jen.Err()).Op(":=").Qual(msgpackPath, "Marshal").Call(jen.Op("&").Id("x"))
+		g.If(jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit(prefix+"encode: %w"), jen.Id(keyName), jen.Err())),
+		)
+		what := "the worst case of "
+		if ti.Kind == kindOpaque {
+			what = ti.Opt + "="
+		}
+		g.If(jen.Len(jen.Id("b")).Op(">").Lit(ti.Size)).Block(
+			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(
+				jen.Lit(fmt.Sprintf("%s%%d encoded bytes, over %s%d: %%w", prefix, what, ti.Size)),
+				jen.Id(keyName), jen.Len(jen.Id("b")), jen.Qual(sessionPath, "ErrTooLarge"))),
+		)
+		g.Return(jen.Id("b"), jen.Nil())
+	})
+
+	// Decoder.
+	e.doc(f.Group, "decode%s decodes the stored value of %s.%s.", F, T, F)
+	f.Func().Params(jen.Id(view)).Id("decode"+F).Params(jen.Id("b").Index().Byte()).Params(e.typeExpr(ti.T), jen.Error()).BlockFunc(func(g *jen.Group) {
+		switch {
+		case ti.Kind.hot() && ti.Kind != kindTime && !types.Identical(codecType(ti), ti.T):
+			g.List(jen.Id("x"), jen.Err()).Op(":=").Add(e.hotDecodeCall(ti, jen.Id("b")))
+			g.Return(e.convert(ti, jen.Id("x")), jen.Err())
+		case ti.Kind.hot():
+			g.Return(e.hotDecodeCall(ti, jen.Id("b")))
+		case ti.Kind == kindByteArray:
+			g.Var().Id("x").Add(e.typeExpr(ti.T))
+			e.byteArrayDecode(g, ti, jen.Id("x"), jen.Id("b"))
+			g.Return(jen.Id("x"), jen.Nil())
+		case ti.Kind == kindOpaque:
+			g.Var().Id("x").Add(e.typeExpr(ti.T))
+			g.Err().Op(":=").Qual(msgpackPath, "Unmarshal").Call(jen.Id("b"), jen.Op("&").Id("x"))
+			g.Return(jen.Id("x"), jen.Err())
+		default:
+			g.Var().Id("x").Add(e.typeExpr(ti.T))
+			g.Id("r").Op(":=").Qual("bytes", "NewReader").Call(jen.Id("b"))
+			g.Id("d").Op(":=").Qual(msgpackPath, "NewDecoder").Call(jen.Id("r"))
+			e.decodeInto(g, ti, jen.Id("x"), 0)
+			g.If(jen.Id("r").Dot("Len").Call().Op("!=").Lit(0)).Block(
+				jen.Return(jen.Id("x"), jen.Qual("fmt", "Errorf").Call(jen.Lit("%d bytes left over after the value"), jen.Id("r").Dot("Len").Call())),
+			)
+			g.Return(jen.Id("x"), jen.Nil())
+		}
+	})
+}
+
+// docWidth is the width generated doc comments are wrapped at.
+const docWidth = 76
+
+// doc emits a comment, wrapped at docWidth columns.
+func (e *emitter) doc(g *jen.Group, format string, args ...any) {
+	line := ""
+	for _, w := range strings.Fields(fmt.Sprintf(format, args...)) {
+		if line != "" && len(line)+1+len(w) > docWidth {
+			g.Comment(line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	if line != "" {
+		g.Comment(line)
+	}
+}
+
+// describeBounds summarizes the declared bounds of a field for its setter's
+// doc comment.
+func describeBounds(ti *typeInfo) string {
+	var parts []string
+	var walk func(ti *typeInfo)
+	walk = func(ti *typeInfo) {
+		if ti.Opt != "" && (ti.Kind == kindString || ti.Kind == kindBytes || ti.Kind == kindSlice || ti.Kind == kindMap || ti.Kind == kindOpaque) {
+			unit := map[kind]string{kindString: "bytes", kindBytes: "bytes", kindSlice: "elements", kindMap: "entries", kindOpaque: "encoded bytes"}[ti.Kind]
+			parts = append(parts, fmt.Sprintf("%s: %d %s", ti.Path, ti.Max, unit))
+		}
+		if ti.Key != nil {
+			walk(ti.Key)
+		}
+		if ti.Elem != nil {
+			walk(ti.Elem)
+		}
+		for _, nf := range ti.Fields {
+			walk(nf.Info)
+		}
+	}
+	walk(ti)
+	return strings.Join(parts, "; ")
+}
+
+// checks emits the bound checks of a value x of type ti, returning an
+// error wrapping session.ErrTooLarge.
+func (e *emitter) checks(g *jen.Group, ti *typeInfo, x jen.Code, prefix, keyName string, depth int) {
+	if !needsChecks(ti) {
+		return
+	}
+	where := ""
+	if depth > 0 {
+		where = ti.Path + ": "
+	}
+	tooLarge := func(unit string) *jen.Statement {
+		return jen.If(jen.Len(x).Op(">").Lit(ti.Max)).Block(
+			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(
+				jen.Lit(fmt.Sprintf("%s%s%%d %s, over %s=%d: %%w", prefix, where, unit, ti.Opt, ti.Max)),
+				jen.Id(keyName), jen.Len(x), jen.Qual(sessionPath, "ErrTooLarge"))),
+		)
+	}
+	i := "i" + strconv.Itoa(depth)
+	switch ti.Kind {
+	case kindString, kindBytes:
+		g.Add(tooLarge("bytes"))
+	case kindSlice:
+		g.Add(tooLarge("elements"))
+		if needsChecks(ti.Elem) {
+			g.For(jen.Id(i).Op(":=").Range().Add(x)).BlockFunc(func(g *jen.Group) {
+				e.checks(g, ti.Elem, jen.Add(x).Index(jen.Id(i)), prefix, keyName, depth+1)
+			})
+		}
+	case kindArray:
+		g.For(jen.Id(i).Op(":=").Range().Add(x)).BlockFunc(func(g *jen.Group) {
+			e.checks(g, ti.Elem, jen.Add(x).Index(jen.Id(i)), prefix, keyName, depth+1)
+		})
+	case kindMap:
+		g.Add(tooLarge("entries"))
+		k, v := jen.Id("_"), jen.Id("_")
+		if needsChecks(ti.Key) {
+			k = jen.Id("k" + strconv.Itoa(depth))
+		}
+		if needsChecks(ti.Elem) {
+			v = jen.Id("e" + strconv.Itoa(depth))
+		}
+		if needsChecks(ti.Key) || needsChecks(ti.Elem) {
+			if !needsChecks(ti.Elem) {
+				g.For(jen.Add(k).Op(":=").Range().Add(x)).BlockFunc(func(g *jen.Group) {
+					e.checks(g, ti.Key, k, prefix, keyName, depth+1)
+				})
+				return
+			}
+			g.For(jen.List(k, v).Op(":=").Range().Add(x)).BlockFunc(func(g *jen.Group) {
+				e.checks(g, ti.Key, k, prefix, keyName, depth+1)
+				e.checks(g, ti.Elem, v, prefix, keyName, depth+1)
+			})
+		}
+	case kindStruct:
+		for _, nf := range ti.Fields {
+			e.checks(g, nf.Info, jen.Add(x).Dot(nf.Name), prefix, keyName, depth+1)
+		}
+	}
+}
+
+// needsChecks reports whether a value of type ti has a bound to check
+// before encoding.
+func needsChecks(ti *typeInfo) bool {
+	switch ti.Kind {
+	case kindString, kindBytes, kindSlice, kindMap:
+		return true
+	case kindArray:
+		return needsChecks(ti.Elem)
+	case kindStruct:
+		for _, nf := range ti.Fields {
+			if needsChecks(nf.Info) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hotEncode returns the codec call that encodes x of type ti into a new
+// buffer, or nil when ti is not encoded by codec.
+func (e *emitter) hotEncode(ti *typeInfo, x jen.Code) jen.Code {
+	call := func(fn string, goType types.Type) jen.Code {
+		return jen.Qual(codecPath, fn).Call(jen.Nil(), e.convertTo(ti.T, goType, x))
+	}
+	switch ti.Kind {
+	case kindBool:
+		return call("AppendBool", types.Typ[types.Bool])
+	case kindInt:
+		return call("AppendInt", types.Typ[types.Int64])
+	case kindUint:
+		return call("AppendUint", types.Typ[types.Uint64])
+	case kindFloat32:
+		return call("AppendFloat32", types.Typ[types.Float32])
+	case kindFloat64:
+		return call("AppendFloat64", types.Typ[types.Float64])
+	case kindString:
+		return call("AppendString", types.Typ[types.String])
+	case kindBytes:
+		return call("AppendBytes", types.NewSlice(types.Typ[types.Byte]))
+	case kindTime:
+		return jen.Qual(codecPath, "AppendTime").Call(jen.Nil(), x)
+	case kindByteArray:
+		return jen.Qual(codecPath, "AppendBytes").Call(jen.Nil(), jen.Add(x).Index(jen.Op(":")))
+	}
+	return nil
+}
+
+// convertTo converts x of type from to type to, when they differ.
+func (e *emitter) convertTo(from, to types.Type, x jen.Code) jen.Code {
+	if types.Identical(from, to) {
+		return x
+	}
+	return e.typeExpr(to).Call(x)
+}
+
+// hotDecodeCall returns the codec call decoding b for a hot type. Its
+// result is the codec's Go type (int64 for every signed integer, ...).
+func (e *emitter) hotDecodeCall(ti *typeInfo, b jen.Code) jen.Code {
+	switch ti.Kind {
+	case kindBool:
+		return jen.Qual(codecPath, "Bool").Call(b)
+	case kindInt:
+		return jen.Qual(codecPath, "Int").Call(b, jen.Lit(ti.Bits))
+	case kindUint:
+		return jen.Qual(codecPath, "Uint").Call(b, jen.Lit(ti.Bits))
+	case kindFloat32:
+		return jen.Qual(codecPath, "Float32").Call(b)
+	case kindFloat64:
+		return jen.Qual(codecPath, "Float64").Call(b)
+	case kindString:
+		return jen.Qual(codecPath, "String").Call(b)
+	case kindBytes:
+		return jen.Qual(codecPath, "Bytes").Call(b)
+	case kindTime:
+		return jen.Qual(codecPath, "Time").Call(b)
+	}
+	panic("hotDecodeCall: not a hot kind")
+}
+
+// codecType returns the Go type a codec decoder returns for ti.
+func codecType(ti *typeInfo) types.Type {
+	switch ti.Kind {
+	case kindBool:
+		return types.Typ[types.Bool]
+	case kindInt:
+		return types.Typ[types.Int64]
+	case kindUint:
+		return types.Typ[types.Uint64]
+	case kindFloat32:
+		return types.Typ[types.Float32]
+	case kindFloat64:
+		return types.Typ[types.Float64]
+	case kindString:
+		return types.Typ[types.String]
+	case kindBytes:
+		return types.NewSlice(types.Typ[types.Byte])
+	}
+	return ti.T // time.Time
+}
+
+// convert converts x, the result of hotDecodeCall, to ti's type.
+func (e *emitter) convert(ti *typeInfo, x jen.Code) jen.Code {
+	if ti.Kind == kindTime || types.Identical(codecType(ti), ti.T) {
+		return x
+	}
+	return e.typeExpr(ti.T).Call(x)
+}
+
+// byteArrayDecode emits the decoding of b, a msgpack bin, into the array
+// x. Errors return x.
+func (e *emitter) byteArrayDecode(g *jen.Group, ti *typeInfo, x, b jen.Code) {
+	g.List(jen.Id("p"), jen.Err()).Op(":=").Qual(codecPath, "Bytes").Call(b)
+	g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id("x"), jen.Err()))
+	g.If(jen.Len(jen.Id("p")).Op(">").Lit(ti.Len)).Block(
+		jen.Return(jen.Id("x"), jen.Qual("fmt", "Errorf").Call(
+			jen.Lit(fmt.Sprintf("%s: %%d bytes, over the array length %d", ti.Path, ti.Len)), jen.Len(jen.Id("p")))),
+	)
+	g.Copy(jen.Add(x).Index(jen.Op(":")), jen.Id("p"))
+}
+
+// decodeInto emits the decoding of the next value of the msgpack decoder d
+// into the addressable expression target, of type ti. Errors return x, the
+// function's result.
+func (e *emitter) decodeInto(g *jen.Group, ti *typeInfo, target jen.Code, depth int) {
+	ret := func(err jen.Code) *jen.Statement { return jen.Return(jen.Id("x"), err) }
+	wrapped := jen.Qual("fmt", "Errorf").Call(jen.Lit(ti.Path+": %w"), jen.Err())
+	ifErr := func() *jen.Statement { return jen.If(jen.Err().Op("!=").Nil()).Block(ret(wrapped)) }
+	d := strconv.Itoa(depth)
+	n, i := jen.Id("n"+d), jen.Id("i"+d)
+	switch {
+	case ti.Kind.hot():
+		g.List(jen.Id("raw"), jen.Err()).Op(":=").Id("d").Dot("DecodeRaw").Call()
+		g.Add(ifErr())
+		g.List(jen.Id("y"), jen.Err()).Op(":=").Add(e.hotDecodeCall(ti, jen.Id("raw")))
+		g.Add(ifErr())
+		g.Add(target).Op("=").Add(e.convert(ti, jen.Id("y")))
+	case ti.Kind == kindByteArray:
+		g.List(jen.Id("raw"), jen.Err()).Op(":=").Id("d").Dot("DecodeRaw").Call()
+		g.Add(ifErr())
+		e.byteArrayDecode(g, ti, target, jen.Id("raw"))
+	case ti.Kind == kindOpaque:
+		g.If(jen.Err().Op(":=").Id("d").Dot("Decode").Call(jen.Op("&").Add(target)), jen.Err().Op("!=").Nil()).Block(ret(wrapped))
+	case ti.Kind == kindSlice:
+		g.List(n, jen.Err()).Op(":=").Id("d").Dot("DecodeArrayLen").Call()
+		g.Add(ifErr())
+		g.Add(e.countCheck(ti, n, "elements", fmt.Sprintf("%s=%d", ti.Opt, ti.Max), ti.Max))
+		g.If(n.Clone().Op(">=").Lit(0)).Block(
+			jen.Add(target).Op("=").Make(e.typeExpr(ti.T), n),
+			jen.For(i.Clone().Op(":=").Range().Add(target)).BlockFunc(func(g *jen.Group) {
+				e.decodeInto(g, ti.Elem, jen.Add(target).Index(i), depth+1)
+			}),
+		)
+	case ti.Kind == kindArray:
+		g.List(n, jen.Err()).Op(":=").Id("d").Dot("DecodeArrayLen").Call()
+		g.Add(ifErr())
+		g.Add(e.countCheck(ti, n, "elements", fmt.Sprintf("the array length %d", ti.Len), ti.Len))
+		g.For(i.Clone().Op(":=").Range().Add(n)).BlockFunc(func(g *jen.Group) {
+			e.decodeInto(g, ti.Elem, jen.Add(target).Index(i), depth+1)
+		})
+	case ti.Kind == kindMap:
+		k, v := jen.Id("k"+d), jen.Id("v"+d)
+		g.List(n, jen.Err()).Op(":=").Id("d").Dot("DecodeMapLen").Call()
+		g.Add(ifErr())
+		g.Add(e.countCheck(ti, n, "entries", fmt.Sprintf("%s=%d", ti.Opt, ti.Max), ti.Max))
+		g.If(n.Clone().Op(">=").Lit(0)).Block(
+			jen.Add(target).Op("=").Make(e.typeExpr(ti.T), n),
+			jen.For(jen.Range().Add(n)).BlockFunc(func(g *jen.Group) {
+				g.Var().Add(k).Add(e.typeExpr(ti.Key.T))
+				g.BlockFunc(func(g *jen.Group) { e.decodeInto(g, ti.Key, k, depth+1) })
+				g.Var().Add(v).Add(e.typeExpr(ti.Elem.T))
+				g.BlockFunc(func(g *jen.Group) { e.decodeInto(g, ti.Elem, v, depth+1) })
+				g.Add(target).Index(k).Op("=").Add(v)
+			}),
+		)
+	case ti.Kind == kindStruct:
+		name := jen.Id("name" + d)
+		g.List(n, jen.Err()).Op(":=").Id("d").Dot("DecodeMapLen").Call()
+		g.Add(ifErr())
+		g.For(jen.Range().Add(n)).Block(
+			jen.List(name, jen.Err()).Op(":=").Id("d").Dot("DecodeString").Call(),
+			ifErr(),
+			jen.Switch(name).BlockFunc(func(g *jen.Group) {
+				for _, nf := range ti.Fields {
+					g.Case(jen.Lit(nf.Wire)).BlockFunc(func(g *jen.Group) {
+						e.decodeInto(g, nf.Info, jen.Add(target).Dot(nf.Name), depth+1)
+					})
+				}
+				g.Default().Block(
+					jen.If(jen.Err().Op(":=").Id("d").Dot("Skip").Call(), jen.Err().Op("!=").Nil()).Block(ret(wrapped)),
+				)
+			}),
+		)
+	}
+}
+
+// countCheck emits the check of an element count read from the data
+// against its bound, which also keeps corrupt data from making the decoder
+// allocate without limit.
+func (e *emitter) countCheck(ti *typeInfo, n *jen.Statement, unit, bound string, limit int) jen.Code {
+	return jen.If(n.Clone().Op(">").Lit(limit)).Block(
+		jen.Return(jen.Id("x"), jen.Qual("fmt", "Errorf").Call(
+			jen.Lit(fmt.Sprintf("%s: %%d %s, over %s", ti.Path, unit, bound)), n.Clone())),
+	)
+}
+
+// zero returns the zero value of t as an expression.
+func (e *emitter) zero(t types.Type) jen.Code {
+	switch u := t.Underlying().(type) {
+	case *types.Basic:
+		switch {
+		case u.Info()&types.IsBoolean != 0:
+			return jen.False()
+		case u.Info()&types.IsString != 0:
+			return jen.Lit("")
+		default:
+			return jen.Lit(0)
+		}
+	case *types.Struct, *types.Array:
+		return e.typeExpr(t).Values()
+	}
+	return jen.Nil()
+}
+
+// typeName renders a type name of the package or an imported one.
+func (e *emitter) typeName(obj *types.TypeName) *jen.Statement {
+	if obj.Pkg() == nil {
+		return jen.Id(obj.Name())
+	}
+	if obj.Pkg() != e.pkg {
+		e.importAs(obj.Pkg().Path(), obj.Pkg().Name(), false)
+	}
+	return jen.Qual(obj.Pkg().Path(), obj.Name())
+}
+
+// typeExpr renders t as Go source.
+func (e *emitter) typeExpr(t types.Type) *jen.Statement {
+	switch t := t.(type) {
+	case *types.Alias:
+		obj := t.Obj()
+		if obj.Pkg() == nil || obj.Pkg() == e.pkg || obj.Exported() {
+			s := e.typeName(obj)
+			if args := t.TypeArgs(); args.Len() > 0 {
+				s = s.Types(e.typeList(args)...)
+			}
+			return s
+		}
+		return e.typeExpr(types.Unalias(t))
+	case *types.Named:
+		s := e.typeName(t.Obj())
+		if args := t.TypeArgs(); args.Len() > 0 {
+			s = s.Types(e.typeList(args)...)
+		}
+		return s
+	case *types.Basic:
+		if t.Kind() == types.UnsafePointer {
+			return jen.Qual("unsafe", "Pointer")
+		}
+		return jen.Id(t.Name())
+	case *types.Pointer:
+		return jen.Op("*").Add(e.typeExpr(t.Elem()))
+	case *types.Slice:
+		return jen.Index().Add(e.typeExpr(t.Elem()))
+	case *types.Array:
+		return jen.Index(jen.Lit(int(t.Len()))).Add(e.typeExpr(t.Elem()))
+	case *types.Map:
+		return jen.Map(e.typeExpr(t.Key())).Add(e.typeExpr(t.Elem()))
+	case *types.Chan:
+		switch t.Dir() {
+		case types.SendOnly:
+			return jen.Chan().Op("<-").Add(e.typeExpr(t.Elem()))
+		case types.RecvOnly:
+			return jen.Op("<-").Chan().Add(e.typeExpr(t.Elem()))
+		}
+		return jen.Chan().Add(e.typeExpr(t.Elem()))
+	case *types.Signature:
+		return jen.Func().Add(e.signature(t))
+	case *types.Struct:
+		return jen.StructFunc(func(g *jen.Group) {
+			for v := range t.Fields() {
+				if v.Embedded() {
+					g.Add(e.typeExpr(v.Type()))
+				} else {
+					g.Id(v.Name()).Add(e.typeExpr(v.Type()))
+				}
+			}
+		})
+	case *types.Interface:
+		return jen.InterfaceFunc(func(g *jen.Group) {
+			for et := range t.EmbeddedTypes() {
+				g.Add(e.typeExpr(et))
+			}
+			for m := range t.ExplicitMethods() {
+				g.Id(m.Name()).Add(e.signature(m.Type().(*types.Signature)))
+			}
+		})
+	}
+	// Not reached for a type-checked struct field; keep the output
+	// compilable-looking for diagnosis.
+	return jen.Id(types.TypeString(t, nil))
+}
+
+// typeList renders a list of type arguments.
+func (e *emitter) typeList(l *types.TypeList) []jen.Code {
+	out := make([]jen.Code, l.Len())
+	for i := range l.Len() {
+		out[i] = e.typeExpr(l.At(i))
+	}
+	return out
+}
+
+// signature renders the parameters and results of a function type.
+func (e *emitter) signature(sig *types.Signature) *jen.Statement {
+	tuple := func(t *types.Tuple, variadic bool) []jen.Code {
+		var out []jen.Code
+		for i := range t.Len() {
+			vt := t.At(i).Type()
+			if variadic && i == t.Len()-1 {
+				out = append(out, jen.Op("...").Add(e.typeExpr(vt.(*types.Slice).Elem())))
+				continue
+			}
+			out = append(out, e.typeExpr(vt))
+		}
+		return out
+	}
+	return jen.Params(tuple(sig.Params(), sig.Variadic())...).Params(tuple(sig.Results(), false)...)
+}

@@ -1,0 +1,238 @@
+// Command sessiongen generates typed session accessors from a Go struct
+// whose fields carry `session:"key"` tags, and proves at generate time that
+// a session holding the struct's fields stays within a size budget.
+//
+// Usage:
+//
+//	//go:generate sessiongen -type=UserSession
+//	type UserSession struct {
+//		UserID int64     `session:"uid"`
+//		Name   string    `session:"name,max=64"`
+//		Seen   time.Time `session:"seen"`
+//		Cart   []string  `session:"cart,max=8,elem=32"`
+//	}
+//
+// go generate then writes usersession_session.go beside the struct. For a
+// struct T with a stored field F of type X under key k it declares:
+//
+//	const TKeyF = "k"                                 // the session key
+//	type TView struct{ ... }                          // typed view of a session
+//	func TFrom(ctx context.Context) TView             // view of the request's session
+//	func TOf(s *session.Session) TView                // view of s
+//	func (v TView) Session() *session.Session
+//	func (v TView) F() (X, bool)                      // ok false: absent or undecodable
+//	func (v TView) SetF(ctx context.Context, x X) error
+//	func (v TView) RemoveF(ctx context.Context) error
+//	func (v TView) Load() (T, error)                  // every field at once
+//	func (v TView) Save(ctx context.Context, t T) error // every field, one change
+//
+// Values are msgpack-encoded exactly as untyped mode encodes them, so
+// session.Value[X](s, "k") reads what SetF wrote. Booleans, integers, floats,
+// strings, []byte, [N]byte and time.Time are encoded and decoded by package
+// runtime/codec, without reflection. Arrays, slices, maps and structs are
+// encoded by msgpack.Marshal and decoded by generated code that walks the
+// msgpack data (reflection only for types with their own msgpack methods).
+// Narrow integers are range-checked on read at every depth (a stored 300 is
+// not an int8), and element counts are checked against their bounds before
+// anything is allocated. A getter that cannot decode a value
+// returns ok == false and sends the error to the manager's error reporting
+// (session.WithErrorReporter): it is never silent. A setter refuses a value
+// over its declared bound with an error wrapping session.ErrTooLarge and
+// changes nothing.
+//
+// # Tag grammar
+//
+//	session:"key"                     store the field under key
+//	session:"key,max=N"               string, []byte: at most N bytes;
+//	                                  slice, map: at most N elements;
+//	                                  a type with its own msgpack methods:
+//	                                  at most N encoded bytes
+//	session:"key,max=N,elem=M"        slice, map, array: each element (map
+//	                                  value) bounded by M as max bounds a field
+//	session:"key,max=N,keymax=K"      map with string keys: keys of at most K bytes
+//	session:"-"                       not stored (as is a field without a session tag)
+//
+// A key is 1 to 128 bytes of valid UTF-8, unique within the struct. A struct
+// with no tagged field is an error. Tagged fields must be exported.
+//
+// Supported field types: bool; int, int8..int64; uint, uint8..uint64;
+// float32, float64; string; []byte; [N]byte; time.Time; time.Duration and
+// other named types over these (stored as their underlying type);
+// arrays [N]T, bounded slices []T and bounded maps map[K]V (K a string or
+// integer type) of supported types; structs of supported fields; and types
+// that implement msgpack.CustomEncoder/CustomDecoder,
+// msgpack.Marshaler/Unmarshaler or encoding.BinaryMarshaler or
+// encoding.TextMarshaler (and their decoding counterparts), with an
+// explicit max=N on their encoded size. For such a type inside a
+// container (elem=N), the setter checks the encoded size of the field as a
+// whole against its worst case.
+//
+// A struct stored inside a field (directly or as an element) is written by
+// msgpack as a map from field name to value: its exported fields are
+// stored under their msgpack tag's name, or their Go name. Its fields take
+// their bounds from their own tags, without a key:
+// `session:",max=32"`. Such a struct must not have unexported or embedded
+// fields (msgpack would drop or inline them); leave a field out with
+// `msgpack:"-"`. Element bounds reach one level deep: a [][]string cannot be
+// bounded, a []Item whose Item has bounded fields can.
+//
+// Not supported, each reported with its position and type: pointers,
+// interfaces, channels, functions, complex numbers, uintptr,
+// unsafe.Pointer, generic and recursive types, slices and arrays of named
+// byte types, and any string, slice or map without a bound.
+//
+// # Size budget
+//
+// The size of a session is the sum over its fields of len(key) plus the
+// length of the encoded value (the runtime's definition). sessiongen
+// computes the worst case of every field from the type and its bounds
+// (e.g. int64: 9 bytes, string max=64: 66, time.Time: 15) and fails with
+// file:line:col and the worst case of each field when the total can exceed
+// -budget (default 1024, the runtime's default limit).
+//
+// # Stale files
+//
+// The generated file converts the struct to an unnamed struct type listing
+// every field as it was at generate time, so adding, removing or retyping a
+// field without regenerating breaks the build. -check fails (naming the
+// file) when the file on disk differs from what sessiongen would write now.
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// version is written into every generated file.
+const version = "v0.1.0"
+
+// usage is printed by -h before the flags.
+const usage = `sessiongen generates typed session accessors for tagged Go structs.
+
+Usage:
+	sessiongen -type=T[,T2...] [-output=file] [-budget=N] [-check] [dir|package]
+
+Run it from //go:generate (the package directory is the current one), or
+from a shell with the package's directory or import path as argument
+(default "."). It writes <lowercased first type>_session.go beside the
+structs unless -output names another file in that directory.
+
+Tags on the struct's fields:
+	session:"key"                  store the field under key (1..128 bytes of UTF-8)
+	session:"key,max=N"            string/[]byte: N bytes; slice/map: N elements;
+	                               a type with msgpack methods: N encoded bytes
+	session:"key,max=N,elem=M"     bound each element (map value) of a slice,
+	                               array or map as max bounds a field
+	session:"key,max=N,keymax=K"   map with string keys: keys of at most K bytes
+	session:"-"                    not stored; so is a field without a session tag
+Fields of a struct stored inside a field take bounds without a key:
+	session:",max=N"
+
+Flags:
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the command: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sessiongen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	typeList := fs.String("type", "", "comma-separated names of the session structs (required)")
+	output := fs.String("output", "", "output file (default <lowercased first type>_session.go in the package directory)")
+	check := fs.Bool("check", false, "write nothing; exit 1 naming the file when it is missing or differs from what would be generated")
+	budget := fs.Int("budget", 1024, "largest worst-case encoded session size, in bytes, keys included")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	positional, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "sessiongen: "+format+"\n", a...)
+		return 1
+	}
+	if len(positional) > 1 {
+		fs.Usage()
+		return fail("at most one directory or package argument, got %d: %s", len(positional), strings.Join(positional, " "))
+	}
+	if *typeList == "" {
+		fs.Usage()
+		return fail("-type is required")
+	}
+	opts := options{Target: ".", Output: *output, Budget: *budget}
+	for name := range strings.SplitSeq(*typeList, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			opts.Types = append(opts.Types, name)
+		}
+	}
+	if len(opts.Types) == 0 {
+		return fail("-type names no type")
+	}
+	if len(positional) == 1 {
+		opts.Target = positional[0]
+	} else {
+		// Run by go generate in the package's directory.
+		opts.GoFile, opts.GoLine = os.Getenv("GOFILE"), goLine()
+		opts.GoPackage = os.Getenv("GOPACKAGE")
+	}
+	cwd, _ := os.Getwd()
+	res, err := generate(opts)
+	var list errorList
+	if errors.As(err, &list) {
+		fmt.Fprintln(stderr, list.Format(cwd))
+		return 1
+	}
+	if err != nil {
+		return fail("%v", err)
+	}
+	out := relPath(cwd, res.Output)
+	if *check {
+		if err := checkFile(res, out); err != nil {
+			return fail("%v", err)
+		}
+		return 0
+	}
+	if err := writeFile(res); err != nil {
+		return fail("%v", err)
+	}
+	return 0
+}
+
+// writeFile writes the generated file, unless the file on disk already
+// holds exactly that (its modification time then stays).
+func writeFile(res *result) error {
+	if old, err := os.ReadFile(res.Output); err == nil && bytes.Equal(old, res.Src) {
+		return nil
+	}
+	return os.WriteFile(res.Output, res.Src, 0o644)
+}
+
+// parseInterspersed parses flags that may come before and after positional
+// arguments (sessiongen -check ./pkg -type=T) and returns the positional
+// ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}

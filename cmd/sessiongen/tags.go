@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	session "github.com/sessiongen/sessiongen/runtime"
+)
+
+// maxKeyLen is the longest session key the runtime accepts, in bytes.
+const maxKeyLen = 128
+
+// maxBound is the largest value a max=, elem= or keymax= option takes.
+const maxBound = math.MaxInt32
+
+// tagInfo is a parsed `session:"..."` struct tag.
+type tagInfo struct {
+	// Skip is set for `session:"-"`.
+	Skip bool
+	// Key is the session key (empty in a nested struct's tags).
+	Key string
+	// Bounds holds the max=, elem= and keymax= options.
+	Bounds bounds
+}
+
+// bounds are the size options of one tag. A nil pointer is an option that
+// was not given.
+type bounds struct {
+	// Max bounds the bytes of a string or []byte, the elements of a slice
+	// or map, or the encoded bytes of a method-encoded type.
+	Max *int
+	// Elem bounds each element of a slice, array or map (each map value),
+	// as Max bounds the field itself.
+	Elem *int
+	// KeyMax bounds the bytes of each string key of a map.
+	KeyMax *int
+}
+
+// parseTag parses the value of a session tag. nested reports a field of a
+// nested struct, whose tag holds bounds only: its stored name comes from
+// msgpack.
+func parseTag(s string, nested bool) (tagInfo, error) {
+	if s == "-" {
+		return tagInfo{Skip: true}, nil
+	}
+	parts := strings.Split(s, ",")
+	t := tagInfo{Key: parts[0]}
+	if nested {
+		if t.Key != "" {
+			return t, fmt.Errorf("the session tag of a nested struct field takes bounds only (e.g. `session:\",max=32\"`): msgpack names the field; found key %q", t.Key)
+		}
+	} else if err := checkKey(t.Key); err != nil {
+		return t, err
+	}
+	for _, opt := range parts[1:] {
+		name, val, ok := strings.Cut(opt, "=")
+		var dst **int
+		switch name {
+		case "max":
+			dst = &t.Bounds.Max
+		case "elem":
+			dst = &t.Bounds.Elem
+		case "keymax":
+			dst = &t.Bounds.KeyMax
+		default:
+			return t, fmt.Errorf("unknown session tag option %q (want max=N, elem=N or keymax=N)", opt)
+		}
+		if !ok {
+			return t, fmt.Errorf("session tag option %q needs a value: %s=N", name, name)
+		}
+		if *dst != nil {
+			return t, fmt.Errorf("session tag option %s given twice", name)
+		}
+		n, err := strconv.ParseUint(val, 10, 64)
+		if err != nil || n == 0 || n > maxBound {
+			return t, fmt.Errorf("session tag option %s=%s: want an integer from 1 to %d", name, val, maxBound)
+		}
+		v := int(n)
+		*dst = &v
+	}
+	return t, nil
+}
+
+// checkKey reports whether key is a valid session key: 1 to 128 bytes of
+// valid UTF-8 without control characters (session.ValidKey).
+func checkKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("invalid session key: empty (want `session:\"key\"` with 1 to %d bytes)", maxKeyLen)
+	case len(key) > maxKeyLen:
+		return fmt.Errorf("invalid session key %.20q...: %d bytes, longer than %d", key, len(key), maxKeyLen)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("invalid session key %q: not valid UTF-8", key)
+	case !session.ValidKey(key):
+		return fmt.Errorf("invalid session key %q: holds a control character", key)
+	}
+	return nil
+}

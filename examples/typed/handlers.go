@@ -1,0 +1,287 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	session "github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/identity"
+	"github.com/sessiongen/sessiongen/runtime/store"
+)
+
+// maxBody bounds the request bodies the app reads (the forms are tiny).
+const maxBody = 8 << 10
+
+// app holds the demo's session manager and logger; its methods are the
+// HTTP handlers.
+type app struct {
+	mgr *session.Manager
+	log *slog.Logger
+}
+
+// newApp returns the app keeping its sessions in st. The session cookie
+// is named "sid" and persistent (it lasts as long as the session, so a
+// visitor stays signed in across browser restarts as well as server
+// restarts).
+func newApp(st store.Store, log *slog.Logger) (*app, error) {
+	a := &app{log: log}
+	mgr, err := session.New(
+		session.WithStore(st),
+		session.WithLogger(log),
+		session.WithIdentities(&identity.Cookie{Name: "sid", Persistent: true}),
+		session.WithErrorHandler(a.sessionError),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("session manager: %w", err)
+	}
+	a.mgr = mgr
+	return a, nil
+}
+
+// routes returns the app's handler: the routes inside the session
+// middleware, behind a check that refuses cross-origin form posts (CSRF)
+// and a bound on request bodies.
+func (a *app) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.home)
+	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("POST /cart", a.cartForm)
+	mux.HandleFunc("GET /api/me", a.me)
+	mux.HandleFunc("POST /api/cart", a.cartAPI)
+
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused")
+	}))
+	return noStore(csrf.Handler(http.MaxBytesHandler(a.mgr.Handler(mux), maxBody)))
+}
+
+// noStore marks every response as private to the visitor: each one
+// depends on the session.
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// sessionError answers when the middleware cannot load or save a session
+// (the storage engine failed). The manager has already logged err.
+func (a *app) sessionError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, http.StatusInternalServerError, "session storage is unavailable, try again later")
+}
+
+// home serves GET /: the page.
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "")
+}
+
+// login serves POST /login: it checks the form's user, gives the session
+// a new ID (session fixation defence) and stores the user. The cart of an
+// anonymous visitor is kept.
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if status, msg := parseForm(r); msg != "" {
+		a.render(w, r, status, msg)
+		return
+	}
+	user := strings.TrimSpace(r.PostFormValue("user"))
+	if msg := checkUser(user); msg != "" {
+		a.render(w, r, http.StatusBadRequest, msg)
+		return
+	}
+	sess := DemoSessionFrom(ctx)
+	if err := sess.Session().Renew(ctx); err != nil {
+		a.serverError(w, r, "renew the session", err)
+		return
+	}
+	if err := sess.SetUser(ctx, user); err != nil {
+		if errors.Is(err, session.ErrTooLarge) {
+			a.render(w, r, http.StatusBadRequest, fmt.Sprintf("The user name must be at most %d bytes.", maxUserLen))
+			return
+		}
+		a.serverError(w, r, "store the user", err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// parseForm parses the request's form. When that fails it returns the
+// status and message to answer with: 413 for a body over maxBody, 400
+// otherwise.
+func parseForm(r *http.Request) (status int, msg string) {
+	err := r.ParseForm()
+	if err == nil {
+		return http.StatusOK, ""
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("The request body must be at most %d bytes.", maxBody)
+	}
+	return http.StatusBadRequest, "The form could not be read."
+}
+
+// checkUser returns why user is not an acceptable name, or "".
+func checkUser(user string) string {
+	switch {
+	case user == "":
+		return "Enter a user name."
+	case len(user) > maxUserLen:
+		return fmt.Sprintf("The user name must be at most %d bytes.", maxUserLen)
+	case !utf8.ValidString(user):
+		return "The user name must be valid UTF-8."
+	}
+	return ""
+}
+
+// logout serves POST /logout: it destroys the session in the engine and
+// in the browser.
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := session.FromContext(ctx).Destroy(ctx); err != nil {
+		a.serverError(w, r, "destroy the session", err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// meResponse is the body of GET /api/me.
+type meResponse struct {
+	User   string   `json:"user"`
+	Visits int64    `json:"visits"`
+	Cart   []string `json:"cart"`
+}
+
+// me serves GET /api/me: the signed-in user, the number of calls of this
+// endpoint (this one included) and the cart; 401 when not signed in.
+func (a *app) me(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	sess := DemoSessionFrom(ctx)
+	user, ok := sess.User()
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "not signed in")
+		return
+	}
+	visits, _ := sess.Visits()
+	visits++
+	if err := sess.SetVisits(ctx, visits); err != nil {
+		a.serverError(w, r, "count the visit", err)
+		return
+	}
+	cart, _ := sess.Cart()
+	writeJSON(w, http.StatusOK, meResponse{User: user, Visits: visits, Cart: nonNil(cart)})
+}
+
+// cartResponse is the body of POST /api/cart.
+type cartResponse struct {
+	Cart []string `json:"cart"`
+}
+
+// cartAPI serves POST /api/cart: it appends the form's item to the cart
+// and answers with the cart as JSON.
+func (a *app) cartAPI(w http.ResponseWriter, r *http.Request) {
+	cart, status, msg := a.addItem(w, r)
+	if msg != "" {
+		writeError(w, status, msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, cartResponse{Cart: cart})
+}
+
+// cartForm serves POST /cart, the page's add form: like POST /api/cart,
+// but it redirects to the page, or shows the page with the error.
+func (a *app) cartForm(w http.ResponseWriter, r *http.Request) {
+	_, status, msg := a.addItem(w, r)
+	if msg != "" {
+		a.render(w, r, status, msg)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// addItem appends the form's item to the cart. On failure it returns the
+// status and message to answer with; a storage failure is logged here.
+// The generated setter enforces the cart's bounds: over them it fails
+// with session.ErrTooLarge and the cart is unchanged.
+func (a *app) addItem(w http.ResponseWriter, r *http.Request) (cart []string, status int, msg string) {
+	ctx := r.Context()
+	if status, msg := parseForm(r); msg != "" {
+		return nil, status, msg
+	}
+	item := strings.TrimSpace(r.PostFormValue("item"))
+	if item == "" {
+		return nil, http.StatusBadRequest, "Enter an item."
+	}
+	if !utf8.ValidString(item) {
+		return nil, http.StatusBadRequest, "The item must be valid UTF-8."
+	}
+	sess := DemoSessionFrom(ctx)
+	old, _ := sess.Cart()
+	cart = append(slices.Clip(old), item)
+	if err := sess.SetCart(ctx, cart); err != nil {
+		if errors.Is(err, session.ErrTooLarge) {
+			return nil, http.StatusRequestEntityTooLarge, tooLargeMessage(len(old), item)
+		}
+		a.log.ErrorContext(ctx, "demo: store the cart", slog.Any("err", err))
+		return nil, http.StatusInternalServerError, "The cart could not be saved, try again later."
+	}
+	return cart, http.StatusOK, ""
+}
+
+// tooLargeMessage says why adding item to a cart of n items went over a
+// bound.
+func tooLargeMessage(n int, item string) string {
+	switch {
+	case len(item) > maxItemLen:
+		return fmt.Sprintf("An item must be at most %d bytes; this one has %d.", maxItemLen, len(item))
+	case n >= maxCartItems:
+		return fmt.Sprintf("The cart is full: it holds at most %d items.", maxCartItems)
+	}
+	return "The session is full."
+}
+
+// serverError logs a failure of the session runtime or the engine and
+// answers 500 without details.
+func (a *app) serverError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	a.log.ErrorContext(r.Context(), "demo: "+op, slog.String("path", r.URL.Path), slog.Any("err", err))
+	writeError(w, http.StatusInternalServerError, "internal error, try again later")
+}
+
+// errorResponse is the body of every JSON error.
+type errorResponse struct {
+	Error string `json:"error"`
+}
+
+// writeError answers with status and {"error": msg}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorResponse{Error: msg})
+}
+
+// writeJSON answers with status and v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only the fixed response types above reach here; they always
+		// encode.
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// nonNil returns s, or an empty slice for nil (JSON [] rather than null).
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,30 @@
+package main
+
+//go:generate go run github.com/sessiongen/sessiongen/cmd/sessiongen -type=DemoSession
+
+// DemoSession is everything the demo keeps in a visitor's session. The
+// generated file demosession_sessiongen.go (go generate) gives it typed
+// accessors: DemoSessionFrom(ctx) returns a DemoSessionView with User(),
+// SetUser(ctx, v), RemoveUser(ctx) and so on. The tags' bounds are proven
+// at generate time to fit the runtime's 1024-byte session limit, and the
+// generated setters refuse values over them with an error wrapping
+// session.ErrTooLarge.
+type DemoSession struct {
+	// User is the signed-in user's name; absent for anonymous visitors.
+	User string `session:"user,max=64"`
+	// Visits counts the calls of GET /api/me.
+	Visits int64 `session:"visits"`
+	// Cart holds up to 8 items of up to 32 bytes each.
+	Cart []string `session:"cart,max=8,elem=32"`
+}
+
+// The bounds of the tags above, for the handlers' messages and input
+// checks. Keep them equal to the tags (the tests check that they are).
+const (
+	// maxUserLen is the longest user name, in bytes.
+	maxUserLen = 64
+	// maxCartItems is the number of items the cart holds at most.
+	maxCartItems = 8
+	// maxItemLen is the longest cart item, in bytes.
+	maxItemLen = 32
+)
