@@ -178,7 +178,7 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 // Update applies c to the live session under key with one conditional
 // UpdateItem. It returns an error wrapping [store.ErrNotFound], having
 // written nothing, when the session does not exist or has expired. A key
-// both set and removed by c ends up removed.
+// both set and removed by c ends up set, as [store.Change] documents.
 func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
 	if key == "" {
 		return fmt.Errorf("dynamostore: update: %w: empty key", errInvalid)

@@ -2,8 +2,6 @@ package dynamostore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"os"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/dynamostore"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
 )
 
@@ -32,11 +31,7 @@ const envEndpoint = "SESSIONGEN_DYNAMODB_ENDPOINT"
 // the variable is unset.
 func endpoint(t *testing.T) string {
 	t.Helper()
-	ep := os.Getenv(envEndpoint)
-	if ep == "" {
-		t.Skipf("%s is not set: skipping tests against DynamoDB (set it to an endpoint URL such as http://127.0.0.1:8000)", envEndpoint)
-	}
-	return ep
+	return enginetest.Env(t, envEndpoint, "DynamoDB", "an endpoint URL such as http://127.0.0.1:8000")
 }
 
 // newClient returns a client on ep with dummy static credentials. hc may
@@ -55,9 +50,7 @@ func newClient(ep string, hc dynamodb.HTTPClient, retries int) *dynamodb.Client 
 // table when the test ends.
 func testTable(t *testing.T, c *dynamodb.Client) string {
 	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	name := "sessiongen-test-" + hex.EncodeToString(b[:])
+	name := enginetest.UniqueName("sessiongen-test-")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -97,10 +90,17 @@ func newStore(t *testing.T, c *dynamodb.Client, table string, opts ...dynamostor
 	return s
 }
 
-func TestConformance(t *testing.T) {
+// testStore returns a client on the endpoint, a fresh table and a Store
+// on it.
+func testStore(t *testing.T) (*dynamodb.Client, string, *dynamostore.Store) {
+	t.Helper()
 	c := newClient(endpoint(t), nil, 0)
 	table := testTable(t, c)
-	s := newStore(t, c, table)
+	return c, table, newStore(t, c, table)
+}
+
+func TestConformance(t *testing.T) {
+	_, _, s := testStore(t)
 	storetest.Run(t, func(t *testing.T) store.Store { return s })
 }
 
@@ -183,9 +183,7 @@ func TestWrongSchema(t *testing.T) {
 
 // TestLayout checks the item a session becomes.
 func TestLayout(t *testing.T) {
-	c := newClient(endpoint(t), nil, 0)
-	table := testTable(t, c)
-	s := newStore(t, c, table)
+	c, table, s := testStore(t)
 	ctx := context.Background()
 
 	key := storetest.NewKey(t)
@@ -220,9 +218,7 @@ func TestLayout(t *testing.T) {
 // TestExpiredButNotPurged checks that an item whose e has passed counts as
 // gone although the engine still holds it (the TTL purge runs late).
 func TestExpiredButNotPurged(t *testing.T) {
-	c := newClient(endpoint(t), nil, 0)
-	table := testTable(t, c)
-	s := newStore(t, c, table)
+	c, table, s := testStore(t)
 	ctx := context.Background()
 
 	key := storetest.NewKey(t)
@@ -235,27 +231,17 @@ func TestExpiredButNotPurged(t *testing.T) {
 	}})
 	require.NoError(t, err)
 
-	_, err = s.Load(ctx, key)
-	require.ErrorIs(t, err, store.ErrNotFound)
-	err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"b": []byte("2")}, Expires: time.Now().Add(time.Hour)})
-	require.ErrorIs(t, err, store.ErrNotFound)
-	item := rawItem(t, c, table, key)
-	assert.Equal(t, strconv.FormatInt(past, 10), item["e"].(*types.AttributeValueMemberN).Value, "a refused Update writes nothing")
-	assert.NotContains(t, item["f"].(*types.AttributeValueMemberM).Value, "b")
-
-	rec := store.Record{Fields: map[string][]byte{"new": []byte("x")}, Created: time.Now(), Expires: time.Now().Add(time.Hour)}
-	require.NoError(t, s.Create(ctx, key, rec))
-	got, err := s.Load(ctx, key)
-	require.NoError(t, err)
-	assert.Equal(t, map[string][]byte{"new": []byte("x")}, got.Fields)
+	enginetest.ExpiredLeftover(t, s, key, func(t *testing.T) {
+		item := rawItem(t, c, table, key)
+		assert.Equal(t, strconv.FormatInt(past, 10), item["e"].(*types.AttributeValueMemberN).Value, "a refused Update writes nothing")
+		assert.NotContains(t, item["f"].(*types.AttributeValueMemberM).Value, "b")
+	})
 }
 
 // TestForeignItem checks that an item dynamostore did not write gives an
 // error, not a panic or a bogus session.
 func TestForeignItem(t *testing.T) {
-	c := newClient(endpoint(t), nil, 0)
-	table := testTable(t, c)
-	s := newStore(t, c, table)
+	c, table, s := testStore(t)
 	ctx := context.Background()
 	future := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
 	items := map[string]map[string]types.AttributeValue{
@@ -284,9 +270,7 @@ func TestForeignItem(t *testing.T) {
 // TestChangeTooLarge checks that a change beyond DynamoDB's expression
 // limit fails cleanly and writes nothing, and that one just within works.
 func TestChangeTooLarge(t *testing.T) {
-	c := newClient(endpoint(t), nil, 0)
-	table := testTable(t, c)
-	s := newStore(t, c, table)
+	_, _, s := testStore(t)
 	ctx := context.Background()
 	key := storetest.NewKey(t)
 	require.NoError(t, s.Create(ctx, key, store.Record{Created: time.Now(), Expires: time.Now().Add(time.Hour)}))
@@ -329,26 +313,9 @@ func TestNewValidates(t *testing.T) {
 // before any call (the client points at a closed port, so a call would
 // give a different error).
 func TestBadInput(t *testing.T) {
-	ctx := context.Background()
-	s, err := dynamostore.New(ctx, newClient("http://127.0.0.1:1", nil, 1), "sessions", dynamostore.WithoutSetup())
+	s, err := dynamostore.New(context.Background(), newClient("http://127.0.0.1:1", nil, 1), "sessions", dynamostore.WithoutSetup())
 	require.NoError(t, err)
-	good := store.Record{Created: time.Now(), Expires: time.Now().Add(time.Hour)}
-
-	_, err = s.Load(ctx, "")
-	assert.ErrorContains(t, err, "dynamostore: load: invalid argument: empty key")
-	assert.ErrorContains(t, s.Create(ctx, "", good), "dynamostore: create: invalid argument")
-	assert.ErrorContains(t, s.Update(ctx, "", store.Change{}), "dynamostore: update: invalid argument")
-	assert.ErrorContains(t, s.Delete(ctx, ""), "dynamostore: delete: invalid argument")
-
-	k := storetest.NewKey(t)
-	assert.ErrorContains(t, s.Create(ctx, k, store.Record{Created: time.Now()}), "zero Expires")
-	for _, f := range []string{"", "\xff"} {
-		rec := good
-		rec.Fields = map[string][]byte{f: nil}
-		assert.ErrorContainsf(t, s.Create(ctx, k, rec), "not valid UTF-8", "Create field %q", f)
-		assert.ErrorContainsf(t, s.Update(ctx, k, store.Change{Set: map[string][]byte{f: nil}}), "not valid UTF-8", "Update set %q", f)
-		assert.ErrorContainsf(t, s.Update(ctx, k, store.Change{Remove: []string{f}}), "not valid UTF-8", "Update remove %q", f)
-	}
+	enginetest.RefusesBadInput(t, "dynamostore", s, "", "\xff")
 }
 
 // rawItem reads the item for key straight from the table.

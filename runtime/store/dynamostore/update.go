@@ -24,8 +24,9 @@ const updateCondition = "attribute_exists(#ID) AND #E > :NOW"
 // Field keys go through expression attribute names (#0, #1, ... in base
 // 36, lower case) and values through :0, :1, ..., which keeps the
 // expression short and lets keys hold any character; the fixed names and
-// values are upper case (#E, :NOW) so the two never collide. A key both set and removed is only
-// removed (DynamoDB refuses overlapping paths in one expression), and
+// values are upper case (#E, :NOW) so the two never collide. A key both
+// set and removed is only set (Set wins, as store.Change documents;
+// DynamoDB refuses overlapping paths in one expression anyway), and
 // repeated removals are sent once. An empty change sets e to itself: one
 // conditional write that reports ErrNotFound on a missing session and
 // changes nothing on a live one.

@@ -2,18 +2,14 @@ package mysqlstore
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"io"
-	"net"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
 )
 
 // envDSN names the variable holding the MariaDB/MySQL DSN the tests use,
@@ -24,10 +20,7 @@ const envDSN = "SESSIONGEN_MYSQL_DSN"
 // the test when the variable is unset.
 func testConfig(t *testing.T) *mysql.Config {
 	t.Helper()
-	dsn := os.Getenv(envDSN)
-	if dsn == "" {
-		t.Skipf("%s is not set: skipping tests against MariaDB/MySQL (set it to a DSN such as root@tcp(127.0.0.1:3306)/test)", envDSN)
-	}
+	dsn := enginetest.Env(t, envDSN, "MariaDB/MySQL", "a DSN such as root@tcp(127.0.0.1:3306)/test")
 	cfg, err := mysql.ParseDSN(dsn)
 	require.NoError(t, err, "parse %s", envDSN)
 	return cfg
@@ -43,9 +36,7 @@ func newDB(t *testing.T, cfg *mysql.Config) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		t.Fatalf("MariaDB/MySQL from %s does not answer: %v", envDSN, err)
-	}
+	enginetest.RequireAnswer(t, envDSN, "MariaDB/MySQL", db.PingContext(ctx))
 	return db
 }
 
@@ -55,15 +46,12 @@ func testDB(t *testing.T) *sql.DB {
 	return newDB(t, testConfig(t))
 }
 
-// tableOpt returns a WithTable option naming a fresh table for this test,
-// and drops it at its end (through its own db, so the drop runs even after
-// the test's dbs are closed).
-func tableOpt(t *testing.T) Option {
+// testTable returns the name of a fresh table for this test and the
+// WithTable option naming it, and drops it at the test's end (through its
+// own db, so the drop runs even after the test's dbs are closed).
+func testTable(t *testing.T) (string, Option) {
 	t.Helper()
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	table := "sessiongen_test_" + hex.EncodeToString(b[:])
+	table := enginetest.UniqueName("sessiongen_test_")
 	admin := testDB(t) // registered first, so closed after the drop below
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -72,7 +60,14 @@ func tableOpt(t *testing.T) Option {
 			t.Errorf("drop test table: %v", err)
 		}
 	})
-	return WithTable(table)
+	return table, WithTable(table)
+}
+
+// tableOpt is the option of testTable.
+func tableOpt(t *testing.T) Option {
+	t.Helper()
+	_, opt := testTable(t)
+	return opt
 }
 
 // newTestStore returns a Store on db with the given options, closed at the
@@ -85,170 +80,27 @@ func newTestStore(t *testing.T, db *sql.DB, opts ...Option) *Store {
 	return s
 }
 
-// countingConn counts round trips (a read that follows a write) and bytes
-// written on one connection.
-type countingConn struct {
-	net.Conn
-	c *counter
-}
-
-// counter totals round trips and bytes written over all counted
-// connections.
-type counter struct {
-	mu        sync.Mutex
-	wrote     bool // the last thing seen was a write
-	trips     int
-	bytesSent int
-}
-
-func (c *countingConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.c.mu.Lock()
-	c.c.bytesSent += n
-	if n > 0 {
-		c.c.wrote = true
-	}
-	c.c.mu.Unlock()
-	return n, err
-}
-
-func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.c.mu.Lock()
-		if c.c.wrote {
-			c.c.trips++
-			c.c.wrote = false
-		}
-		c.c.mu.Unlock()
-	}
-	return n, err
-}
-
-// reset zeroes the counts.
-func (c *counter) reset() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.trips, c.bytesSent, c.wrote = 0, 0, false
-}
-
-// get returns the round trips and bytes written since the last reset.
-func (c *counter) get() (trips, bytesSent int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.trips, c.bytesSent
-}
-
-// dial returns a dial function wrapping every connection in a
-// countingConn.
-func (c *counter) dial() func(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &countingConn{Conn: conn, c: c}, nil
-	}
-}
-
-// proxy is a TCP forwarder to the database that the test can stop (every
-// connection cut, new ones refused) and start again on the same address:
-// a server outage as the client sees it.
-type proxy struct {
-	t         *testing.T
-	addr      string // listen address, fixed across restarts
-	targetNet string // "tcp" or "unix"
-	target    string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-// newProxy starts a proxy to target (on network "tcp" or "unix") on a free
-// loopback port and stops it at the end of the test.
-func newProxy(t *testing.T, network, target string) *proxy {
+// engine returns the shared SQL tests' view of mysqlstore on db, with a
+// fresh table for this test.
+func engine(t *testing.T, db *sql.DB) enginetest.SQL {
 	t.Helper()
-	p := &proxy{t: t, addr: "127.0.0.1:0", targetNet: network, target: target}
-	p.start()
-	t.Cleanup(p.stop)
-	return p
-}
-
-// start listens again on the proxy's address.
-func (p *proxy) start() {
-	p.t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	require.NoError(p.t, err, "proxy listen")
-	p.mu.Lock()
-	p.ln = ln
-	p.addr = ln.Addr().String()
-	p.conns = make(map[net.Conn]struct{})
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go p.accept(ln)
-}
-
-// accept forwards every connection accepted on ln.
-func (p *proxy) accept(ln net.Listener) {
-	defer p.wg.Done()
-	for {
-		client, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		server, err := net.Dial(p.targetNet, p.target)
-		if err != nil {
-			client.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.ln != ln { // stopped meanwhile
-			p.mu.Unlock()
-			client.Close()
-			server.Close()
-			return
-		}
-		p.conns[client], p.conns[server] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(client, server)
-		go p.pipe(server, client)
+	table, opt := testTable(t)
+	return enginetest.SQL{
+		Engine: "mysqlstore",
+		Open: func(t *testing.T, cleanup time.Duration, clock func() time.Time) enginetest.SQLStore {
+			return newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(cleanup), WithClock(clock))
+		},
+		Rows: func(t *testing.T, key string) (int, int) {
+			return rowCount(t, db, table, key), 0
+		},
 	}
 }
 
-// pipe copies from src to dst until either side closes.
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-}
-
-// stop closes the listener and cuts every connection.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	ln := p.ln
-	p.ln = nil
-	for c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-	p.mu.Unlock()
-	if ln != nil {
-		ln.Close()
-	}
-	p.wg.Wait()
-}
-
-// freeAddr returns a loopback address nothing listens on.
-func freeAddr(t *testing.T) string {
+// rowCount returns how many rows key has in table, expired or not.
+func rowCount(t *testing.T, db *sql.DB, table, key string) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var n int
+	err := db.QueryRow("SELECT count(*) FROM "+quoteTable(table)+" WHERE session_key = ?", key).Scan(&n)
 	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
+	return n
 }

@@ -43,11 +43,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/cleanup"
 )
 
 // Store is a [store.Store] on MariaDB or MySQL. Make one with [New]; it is
@@ -57,10 +57,8 @@ type Store struct {
 	st      statements
 	updates *updateStmts
 	now     func() time.Time
+	loop    *cleanup.Loop // the background deletion of expired sessions
 
-	stop      chan struct{} // closed to stop the cleanup goroutine
-	done      chan struct{} // closed when the cleanup goroutine has stopped
-	cleanup   runtime.Cleanup
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -135,17 +133,9 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 		st:      st,
 		updates: updates,
 		now:     c.now,
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
 	}
-	if c.cleanupInterval <= 0 {
-		close(s.done)
-		return s, nil
-	}
-	cl := &cleaner{stmt: st.cleanup, now: c.now, logger: c.logger}
-	go cl.run(c.cleanupInterval, s.stop, s.done)
-	// A Store dropped without Close still stops its goroutine.
-	s.cleanup = runtime.AddCleanup(s, func(stop chan struct{}) { close(stop) }, s.stop)
+	cl := &cleaner{stmt: st.cleanup, now: c.now}
+	s.loop = cleanup.Start(s, c.cleanupInterval, "mysqlstore", c.logger, cl.sweep)
 	return s, nil
 }
 
@@ -185,13 +175,7 @@ func closeAll(stmts ...*sql.Stmt) error {
 // does not close the db. The Store must not be used after Close.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		select {
-		case <-s.done: // no goroutine was started
-		default:
-			s.cleanup.Stop()
-			close(s.stop)
-		}
-		<-s.done
+		s.loop.Stop()
 		err := errors.Join(
 			closeAll(s.st.load, s.st.create, s.st.delete, s.st.cleanup),
 			s.updates.close())

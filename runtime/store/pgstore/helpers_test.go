@@ -2,17 +2,13 @@ package pgstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"io"
-	"net"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
 )
 
 // envDSN names the variable holding the PostgreSQL connection string the
@@ -23,10 +19,8 @@ const envDSN = "SESSIONGEN_POSTGRES_DSN"
 // test when the variable is unset.
 func testConfig(t *testing.T) *pgxpool.Config {
 	t.Helper()
-	dsn := os.Getenv(envDSN)
-	if dsn == "" {
-		t.Skipf("%s is not set: skipping tests against PostgreSQL (set it to a connection string such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", envDSN)
-	}
+	dsn := enginetest.Env(t, envDSN, "PostgreSQL",
+		"a connection string such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	cfg, err := pgxpool.ParseConfig(dsn)
 	require.NoError(t, err, "parse %s", envDSN)
 	return cfg
@@ -41,9 +35,7 @@ func newPool(t *testing.T, cfg *pgxpool.Config) *pgxpool.Pool {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err, "pool")
 	t.Cleanup(pool.Close)
-	if err := pool.Ping(ctx); err != nil {
-		t.Fatalf("PostgreSQL from %s does not answer: %v", envDSN, err)
-	}
+	enginetest.RequireAnswer(t, envDSN, "PostgreSQL", pool.Ping(ctx))
 	return pool
 }
 
@@ -53,16 +45,14 @@ func testPool(t *testing.T) *pgxpool.Pool {
 	return newPool(t, testConfig(t))
 }
 
-// tableOpt returns a WithTables option naming fresh tables for this test,
-// and drops them at its end (through their own pool, so the drop runs even
-// after the test's pools are closed).
-func tableOpt(t *testing.T) Option {
+// testTables returns the names of fresh tables for this test and the
+// WithTables option naming them, and drops them at the test's end
+// (through their own pool, so the drop runs even after the test's pools
+// are closed).
+func testTables(t *testing.T) (sessions, fields string, opt Option) {
 	t.Helper()
-	var b [6]byte
-	_, err := rand.Read(b[:])
-	require.NoError(t, err)
-	prefix := "sessiongen_test_" + hex.EncodeToString(b[:])
-	sessions, fields := prefix+"_sessions", prefix+"_fields"
+	prefix := enginetest.UniqueName("sessiongen_test_")
+	sessions, fields = prefix+"_sessions", prefix+"_fields"
 	admin := testPool(t) // registered first, so closed after the drop below
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -72,7 +62,14 @@ func tableOpt(t *testing.T) Option {
 			t.Errorf("drop test tables: %v", err)
 		}
 	})
-	return WithTables(sessions, fields)
+	return sessions, fields, WithTables(sessions, fields)
+}
+
+// tableOpt is the option of testTables.
+func tableOpt(t *testing.T) Option {
+	t.Helper()
+	_, _, opt := testTables(t)
+	return opt
 }
 
 // newTestStore returns a Store on pool with the given options, the schema
@@ -86,170 +83,30 @@ func newTestStore(t *testing.T, pool *pgxpool.Pool, opts ...Option) *Store {
 	return s
 }
 
-// countingConn counts round trips (a read that follows a write) and bytes
-// written on one connection.
-type countingConn struct {
-	net.Conn
-	c *counter
-}
-
-// counter totals round trips and bytes written over all counted
-// connections.
-type counter struct {
-	mu        sync.Mutex
-	wrote     bool // the last thing seen was a write
-	trips     int
-	bytesSent int
-}
-
-func (c *countingConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.c.mu.Lock()
-	c.c.bytesSent += n
-	if n > 0 {
-		c.c.wrote = true
-	}
-	c.c.mu.Unlock()
-	return n, err
-}
-
-func (c *countingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.c.mu.Lock()
-		if c.c.wrote {
-			c.c.trips++
-			c.c.wrote = false
-		}
-		c.c.mu.Unlock()
-	}
-	return n, err
-}
-
-// reset zeroes the counts.
-func (c *counter) reset() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.trips, c.bytesSent, c.wrote = 0, 0, false
-}
-
-// get returns the round trips and bytes written since the last reset.
-func (c *counter) get() (trips, bytesSent int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.trips, c.bytesSent
-}
-
-// dial returns a dial function wrapping every connection in a
-// countingConn.
-func (c *counter) dial() func(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &countingConn{Conn: conn, c: c}, nil
-	}
-}
-
-// proxy is a TCP forwarder to the database that the test can stop (every
-// connection cut, new ones refused) and start again on the same address:
-// a server outage as the client sees it.
-type proxy struct {
-	t         *testing.T
-	addr      string // listen address, fixed across restarts
-	targetNet string // "tcp" or "unix"
-	target    string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-// newProxy starts a proxy to target (on network "tcp" or "unix") on a free
-// loopback port and stops it at the end of the test.
-func newProxy(t *testing.T, network, target string) *proxy {
+// engine returns the shared SQL tests' view of pgstore on pool, with
+// fresh tables for this test.
+func engine(t *testing.T, pool *pgxpool.Pool) enginetest.SQL {
 	t.Helper()
-	p := &proxy{t: t, addr: "127.0.0.1:0", targetNet: network, target: target}
-	p.start()
-	t.Cleanup(p.stop)
-	return p
-}
-
-// start listens again on the proxy's address.
-func (p *proxy) start() {
-	p.t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	require.NoError(p.t, err, "proxy listen")
-	p.mu.Lock()
-	p.ln = ln
-	p.addr = ln.Addr().String()
-	p.conns = make(map[net.Conn]struct{})
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go p.accept(ln)
-}
-
-// accept forwards every connection accepted on ln.
-func (p *proxy) accept(ln net.Listener) {
-	defer p.wg.Done()
-	for {
-		client, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		server, err := net.Dial(p.targetNet, p.target)
-		if err != nil {
-			client.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.ln != ln { // stopped meanwhile
-			p.mu.Unlock()
-			client.Close()
-			server.Close()
-			return
-		}
-		p.conns[client], p.conns[server] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(client, server)
-		go p.pipe(server, client)
+	sessions, fields, tables := testTables(t)
+	return enginetest.SQL{
+		Engine: "pgstore",
+		Open: func(t *testing.T, cleanup time.Duration, clock func() time.Time) enginetest.SQLStore {
+			return newTestStore(t, pool, tables, WithCleanupInterval(cleanup), WithClock(clock))
+		},
+		Rows: func(t *testing.T, key string) (int, int) {
+			return rowCounts(t, pool, sessions, fields, key)
+		},
+		FieldRows: true,
 	}
 }
 
-// pipe copies from src to dst until either side closes.
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-}
-
-// stop closes the listener and cuts every connection.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	ln := p.ln
-	p.ln = nil
-	for c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-	p.mu.Unlock()
-	if ln != nil {
-		ln.Close()
-	}
-	p.wg.Wait()
-}
-
-// freeAddr returns a loopback address nothing listens on.
-func freeAddr(t *testing.T) string {
+// rowCounts returns how many session and field rows key has in the
+// tables sessions and fields, read through pool.
+func rowCounts(t *testing.T, pool *pgxpool.Pool, sessions, fields, key string) (ns, nf int) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	err := pool.QueryRow(context.Background(),
+		"SELECT (SELECT count(*) FROM "+quoteTable(sessions)+" WHERE session_key = $1), (SELECT count(*) FROM "+quoteTable(fields)+" WHERE session_key = $1)",
+		key).Scan(&ns, &nf)
 	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
+	return ns, nf
 }

@@ -42,13 +42,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/cleanup"
 )
 
 // Store is a [store.Store] on PostgreSQL. Make one with [New]; it is safe
@@ -57,11 +56,7 @@ type Store struct {
 	pool *pgxpool.Pool
 	q    queries
 	now  func() time.Time
-
-	stop      chan struct{} // closed to stop the cleanup goroutine
-	done      chan struct{} // closed when the cleanup goroutine has stopped
-	cleanup   runtime.Cleanup
-	closeOnce sync.Once
+	loop *cleanup.Loop // the background deletion of expired sessions
 }
 
 var _ store.Store = (*Store)(nil)
@@ -101,33 +96,18 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		pool: pool,
 		q:    newQueries(c.sessionsTable, c.fieldsTable),
 		now:  c.now,
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
 	}
-	if c.cleanupInterval <= 0 {
-		close(s.done)
-		return s, nil
-	}
-	cl := &cleaner{pool: pool, query: s.q.cleanup, now: c.now, logger: c.logger}
-	go cl.run(c.cleanupInterval, s.stop, s.done)
-	// A Store dropped without Close still stops its goroutine.
-	s.cleanup = runtime.AddCleanup(s, func(stop chan struct{}) { close(stop) }, s.stop)
+	cl := &cleaner{pool: pool, query: s.q.cleanup, now: c.now}
+	s.loop = cleanup.Start(s, c.cleanupInterval, "pgstore", c.logger, cl.sweep)
 	return s, nil
 }
 
 // Close stops the background cleanup (canceling a sweep in progress) and
-// waits for its goroutine to end. It does not close the pool. The Store must not be used after
-// Close. Close always returns nil.
+// waits for its goroutine to end. It does not close the pool. The Store
+// must not be used after Close. Close may be called more than once; it
+// always returns nil.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		select {
-		case <-s.done: // no goroutine was started
-		default:
-			s.cleanup.Stop()
-			close(s.stop)
-		}
-	})
-	<-s.done
+	s.loop.Stop()
 	return nil
 }
 

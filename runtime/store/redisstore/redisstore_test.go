@@ -2,9 +2,6 @@ package redisstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -16,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
 	"github.com/sessiongen/sessiongen/runtime/store/redisstore"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
 )
@@ -30,11 +28,7 @@ const (
 // test when the variable is unset.
 func serverAddr(t *testing.T) string {
 	t.Helper()
-	addr := os.Getenv(envAddr)
-	if addr == "" {
-		t.Skipf("%s is not set: skipping tests against a Redis server (set it to host:port)", envAddr)
-	}
-	return addr
+	return enginetest.Env(t, envAddr, "a Redis server", "host:port")
 }
 
 // newClient connects to addr and fails the test when the server does not
@@ -61,9 +55,7 @@ func ping(t *testing.T, c redis.UniversalClient, where string) {
 // every key under it when the test ends.
 func testPrefix(t *testing.T, c redis.UniversalClient) string {
 	t.Helper()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	prefix := "sessiongen-test-" + hex.EncodeToString(b[:]) + ":"
+	prefix := enginetest.UniqueName("sessiongen-test-") + ":"
 	t.Cleanup(func() { deleteUnder(t, c, prefix) })
 	return prefix
 }
@@ -102,6 +94,15 @@ func newStore(t *testing.T, c redis.UniversalClient, prefix string) *redisstore.
 	return s
 }
 
+// testStore returns a client on the server from envAddr, a key prefix
+// unique to the test and a Store using both.
+func testStore(t *testing.T) (*redis.Client, string, *redisstore.Store) {
+	t.Helper()
+	c := newClient(t, serverAddr(t))
+	prefix := testPrefix(t, c)
+	return c, prefix, newStore(t, c, prefix)
+}
+
 func TestConformance(t *testing.T) {
 	c := newClient(t, serverAddr(t))
 	prefix := testPrefix(t, c)
@@ -119,10 +120,7 @@ func TestTwoNodes(t *testing.T) {
 // skipping the test when the variable is unset.
 func clusterClient(t *testing.T) *redis.ClusterClient {
 	t.Helper()
-	seeds := os.Getenv(envCluster)
-	if seeds == "" {
-		t.Skipf("%s is not set: skipping tests against a Redis Cluster (set it to comma-separated host:port seeds)", envCluster)
-	}
+	seeds := enginetest.Env(t, envCluster, "a Redis Cluster", "comma-separated host:port seeds")
 	c := redis.NewClusterClient(&redis.ClusterOptions{
 		Addrs:                 strings.Split(seeds, ","),
 		ContextTimeoutEnabled: true,
@@ -185,9 +183,7 @@ func TestClusterSpreadsSessions(t *testing.T) {
 // prefix{key}, metadata under names starting with 0xff, and a PEXPIREAT at
 // the session's expiry.
 func TestLayout(t *testing.T) {
-	c := newClient(t, serverAddr(t))
-	prefix := testPrefix(t, c)
-	s := newStore(t, c, prefix)
+	c, prefix, s := testStore(t)
 	ctx := context.Background()
 
 	key := storetest.NewKey(t)
@@ -229,9 +225,7 @@ func TestLayout(t *testing.T) {
 // TestExpiredButNotPurged checks that a session whose stored expiry has
 // passed counts as gone even while Redis still holds the hash.
 func TestExpiredButNotPurged(t *testing.T) {
-	c := newClient(t, serverAddr(t))
-	prefix := testPrefix(t, c)
-	s := newStore(t, c, prefix)
+	c, prefix, s := testStore(t)
 	ctx := context.Background()
 
 	key := storetest.NewKey(t)
@@ -241,27 +235,18 @@ func TestExpiredButNotPurged(t *testing.T) {
 	// when PEXPIREAT lags or was removed).
 	require.NoError(t, c.HSet(ctx, name, "a", "1", "\xffc", past-1000, "\xffe", past).Err())
 
-	_, err := s.Load(ctx, key)
-	require.ErrorIs(t, err, store.ErrNotFound)
-	require.ErrorIs(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"b": []byte("2")}, Expires: time.Now().Add(time.Hour)}), store.ErrNotFound)
-	h, err := c.HGetAll(ctx, name).Result()
-	require.NoError(t, err)
-	assert.NotContains(t, h, "b", "a refused Update writes nothing")
-
-	// Create replaces the expired leftover entirely.
-	rec := store.Record{Fields: map[string][]byte{"new": []byte("x")}, Created: time.Now(), Expires: time.Now().Add(time.Hour)}
-	require.NoError(t, s.Create(ctx, key, rec))
-	got, err := s.Load(ctx, key)
-	require.NoError(t, err)
-	assert.Equal(t, map[string][]byte{"new": []byte("x")}, got.Fields)
+	enginetest.ExpiredLeftover(t, s, key, func(t *testing.T) {
+		h, err := c.HGetAll(ctx, name).Result()
+		require.NoError(t, err)
+		assert.NotContains(t, h, "b", "a refused Update writes nothing")
+		assert.Equal(t, itoa(past), h["\xffe"], "a refused Update keeps the expiry")
+	})
 }
 
 // TestForeignHash checks that a key holding something redisstore did not
 // write gives an error, not a panic or a bogus session.
 func TestForeignHash(t *testing.T) {
-	c := newClient(t, serverAddr(t))
-	prefix := testPrefix(t, c)
-	s := newStore(t, c, prefix)
+	c, prefix, s := testStore(t)
 	ctx := context.Background()
 
 	key := storetest.NewKey(t)
@@ -312,27 +297,10 @@ func TestBadInput(t *testing.T) {
 	defer c.Close()
 	s, err := redisstore.New(c)
 	require.NoError(t, err)
-	ctx := context.Background()
-	good := store.Record{Fields: map[string][]byte{"a": nil}, Created: time.Now(), Expires: time.Now().Add(time.Hour)}
-
-	_, err = s.Load(ctx, "")
-	assert.ErrorContains(t, err, "redisstore: load: invalid argument: empty key")
-	assert.ErrorContains(t, s.Create(ctx, "", good), "redisstore: create: invalid argument")
-	assert.ErrorContains(t, s.Update(ctx, "", store.Change{}), "redisstore: update: invalid argument")
-	assert.ErrorContains(t, s.Delete(ctx, ""), "redisstore: delete: invalid argument")
-
-	k := storetest.NewKey(t)
-	assert.ErrorContains(t, s.Create(ctx, k, store.Record{Created: time.Now()}), "zero Expires")
-	bad := []string{"", "\xffe", "\xff"}
-	for _, f := range bad {
-		assert.ErrorContainsf(t, s.Create(ctx, k, store.Record{Fields: map[string][]byte{f: nil}, Created: time.Now(), Expires: time.Now().Add(time.Hour)}),
-			"not valid UTF-8", "Create field %q", f)
-		assert.ErrorContainsf(t, s.Update(ctx, k, store.Change{Set: map[string][]byte{f: nil}}), "not valid UTF-8", "Update set %q", f)
-		assert.ErrorContainsf(t, s.Update(ctx, k, store.Change{Remove: []string{f}}), "not valid UTF-8", "Update remove %q", f)
-	}
+	enginetest.RefusesBadInput(t, "redisstore", s, "", "\xffe", "\xff")
 
 	// A valid call reaches the (closed) port and reports a wrapped network error.
-	_, err = s.Load(ctx, k)
+	_, err = s.Load(context.Background(), storetest.NewKey(t))
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, store.ErrNotFound)
 	assert.Contains(t, err.Error(), "redisstore: load: ")

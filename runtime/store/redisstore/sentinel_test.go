@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
 )
 
@@ -22,7 +23,7 @@ import (
 // starts itself on spare ports.
 func TestSentinelConformance(t *testing.T) {
 	master := startOwnServer(t)
-	port := freePort(t)
+	port := enginetest.FreePort(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
 	require.NoError(t, os.WriteFile(conf, []byte(

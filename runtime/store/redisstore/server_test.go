@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
 	"github.com/sessiongen/sessiongen/runtime/store/redisstore"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
 )
@@ -42,20 +43,10 @@ func startOwnServer(t *testing.T) *ownServer {
 	if err != nil {
 		t.Fatalf("%s is set but redis-server is not on PATH: %v", envAddr, err)
 	}
-	s := &ownServer{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
+	s := &ownServer{t: t, bin: bin, dir: t.TempDir(), port: enginetest.FreePort(t)}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	return port
 }
 
 // addr is the server's host:port.
@@ -109,16 +100,6 @@ func ownClient(t *testing.T, s *ownServer, readTimeout time.Duration) *redis.Cli
 	})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// requireEngineError fails unless err is a wrapped engine failure of op:
-// not nil, not ErrNotFound or ErrExists.
-func requireEngineError(t *testing.T, err error, op string) {
-	t.Helper()
-	require.Errorf(t, err, "%s with the server down", op)
-	assert.NotErrorIs(t, err, store.ErrNotFound, op)
-	assert.NotErrorIs(t, err, store.ErrExists, op)
-	assert.Truef(t, strings.HasPrefix(err.Error(), "redisstore: "+op+": "), "%s: error %q lacks the engine and operation", op, err)
 }
 
 // TestServerStopAndRestart kills the server in the middle of a run (while
@@ -183,11 +164,11 @@ func TestServerStopAndRestart(t *testing.T) {
 	waitFor(t, "writer succeeding before the outage", func() bool { return ok.Load() >= 5 })
 
 	srv.stop()
-	requireEngineError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"c": []byte("3")}}), "update")
+	enginetest.RequireEngineError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"c": []byte("3")}}), "redisstore", "update")
 	_, err = s.Load(ctx, key)
-	requireEngineError(t, err, "load")
-	requireEngineError(t, s.Create(ctx, storetest.NewKey(t), rec()), "create")
-	requireEngineError(t, s.Delete(ctx, key), "delete")
+	enginetest.RequireEngineError(t, err, "redisstore", "load")
+	enginetest.RequireEngineError(t, s.Create(ctx, storetest.NewKey(t), rec()), "redisstore", "create")
+	enginetest.RequireEngineError(t, s.Delete(ctx, key), "redisstore", "delete")
 	waitFor(t, "writer failing during the outage", func() bool { return failed.Load() >= 3 })
 
 	srv.start()
@@ -235,22 +216,12 @@ func TestContextDeadline(t *testing.T) {
 	paused := time.Now()
 	require.NoError(t, admin.ClientPause(ctx, pause).Err())
 
-	ops := map[string]func(ctx context.Context) error{
-		"load": func(ctx context.Context) error { _, err := s.Load(ctx, key); return err },
-		"update": func(ctx context.Context) error {
-			return s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": nil}})
-		},
-	}
-	for op, f := range ops {
-		dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		start := time.Now()
-		err := f(dctx)
-		elapsed := time.Since(start)
-		cancel()
-		require.ErrorIsf(t, err, context.DeadlineExceeded, "%s on a paused server", op)
-		assert.Truef(t, strings.HasPrefix(err.Error(), "redisstore: "+op+": "), "%s: %v", op, err)
-		assert.Lessf(t, elapsed, time.Second, "%s waited past its deadline", op)
-	}
+	// Load and Update only: the checks must end within the pause.
+	ops := slices.DeleteFunc(enginetest.Ops(t, s, key), func(op enginetest.Op) bool {
+		return op.Name != "load" && op.Name != "update"
+	})
+	require.Len(t, ops, 2)
+	enginetest.RequireDeadlines(t, "redisstore", ops, 200*time.Millisecond, time.Second)
 	require.Less(t, time.Since(paused), pause, "the checks must run while the server is paused")
 
 	_, err = s.Load(ctx, key)
