@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
+	bolt "go.etcd.io/bbolt"
 )
 
 // benchStore opens a store with one typical session (8 fields, about 200
@@ -49,8 +50,55 @@ func BenchmarkUpdate(b *testing.B) {
 	c := store.Change{Set: map[string][]byte{"field-1": make([]byte, 16)}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := s.Update(ctx, key, c); err != nil {
+		if _, err := s.Update(ctx, key, c); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVersion(b *testing.B) {
+	ctx := context.Background()
+	s, key := benchStore(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Version(ctx, key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOwned lists the 10 sessions of one owner in a file of 10,000
+// sessions of 1,000 owners.
+func BenchmarkOwned(b *testing.B) {
+	ctx := context.Background()
+	s, _ := benchStore(b)
+	now := time.Now()
+	// One transaction for all, as Create would write them.
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		bk, err := s.buckets(tx)
+		if err != nil {
+			return err
+		}
+		for i := range 10_000 {
+			key := storetest.NewKey(b)
+			h := header{created: now, expires: now.Add(time.Hour), version: 1, owner: fmt.Sprintf("user-%d", i%1000)}
+			if err := bk.recs.Put([]byte(key), encodeRecord(h, nil)); err != nil {
+				return err
+			}
+			if err := bk.index(key, h); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		owned, err := s.Owned(ctx, "user-42")
+		if err != nil || len(owned) != 10 {
+			b.Fatal(len(owned), err)
 		}
 	}
 }

@@ -8,12 +8,14 @@
 // [WithBucket] names another, so the file can hold other data too:
 //
 //	sessions/
-//	    records/  key -> one value per session: times and all fields
+//	    records/  key -> one value per session: times, version, owner, fields
 //	    expiry/   expires || key -> empty (an index for the cleanup)
+//	    owners/   len(owner) || owner || key -> empty (the owner index)
 //
 // A session is a single value (its format is in record.go). [Store.Update]
-// reads it, applies the change and writes it back inside one bbolt write
-// transaction. bbolt runs one write transaction at a time, so updates are
+// reads it, applies the change, adds 1 to its version and writes it back
+// inside one bbolt write transaction, which also moves its expiry and
+// owner index entries. bbolt runs one write transaction at a time, so updates are
 // atomic and two updates of different fields never lose each other's
 // writes, and an update finding no live session writes nothing. Sessions
 // are small (about 1 KB), and bbolt rewrites a whole page on any change
@@ -25,6 +27,15 @@
 // goroutine deletes expired sessions every minute by default
 // ([WithCleanupInterval]), walking the expiry index from the oldest entry,
 // so it never scans live sessions. [Store.Close] stops it.
+//
+// # Owners
+//
+// [Store.Owned] lists an owner's sessions by scanning that owner's range
+// of the owner index, never the sessions of others. Every write keeps the
+// index in step with the records in the same transaction; the entry of an
+// expired session goes with the session, deleted by the cleanup or by
+// Owned when it meets it, so the index never holds more entries than the
+// file holds sessions.
 package boltstore
 
 import (
@@ -43,13 +54,15 @@ import (
 var (
 	recordsBucket = []byte("records")
 	expiryBucket  = []byte("expiry")
+	ownersBucket  = []byte("owners")
 )
 
-// Errors for input the store refuses.
+// Errors for input the store refuses; all but errNoBucket wrap
+// [store.ErrInvalid].
 var (
-	errEmptyKey      = errors.New("empty key")
-	errEmptyFieldKey = errors.New("empty field key")
-	errNoExpiry      = errors.New("record has no expiry")
+	errEmptyKey      = fmt.Errorf("%w: empty key", store.ErrInvalid)
+	errEmptyFieldKey = fmt.Errorf("%w: empty field key", store.ErrInvalid)
+	errNoExpiry      = fmt.Errorf("%w: record has no expiry", store.ErrInvalid)
 	errNoBucket      = errors.New("bucket name is empty")
 )
 
@@ -64,7 +77,11 @@ type Store struct {
 	closeErr error
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.Versioner  = (*Store)(nil)
+	_ store.OwnerIndex = (*Store)(nil)
+)
 
 // Open opens (or creates) the bbolt file at path and returns a Store on
 // it. When another Store or process holds the file, Open gives up after
@@ -97,11 +114,12 @@ func Open(path string, opts ...Option) (*Store, error) {
 		if err != nil {
 			return err
 		}
-		if _, err := b.CreateBucketIfNotExists(recordsBucket); err != nil {
-			return err
+		for _, name := range [][]byte{recordsBucket, expiryBucket, ownersBucket} {
+			if _, err := b.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
 		}
-		_, err = b.CreateBucketIfNotExists(expiryBucket)
-		return err
+		return nil
 	})
 	if err != nil {
 		_ = db.Close()
@@ -140,19 +158,19 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	}
 	var rec store.Record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		recs, _, err := s.buckets(tx)
+		bk, err := s.buckets(tx)
 		if err != nil {
 			return err
 		}
-		v := recs.Get([]byte(key))
+		v := bk.recs.Get([]byte(key))
 		if v == nil {
 			return store.ErrNotFound
 		}
-		_, expires, err := decodeHeader(v)
+		h, err := decodeHeader(v)
 		if err != nil {
 			return err
 		}
-		if !time.Now().Before(expires) {
+		if !h.live(time.Now()) {
 			return store.ErrNotFound
 		}
 		rec, err = decodeRecord(v)
@@ -164,8 +182,42 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	return rec, nil
 }
 
-// Create writes rec under key. It returns [store.ErrExists] when a live
-// session has the key; an expired one is replaced.
+// Version returns the version of the live session under key, reading only
+// the head of its value, or [store.ErrNotFound] when there is none or it
+// has expired.
+func (s *Store) Version(ctx context.Context, key string) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("boltstore: version: %w", err)
+	}
+	var version uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		bk, err := s.buckets(tx)
+		if err != nil {
+			return err
+		}
+		v := bk.recs.Get([]byte(key))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		h, err := decodeHeader(v)
+		if err != nil {
+			return err
+		}
+		if !h.live(time.Now()) {
+			return store.ErrNotFound
+		}
+		version = h.version
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("boltstore: version: %w", err)
+	}
+	return version, nil
+}
+
+// Create writes rec under key with version 1 and rec's owner. It returns
+// [store.ErrExists] when a live session has the key; an expired one is
+// replaced, index entries and all.
 func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: create: %w", err)
@@ -173,30 +225,33 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	if err := checkCreate(key, rec); err != nil {
 		return fmt.Errorf("boltstore: create: %w", err)
 	}
-	val := encodeRecord(rec.Fields, rec.Created, rec.Expires)
+	h := header{created: rec.Created, expires: rec.Expires, version: 1, owner: rec.Owner}
+	val := encodeRecord(h, rec.Fields)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		recs, idx, err := s.buckets(tx)
+		bk, err := s.buckets(tx)
 		if err != nil {
 			return err
 		}
-		if old := recs.Get([]byte(key)); old != nil {
-			_, expires, err := decodeHeader(old)
-			if err == nil && time.Now().Before(expires) {
+		if old := bk.recs.Get([]byte(key)); old != nil {
+			oh, err := decodeHeader(old)
+			if err == nil && oh.live(time.Now()) {
 				return store.ErrExists
 			}
+			// An unreadable value is replaced; its index entries, if
+			// any, are dropped when the cleanup or Owned meets them.
 			if err == nil {
-				if err := idx.Delete(expiryKey(expires, key)); err != nil {
+				if err := bk.unindex(key, oh); err != nil {
 					return err
 				}
 			}
 		}
-		if err := recs.Put([]byte(key), val); err != nil {
+		if err := bk.recs.Put([]byte(key), val); err != nil {
 			return err
 		}
-		return idx.Put(expiryKey(rec.Expires, key), nil)
+		return bk.index(key, h)
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: create: %w", err)
@@ -204,38 +259,42 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	return nil
 }
 
-// Update applies c to the live session under key in one transaction. It
-// returns [store.ErrNotFound] and writes nothing when the session is
-// missing or has expired. A key both set and removed ends up set.
-func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
+// Update applies c to the live session under key in one transaction and
+// returns its new version. It returns [store.ErrNotFound] and writes
+// nothing when the session is missing or has expired. A key both set and
+// removed ends up set.
+func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("boltstore: update: %w", err)
+		return 0, fmt.Errorf("boltstore: update: %w", err)
+	}
+	if key == "" {
+		return 0, fmt.Errorf("boltstore: update: %w", errEmptyKey)
 	}
 	if _, ok := c.Set[""]; ok {
-		return fmt.Errorf("boltstore: update: %w", errEmptyFieldKey)
+		return 0, fmt.Errorf("boltstore: update: %w", errEmptyFieldKey)
 	}
+	var version uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		recs, idx, err := s.buckets(tx)
+		bk, err := s.buckets(tx)
 		if err != nil {
 			return err
 		}
-		old := recs.Get([]byte(key))
+		old := bk.recs.Get([]byte(key))
 		if old == nil {
 			return store.ErrNotFound
 		}
-		created, expires, err := decodeHeader(old)
+		oh, err := decodeHeader(old)
 		if err != nil {
 			return err
 		}
-		if !time.Now().Before(expires) {
+		if !oh.live(time.Now()) {
 			return store.ErrNotFound
 		}
 		fields := make(map[string][]byte)
-		err = rangeFields(old, func(k, v []byte) { fields[string(k)] = v })
-		if err != nil {
+		if err := rangeFields(oh.fields, func(k, v []byte) { fields[string(k)] = v }); err != nil {
 			return err
 		}
 		for _, k := range c.Remove {
@@ -244,30 +303,30 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
 		for k, v := range c.Set {
 			fields[k] = v
 		}
-		newExpires := expires
+		nh := oh
+		nh.version++
 		if !c.Expires.IsZero() {
-			newExpires = c.Expires
+			nh.expires = c.Expires
+		}
+		if c.Owner != nil {
+			nh.owner = *c.Owner
 		}
 		// encodeRecord copies every value, so nothing points into the
 		// page old lives on once Put changes it.
-		if err := recs.Put([]byte(key), encodeRecord(fields, created, newExpires)); err != nil {
+		if err := bk.recs.Put([]byte(key), encodeRecord(nh, fields)); err != nil {
 			return err
 		}
-		if newExpires.Equal(expires) {
-			return nil
-		}
-		if err := idx.Delete(expiryKey(expires, key)); err != nil {
-			return err
-		}
-		return idx.Put(expiryKey(newExpires, key), nil)
+		version = nh.version
+		return bk.reindex(key, oh, nh)
 	})
 	if err != nil {
-		return fmt.Errorf("boltstore: update: %w", err)
+		return 0, fmt.Errorf("boltstore: update: %w", err)
 	}
-	return nil
+	return version, nil
 }
 
-// Delete removes the session under key. A missing key is not an error.
+// Delete removes the session under key and its index entries. A missing
+// key is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: delete: %w", err)
@@ -276,21 +335,22 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		recs, idx, err := s.buckets(tx)
+		bk, err := s.buckets(tx)
 		if err != nil {
 			return err
 		}
-		old := recs.Get([]byte(key))
+		old := bk.recs.Get([]byte(key))
 		if old == nil {
 			return nil
 		}
-		// A corrupt record loses its index entry to the cleanup later.
-		if _, expires, err := decodeHeader(old); err == nil {
-			if err := idx.Delete(expiryKey(expires, key)); err != nil {
+		// A corrupt record loses its index entries to the cleanup and to
+		// Owned later.
+		if oh, err := decodeHeader(old); err == nil {
+			if err := bk.unindex(key, oh); err != nil {
 				return err
 			}
 		}
-		return recs.Delete([]byte(key))
+		return bk.recs.Delete([]byte(key))
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: delete: %w", err)
@@ -298,17 +358,71 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// buckets returns the records and expiry buckets in tx.
-func (s *Store) buckets(tx *bolt.Tx) (recs, idx *bolt.Bucket, err error) {
+// bucketSet is the store's nested buckets in one transaction.
+type bucketSet struct {
+	recs, expiry, owners *bolt.Bucket
+}
+
+// buckets returns the store's nested buckets in tx.
+func (s *Store) buckets(tx *bolt.Tx) (bucketSet, error) {
 	b := tx.Bucket(s.bucket)
 	if b == nil {
-		return nil, nil, fmt.Errorf("bucket %q: %w", s.bucket, bolterrors.ErrBucketNotFound)
+		return bucketSet{}, fmt.Errorf("bucket %q: %w", s.bucket, bolterrors.ErrBucketNotFound)
 	}
-	recs, idx = b.Bucket(recordsBucket), b.Bucket(expiryBucket)
-	if recs == nil || idx == nil {
-		return nil, nil, fmt.Errorf("bucket %q: %w", s.bucket, bolterrors.ErrBucketNotFound)
+	bk := bucketSet{recs: b.Bucket(recordsBucket), expiry: b.Bucket(expiryBucket), owners: b.Bucket(ownersBucket)}
+	if bk.recs == nil || bk.expiry == nil || bk.owners == nil {
+		return bucketSet{}, fmt.Errorf("bucket %q: %w", s.bucket, bolterrors.ErrBucketNotFound)
 	}
-	return recs, idx, nil
+	return bk, nil
+}
+
+// index writes the expiry and owner index entries of session key with
+// header h.
+func (bk bucketSet) index(key string, h header) error {
+	if err := bk.expiry.Put(expiryKey(h.expires, key), nil); err != nil {
+		return err
+	}
+	if h.owner == "" {
+		return nil
+	}
+	return bk.owners.Put(ownerKey(h.owner, key), nil)
+}
+
+// unindex deletes the expiry and owner index entries of session key with
+// header h.
+func (bk bucketSet) unindex(key string, h header) error {
+	if err := bk.expiry.Delete(expiryKey(h.expires, key)); err != nil {
+		return err
+	}
+	if h.owner == "" {
+		return nil
+	}
+	return bk.owners.Delete(ownerKey(h.owner, key))
+}
+
+// reindex moves the index entries of session key from header from to
+// header to, touching only the entries that change.
+func (bk bucketSet) reindex(key string, from, to header) error {
+	if !to.expires.Equal(from.expires) {
+		if err := bk.expiry.Delete(expiryKey(from.expires, key)); err != nil {
+			return err
+		}
+		if err := bk.expiry.Put(expiryKey(to.expires, key), nil); err != nil {
+			return err
+		}
+	}
+	if to.owner == from.owner {
+		return nil
+	}
+	if from.owner != "" {
+		if err := bk.owners.Delete(ownerKey(from.owner, key)); err != nil {
+			return err
+		}
+	}
+	if to.owner != "" {
+		return bk.owners.Put(ownerKey(to.owner, key), nil)
+	}
+	return nil
 }
 
 // checkCreate refuses a record Create cannot store.

@@ -45,32 +45,171 @@ func record(ttl time.Duration, kv ...string) store.Record {
 func counts(t *testing.T, s *Store) (records, index int) {
 	t.Helper()
 	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
-		recs, idx, err := s.buckets(tx)
+		bk, err := s.buckets(tx)
 		if err != nil {
 			return err
 		}
-		records, index = recs.Stats().KeyN, idx.Stats().KeyN
+		records, index = bk.recs.Stats().KeyN, bk.expiry.Stats().KeyN
 		return nil
 	}))
 	return records, index
+}
+
+// ownerEntries returns the number of owner index entries of owner in s,
+// stale ones included.
+func ownerEntries(t *testing.T, s *Store, owner string) int {
+	t.Helper()
+	n := 0
+	prefix := ownerPrefix(owner)
+	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+		bk, err := s.buckets(tx)
+		if err != nil {
+			return err
+		}
+		c := bk.owners.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			n++
+		}
+		return nil
+	}))
+	return n
+}
+
+// requireConsistent fails unless the indexes of s match its records:
+// every record has its expiry entry and, when it has an owner, its owner
+// entry, and there are no other entries.
+func requireConsistent(t *testing.T, s *Store) {
+	t.Helper()
+	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+		bk, err := s.buckets(tx)
+		if err != nil {
+			return err
+		}
+		owned := 0
+		err = bk.recs.ForEach(func(k, v []byte) error {
+			h, err := decodeHeader(v)
+			require.NoError(t, err)
+			require.NotNil(t, bk.expiry.Get(expiryKey(h.expires, string(k))), "expiry entry missing")
+			if h.owner != "" {
+				owned++
+				require.NotNil(t, bk.owners.Get(ownerKey(h.owner, string(k))), "owner entry missing")
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, bk.recs.Stats().KeyN, bk.expiry.Stats().KeyN, "one expiry entry per record")
+		require.Equal(t, owned, bk.owners.Stats().KeyN, "one owner entry per owned record")
+		return nil
+	}))
 }
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, "") })
 }
 
-// TestConformanceShared runs the suite with every subtest on one file.
+// TestConformanceShared runs the suites with every subtest on one file,
+// then checks the indexes still match the records.
 func TestConformanceShared(t *testing.T) {
 	s := openTest(t, "")
 	storetest.Run(t, func(*testing.T) store.Store { return s })
-	recs, idx := counts(t, s)
+	storetest.RunVersioner(t, func(*testing.T) store.Store { return s })
+	storetest.RunOwnerIndex(t, func(*testing.T) store.Store { return s })
+	recs, _ := counts(t, s)
 	require.Positive(t, recs)
-	require.Equal(t, recs, idx, "every record has one expiry index entry")
+	requireConsistent(t, s)
 }
 
 func TestTwoNodes(t *testing.T) {
 	s := openTest(t, "")
 	storetest.TwoNodes(t, s, s)
+}
+
+func TestVersioner(t *testing.T) {
+	storetest.RunVersioner(t, func(t *testing.T) store.Store { return openTest(t, "") })
+}
+
+func TestOwnerIndex(t *testing.T) {
+	storetest.RunOwnerIndex(t, func(t *testing.T) store.Store { return openTest(t, "") })
+}
+
+// TestIndexBounded: Owned deletes the entries (and sessions) it finds
+// expired, with the cleanup off.
+func TestIndexBounded(t *testing.T) {
+	s := openTest(t, "", WithCleanupInterval(0))
+	storetest.IndexBounded(t, s, func(owner string) int { return ownerEntries(t, s, owner) })
+	requireConsistent(t, s)
+}
+
+// TestIndexBoundedByCleanup: the cleanup alone deletes the owner entries
+// of the sessions it purges.
+func TestIndexBoundedByCleanup(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "", WithCleanupInterval(0))
+	for range 10 {
+		rec := record(time.Millisecond)
+		rec.Owner = "u"
+		require.NoError(t, s.Create(ctx, storetest.NewKey(t), rec))
+	}
+	long := record(time.Hour)
+	long.Owner = "u"
+	longKey := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, longKey, long))
+	require.Equal(t, 11, ownerEntries(t, s, "u"))
+	time.Sleep(5 * time.Millisecond)
+
+	n, err := s.purge(time.Now())
+	require.NoError(t, err)
+	require.Equal(t, 10, n)
+	require.Equal(t, 1, ownerEntries(t, s, "u"))
+	requireConsistent(t, s)
+	owned, err := s.Owned(ctx, "u")
+	require.NoError(t, err)
+	require.Len(t, owned, 1)
+	require.Equal(t, longKey, owned[0].Key)
+}
+
+// TestOwnerPrefixes: owners that are prefixes of each other, or whose
+// length prefix could be mistaken for text, keep separate entries.
+func TestOwnerPrefixes(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "")
+	owners := []string{"a", "ab", "a\x00", "\x01a", "\x02ab", string(bytes.Repeat([]byte("x"), 127)), string(bytes.Repeat([]byte("x"), 128))}
+	keys := map[string]string{}
+	for _, o := range owners {
+		rec := record(time.Hour)
+		rec.Owner = o
+		keys[o] = storetest.NewKey(t)
+		require.NoError(t, s.Create(ctx, keys[o], rec))
+	}
+	for _, o := range owners {
+		owned, err := s.Owned(ctx, o)
+		require.NoError(t, err)
+		require.Len(t, owned, 1, "owner %q", o)
+		require.Equal(t, keys[o], owned[0].Key)
+		require.Equal(t, 1, ownerEntries(t, s, o))
+	}
+}
+
+// TestOwnerTooLong: an owner too long for a bbolt key is refused and
+// writes nothing.
+func TestOwnerTooLong(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "")
+	key := storetest.NewKey(t)
+	rec := record(time.Hour)
+	rec.Owner = string(bytes.Repeat([]byte("o"), bolt.MaxKeySize))
+	require.ErrorIs(t, s.Create(ctx, key, rec), bolterrors.ErrKeyTooLarge)
+	_, err := s.Load(ctx, key)
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	require.NoError(t, s.Create(ctx, key, record(time.Hour)))
+	_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": {1}}, Owner: &rec.Owner})
+	require.ErrorIs(t, err, bolterrors.ErrKeyTooLarge)
+	got, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	require.Empty(t, got.Fields, "a failed Update changes nothing")
+	require.Equal(t, uint64(1), got.Version)
+	requireConsistent(t, s)
 }
 
 func TestReopen(t *testing.T) {
@@ -81,6 +220,7 @@ func TestReopen(t *testing.T) {
 		Fields:  map[string][]byte{"user": {0x00, 0xff}, "ключ": []byte("значение")},
 		Created: time.UnixMilli(time.Now().UnixMilli()),
 		Expires: time.UnixMilli(time.Now().Add(time.Hour).UnixMilli()),
+		Owner:   "alice",
 	}
 
 	s, err := Open(path)
@@ -88,17 +228,34 @@ func TestReopen(t *testing.T) {
 	require.NoError(t, s.Create(ctx, key, want))
 	require.NoError(t, s.Close())
 
-	s = openTest(t, path)
+	s, err = Open(path)
+	require.NoError(t, err)
 	got, err := s.Load(ctx, key)
 	require.NoError(t, err)
 	require.Equal(t, want.Fields, got.Fields)
 	require.True(t, want.Created.Equal(got.Created))
 	require.True(t, want.Expires.Equal(got.Expires))
+	require.Equal(t, uint64(1), got.Version)
+	require.Equal(t, "alice", got.Owner)
 	require.ErrorIs(t, s.Create(ctx, key, want), store.ErrExists)
-	require.NoError(t, s.Update(ctx, key, store.Change{Remove: []string{"user"}}))
+	v, err := s.Update(ctx, key, store.Change{Remove: []string{"user"}})
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), v)
 	got, err = s.Load(ctx, key)
 	require.NoError(t, err)
 	require.Equal(t, map[string][]byte{"ключ": []byte("значение")}, got.Fields)
+	require.NoError(t, s.Close())
+
+	// Version, owner and owner index survive a second reopen.
+	s = openTest(t, path)
+	v, err = s.Version(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), v)
+	owned, err := s.Owned(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, owned, 1)
+	require.Equal(t, key, owned[0].Key)
+	require.Equal(t, uint64(2), owned[0].Version)
 }
 
 // TestConcurrentWritersSurviveReopen: 100 goroutines each writing one
@@ -114,7 +271,8 @@ func TestConcurrentWritersSurviveReopen(t *testing.T) {
 	for i := range 100 {
 		wg.Go(func() {
 			k := fmt.Sprintf("k%03d", i)
-			assert.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{k: []byte(k)}}))
+			_, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{k: []byte(k)}})
+			assert.NoError(t, err)
 		})
 	}
 	wg.Wait()
@@ -124,6 +282,7 @@ func TestConcurrentWritersSurviveReopen(t *testing.T) {
 	got, err := s.Load(ctx, key)
 	require.NoError(t, err)
 	require.Len(t, got.Fields, 100)
+	require.Equal(t, uint64(101), got.Version)
 	for i := range 100 {
 		k := fmt.Sprintf("k%03d", i)
 		require.Equal(t, k, string(got.Fields[k]))
@@ -234,7 +393,10 @@ func TestRefusesBadInput(t *testing.T) {
 	t.Run("EmptyKey", func(t *testing.T) {
 		err := s.Create(ctx, "", record(time.Hour))
 		require.ErrorIs(t, err, errEmptyKey)
-		require.EqualError(t, err, "boltstore: create: empty key")
+		require.ErrorIs(t, err, store.ErrInvalid)
+		require.EqualError(t, err, "boltstore: create: invalid store request: empty key")
+		_, err = s.Update(ctx, "", store.Change{})
+		require.ErrorIs(t, err, store.ErrInvalid)
 	})
 	t.Run("ZeroExpiry", func(t *testing.T) {
 		key := storetest.NewKey(t)
@@ -248,8 +410,9 @@ func TestRefusesBadInput(t *testing.T) {
 		key := storetest.NewKey(t)
 		require.ErrorIs(t, s.Create(ctx, key, record(time.Hour, "", "x")), errEmptyFieldKey)
 		require.NoError(t, s.Create(ctx, key, record(time.Hour, "a", "1")))
-		err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"": {1}}, Remove: []string{"a"}})
+		_, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"": {1}}, Remove: []string{"a"}})
 		require.ErrorIs(t, err, errEmptyFieldKey)
+		require.ErrorIs(t, err, store.ErrInvalid)
 		got, err := s.Load(ctx, key)
 		require.NoError(t, err)
 		require.Equal(t, "1", string(got.Fields["a"]), "a refused Update changes nothing")
@@ -268,17 +431,20 @@ func TestCorruptRecord(t *testing.T) {
 	s := openTest(t, "")
 	key := storetest.NewKey(t)
 	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
-		recs, _, err := s.buckets(tx)
+		bk, err := s.buckets(tx)
 		if err != nil {
 			return err
 		}
-		return recs.Put([]byte(key), []byte{recordVersion, 1, 2, 3})
+		return bk.recs.Put([]byte(key), []byte{recordFormat, 1, 2, 3})
 	}))
 
 	_, err := s.Load(ctx, key)
 	require.ErrorIs(t, err, errCorrupt)
 	require.ErrorContains(t, err, "boltstore: load: corrupt record")
-	require.ErrorIs(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": {1}}}), errCorrupt)
+	_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": {1}}})
+	require.ErrorIs(t, err, errCorrupt)
+	_, err = s.Version(ctx, key)
+	require.ErrorIs(t, err, errCorrupt)
 
 	// A new session may take the key; it replaces the unreadable value.
 	require.NoError(t, s.Create(ctx, key, record(time.Hour, "a", "1")))
@@ -303,7 +469,12 @@ func TestClosed(t *testing.T) {
 	require.ErrorIs(t, err, bolterrors.ErrDatabaseNotOpen)
 	require.ErrorContains(t, err, "boltstore: load:")
 	require.ErrorIs(t, s.Create(ctx, key, record(time.Hour)), bolterrors.ErrDatabaseNotOpen)
-	require.ErrorIs(t, s.Update(ctx, key, store.Change{}), bolterrors.ErrDatabaseNotOpen)
+	_, err = s.Update(ctx, key, store.Change{})
+	require.ErrorIs(t, err, bolterrors.ErrDatabaseNotOpen)
+	_, err = s.Version(ctx, key)
+	require.ErrorIs(t, err, bolterrors.ErrDatabaseNotOpen)
+	_, err = s.Owned(ctx, "u")
+	require.ErrorIs(t, err, bolterrors.ErrDatabaseNotOpen)
 	require.ErrorIs(t, s.Delete(ctx, key), bolterrors.ErrDatabaseNotOpen)
 }
 
@@ -314,7 +485,7 @@ func TestPurge(t *testing.T) {
 	// Write many sessions in one transaction: half expired, half live.
 	const n = purgeBatch + 500
 	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
-		recs, idx, err := s.buckets(tx)
+		bk, err := s.buckets(tx)
 		if err != nil {
 			return err
 		}
@@ -324,10 +495,11 @@ func TestPurge(t *testing.T) {
 			if i >= n {
 				exp = exp.Add(time.Second)
 			}
-			if err := recs.Put([]byte(key), encodeRecord(nil, now, exp)); err != nil {
+			h := header{created: now, expires: exp, version: 1, owner: fmt.Sprintf("owner-%d", i%3)}
+			if err := bk.recs.Put([]byte(key), encodeRecord(h, nil)); err != nil {
 				return err
 			}
-			if err := idx.Put(expiryKey(exp, key), nil); err != nil {
+			if err := bk.index(key, h); err != nil {
 				return err
 			}
 		}
@@ -347,6 +519,7 @@ func TestPurge(t *testing.T) {
 	recs, idx := counts(t, s)
 	require.Equal(t, n, recs)
 	require.Equal(t, n, idx)
+	requireConsistent(t, s)
 	_, err = s.Load(ctx, fmt.Sprintf("key-%05d", n))
 	require.NoError(t, err)
 	_, err = s.Load(ctx, fmt.Sprintf("key-%05d", n-1))
@@ -362,11 +535,11 @@ func TestPurgeKeepsNewerSession(t *testing.T) {
 	require.NoError(t, s.Create(ctx, key, record(time.Hour, "a", "1")))
 	past := time.Now().Add(-time.Minute)
 	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
-		_, idx, err := s.buckets(tx)
+		bk, err := s.buckets(tx)
 		if err != nil {
 			return err
 		}
-		return idx.Put(expiryKey(past, key), nil)
+		return bk.expiry.Put(expiryKey(past, key), nil)
 	}))
 	n, err := s.purge(time.Now())
 	require.NoError(t, err)
@@ -403,20 +576,120 @@ func TestIndexFollowsExpiry(t *testing.T) {
 		if d != 0 {
 			c.Expires = time.Now().Add(d)
 		}
-		require.NoError(t, s.Update(ctx, key, c))
+		_, err := s.Update(ctx, key, c)
+		require.NoError(t, err)
 		rec, err := s.Load(ctx, key)
 		require.NoError(t, err)
 		var entries [][]byte
 		require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
-			_, idx, err := s.buckets(tx)
+			bk, err := s.buckets(tx)
 			if err != nil {
 				return err
 			}
-			return idx.ForEach(func(k, _ []byte) error {
+			return bk.expiry.ForEach(func(k, _ []byte) error {
 				entries = append(entries, append([]byte(nil), k...))
 				return nil
 			})
 		}))
 		require.Equal(t, [][]byte{expiryKey(rec.Expires, key)}, entries)
 	}
+}
+
+// TestLegacyRecord: a session written before versions and owners (record
+// format 1) loads as version 1 without an owner, and the first Update
+// rewrites it in the current format as version 2.
+func TestLegacyRecord(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "")
+	key := storetest.NewKey(t)
+	now := time.Now()
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		bk, err := s.buckets(tx)
+		if err != nil {
+			return err
+		}
+		if err := bk.recs.Put([]byte(key), encodeV1(map[string][]byte{"a": []byte("1")}, now, now.Add(time.Hour))); err != nil {
+			return err
+		}
+		return bk.expiry.Put(expiryKey(now.Add(time.Hour), key), nil)
+	}))
+
+	got, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), got.Version)
+	require.Empty(t, got.Owner)
+	require.Equal(t, "1", string(got.Fields["a"]))
+	v, err := s.Version(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), v)
+
+	owner := "alice"
+	v, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"b": []byte("2")}, Owner: &owner})
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), v)
+	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+		bk, err := s.buckets(tx)
+		if err != nil {
+			return err
+		}
+		require.Equal(t, byte(recordFormat), bk.recs.Get([]byte(key))[0], "rewritten in the current format")
+		return nil
+	}))
+	got, err = s.Load(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, got.Fields)
+	require.Equal(t, uint64(2), got.Version)
+	owned, err := s.Owned(ctx, owner)
+	require.NoError(t, err)
+	require.Len(t, owned, 1)
+	requireConsistent(t, s)
+}
+
+// TestOwnedDropsStale: entries Owned finds stale (expired session, a
+// missing or unreadable record, a record of another owner) are deleted,
+// expired sessions with them, and a live session is never touched.
+func TestOwnedDropsStale(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "", WithCleanupInterval(0))
+	live := record(time.Hour)
+	live.Owner = "u"
+	liveKey := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, liveKey, live))
+	expired := record(time.Millisecond)
+	expired.Owner = "u"
+	expiredKey := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, expiredKey, expired))
+	otherKey := storetest.NewKey(t)
+	other := record(time.Hour)
+	other.Owner = "v"
+	require.NoError(t, s.Create(ctx, otherKey, other))
+	corruptKey := storetest.NewKey(t)
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		bk, err := s.buckets(tx)
+		if err != nil {
+			return err
+		}
+		// Entries no write would leave: a missing record, another
+		// owner's record and an unreadable one.
+		for _, k := range []string{"missing", otherKey, corruptKey} {
+			if err := bk.owners.Put(ownerKey("u", k), nil); err != nil {
+				return err
+			}
+		}
+		return bk.recs.Put([]byte(corruptKey), []byte{recordFormat, 1})
+	}))
+	time.Sleep(5 * time.Millisecond)
+	require.Equal(t, 5, ownerEntries(t, s, "u"))
+
+	owned, err := s.Owned(ctx, "u")
+	require.NoError(t, err)
+	require.Len(t, owned, 1)
+	require.Equal(t, liveKey, owned[0].Key)
+	require.Equal(t, 1, ownerEntries(t, s, "u"))
+	require.Equal(t, 1, ownerEntries(t, s, "v"), "another owner's entry is not touched")
+	recs, idx := counts(t, s)
+	require.Equal(t, 3, recs, "the expired session is gone; live, other and corrupt remain")
+	require.Equal(t, 2, idx)
+	_, err = s.Load(ctx, otherKey)
+	require.NoError(t, err)
 }

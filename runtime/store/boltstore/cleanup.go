@@ -42,12 +42,12 @@ func (s *Store) janitor(interval time.Duration) {
 func (s *Store) purge(now time.Time) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		recs, idx, err := s.buckets(tx)
+		bk, err := s.buckets(tx)
 		if err != nil {
 			return err
 		}
 		var due [][]byte
-		c := idx.Cursor()
+		c := bk.expiry.Cursor()
 		for k, _ := c.First(); k != nil && len(due) < purgeBatch; k, _ = c.Next() {
 			expires, _, err := parseExpiryKey(k)
 			if err == nil && now.Before(expires) {
@@ -60,16 +60,11 @@ func (s *Store) purge(now time.Time) (int, error) {
 				// The record goes only if it has expired itself: an entry
 				// left over from a corrupt record must not take a newer
 				// session with it.
-				if v := recs.Get(key); v != nil {
-					_, expires, err := decodeHeader(v)
-					if err != nil || !now.Before(expires) {
-						if err := recs.Delete(key); err != nil {
-							return err
-						}
-					}
+				if err := bk.dropExpired(string(key), now); err != nil {
+					return err
 				}
 			}
-			if err := idx.Delete(k); err != nil {
+			if err := bk.expiry.Delete(k); err != nil {
 				return err
 			}
 			n++
@@ -80,4 +75,24 @@ func (s *Store) purge(now time.Time) (int, error) {
 		return 0, fmt.Errorf("boltstore: cleanup: %w", err)
 	}
 	return n, nil
+}
+
+// dropExpired deletes the session under key, with its owner index entry,
+// if it has expired at now or cannot be read. Its expiry index entry is
+// left to the caller.
+func (bk bucketSet) dropExpired(key string, now time.Time) error {
+	v := bk.recs.Get([]byte(key))
+	if v == nil {
+		return nil
+	}
+	h, err := decodeHeader(v)
+	if err == nil && h.live(now) {
+		return nil
+	}
+	if err == nil && h.owner != "" {
+		if err := bk.owners.Delete(ownerKey(h.owner, key)); err != nil {
+			return err
+		}
+	}
+	return bk.recs.Delete([]byte(key))
 }

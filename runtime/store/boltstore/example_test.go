@@ -32,6 +32,7 @@ func Example() {
 		Fields:  map[string][]byte{"user": []byte("alice")},
 		Created: now,
 		Expires: now.Add(24 * time.Hour),
+		Owner:   "alice",
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -50,8 +51,12 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(string(rec.Fields["user"]))
-	// Output: alice
+	owned, err := s.Owned(ctx, "alice")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(rec.Fields["user"]), rec.Version, len(owned))
+	// Output: alice 1 1
 }
 
 func ExampleOpen_locked() {

@@ -61,7 +61,8 @@ func WithOpenTimeout(d time.Duration) Option {
 // WithCleanupInterval sets how often expired sessions are deleted from the
 // file. Default [DefaultCleanupInterval] (1 minute). Zero or a negative
 // value turns the cleanup off: expired sessions are then still invisible,
-// and are dropped when their key is next created or deleted.
+// and are dropped when their key is next created or deleted, or when
+// [Store.Owned] lists their owner.
 func WithCleanupInterval(d time.Duration) Option {
 	return func(c *config) { c.cleanupInterval = d }
 }

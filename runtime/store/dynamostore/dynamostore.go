@@ -5,25 +5,51 @@
 // # Layout
 //
 // [New] creates the table when it is missing (on-demand billing, partition
-// key "id" of type string) and turns on DynamoDB's Time to Live on the
-// attribute "ttl". Each session is one item:
+// key "id" of type string, and the global secondary index "owner" keyed
+// by the attribute "o", keys only) and turns on DynamoDB's Time to Live on
+// the attribute "ttl". Each session is one item:
 //
 //	id   S  the session key (a hash of the session ID, never the ID)
 //	f    M  the fields: field key -> B (the encoded value; may be empty)
 //	c    N  creation time, Unix milliseconds
 //	e    N  expiry, Unix milliseconds: checked on every read and write
 //	ttl  N  expiry, Unix seconds rounded up: DynamoDB's TTL purge
+//	v    N  version: 1 after Create, 1 more after each Update
+//	o    S  owner, absent for none: the key of the index "owner"
+//
+// An existing table must have the same key and the index "owner" (key
+// "o", string; any projection): New refuses a table without it with an
+// error wrapping [ErrNoOwnerIndex] rather than adding it, because adding
+// an index to a large table is a long backfill to plan (see
+// [ErrNoOwnerIndex] for the UpdateTable call).
 //
 // # Round trips and atomicity
 //
 // Every operation is one API call. Load is a strongly consistent GetItem.
 // Update is one UpdateItem that sets and removes only the changed entries
-// of the map f (SET f.#k = :v ... REMOVE f.#r ...) under the condition
-// that the item exists and has not expired, so two requests writing
-// different fields both survive, and an Update never brings back a
-// deleted or expired session (the condition fails and nothing is
-// written). Create is a PutItem conditioned on no live item having the
-// key; Delete is a DeleteItem.
+// of the map f (SET f.#k = :v ... REMOVE f.#r ...), moves the owner
+// (SET o or REMOVE o) and adds 1 to v (ADD v :one), under the condition
+// that the item exists and has not expired, and returns the new v
+// (ReturnValues UPDATED_NEW, which also echoes the values written). So two
+// requests writing different fields both survive, every successful Update
+// gets a version of its own, and an Update never brings back a deleted or
+// expired session (the condition fails and nothing is written). Create is
+// a PutItem conditioned on no live item having the key; Delete is a
+// DeleteItem. [Store.Version] is a GetItem of v and e only.
+//
+// # Owner index
+//
+// DynamoDB maintains the index "owner" with the items: an item leaves it
+// when it is deleted, purged by TTL or loses its owner, and moves when its
+// owner changes, so the index never holds more entries than the table
+// holds items with an owner. [Store.Owned] queries it, then reads the
+// listed items with a strongly consistent BatchGetItem, because a global
+// secondary index is eventually consistent: a session deleted or given
+// another owner a moment ago is never returned, while one created or
+// given this owner a moment ago (typically under a second) may be missing
+// from the answer. Expired items that Owned meets are deleted on the spot
+// (conditionally on their expiry having passed), which keeps the index
+// bounded also where TTL is off or unsupported (dynalite).
 //
 // # Expiry
 //
@@ -33,7 +59,7 @@
 // clock. TTL only reclaims storage. Engines without UpdateTimeToLive (such
 // as dynalite) still work: New tolerates the unsupported operation and
 // [Store.TTLEnabled] reports false; expired items then stay until a Create
-// reuses the key.
+// reuses the key or [Store.Owned] meets them.
 //
 // # Limits
 //
@@ -57,11 +83,22 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/store"
 )
 
+// ErrNoOwnerIndex reports, from [New], an existing table without the
+// global secondary index "owner" on the string attribute "o", which
+// [Store.Owned] needs. New does not add it; add it yourself, for example
+// with UpdateTable: AttributeDefinitions [{o, S}] and
+// GlobalSecondaryIndexUpdates [{Create: {IndexName: "owner", KeySchema:
+// [{o, HASH}], Projection: {ProjectionType: KEYS_ONLY}}}] (plus
+// ProvisionedThroughput on a provisioned table). The table stays usable
+// while DynamoDB fills the index.
+var ErrNoOwnerIndex = errors.New(`table lacks the global secondary index "owner" on attribute "o"`)
+
 // ErrChangeTooLarge reports an Update whose change does not fit in one
 // DynamoDB update expression (4 KB). Nothing was written.
 var ErrChangeTooLarge = errors.New("change too large for one UpdateItem")
 
-// errInvalid reports arguments the engine refuses before any call.
+// errInvalid reports arguments New refuses. Calls the Store refuses
+// before any request wrap [store.ErrInvalid].
 var errInvalid = errors.New("invalid argument")
 
 // Store is a session storage engine on DynamoDB. It is safe for
@@ -72,13 +109,18 @@ type Store struct {
 	ttlEnabled bool
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.Versioner  = (*Store)(nil)
+	_ store.OwnerIndex = (*Store)(nil)
+)
 
 // New returns a Store keeping sessions in table. Unless [WithoutSetup] is
 // given, it creates the table when missing, waits until it is active and
 // turns on Time to Live on the attribute "ttl" (see [WithoutTTL]); an
-// existing table must have the partition key "id" of type string and no
-// sort key. The client stays owned by the caller.
+// existing table must have the partition key "id" of type string, no sort
+// key, and the owner index (or New fails with an error wrapping
+// [ErrNoOwnerIndex]). The client stays owned by the caller.
 func New(ctx context.Context, client *dynamodb.Client, table string, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, fmt.Errorf("dynamostore: new: %w: nil client", errInvalid)
@@ -122,7 +164,7 @@ func (s *Store) TTLEnabled() bool {
 // strongly consistent GetItem.
 func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	if key == "" {
-		return store.Record{}, fmt.Errorf("dynamostore: load: %w: empty key", errInvalid)
+		return store.Record{}, fmt.Errorf("dynamostore: load: %w: empty key", store.ErrInvalid)
 	}
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      s.table,
@@ -150,10 +192,10 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 // costs one conditional PutItem.
 func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
 	if key == "" {
-		return fmt.Errorf("dynamostore: create: %w: empty key", errInvalid)
+		return fmt.Errorf("dynamostore: create: %w: empty key", store.ErrInvalid)
 	}
 	if rec.Expires.IsZero() {
-		return fmt.Errorf("dynamostore: create: %w: zero Expires", errInvalid)
+		return fmt.Errorf("dynamostore: create: %w: zero Expires", store.ErrInvalid)
 	}
 	item, err := encodeItem(key, rec)
 	if err != nil {
@@ -176,33 +218,42 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 }
 
 // Update applies c to the live session under key with one conditional
-// UpdateItem. It returns an error wrapping [store.ErrNotFound], having
+// UpdateItem, which also adds 1 to the version and returns the new one.
+// It returns an error wrapping [store.ErrNotFound], having
 // written nothing, when the session does not exist or has expired. A key
 // both set and removed by c ends up set, as [store.Change] documents.
-func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
+func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
 	if key == "" {
-		return fmt.Errorf("dynamostore: update: %w: empty key", errInvalid)
+		return 0, fmt.Errorf("dynamostore: update: %w: empty key", store.ErrInvalid)
 	}
 	in, err := buildUpdate(c, nowMillis())
 	if err != nil {
-		return fmt.Errorf("dynamostore: update: %w", err)
+		return 0, fmt.Errorf("dynamostore: update: %w", err)
 	}
 	in.TableName = s.table
 	in.Key = keyOf(key)
-	if _, err := s.client.UpdateItem(ctx, in); err != nil {
+	out, err := s.client.UpdateItem(ctx, in)
+	if err != nil {
 		if isConditionFailed(err) {
-			return fmt.Errorf("dynamostore: update: %w", store.ErrNotFound)
+			return 0, fmt.Errorf("dynamostore: update: %w", store.ErrNotFound)
 		}
-		return fmt.Errorf("dynamostore: update: %w", err)
+		return 0, fmt.Errorf("dynamostore: update: %w", err)
 	}
-	return nil
+	v, err := versionAttr(out.Attributes)
+	if err == nil && v == 0 {
+		err = fmt.Errorf("%w: UpdateItem returned no version", errBadItem)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("dynamostore: update: %w", err)
+	}
+	return v, nil
 }
 
 // Delete removes the session under key with one DeleteItem. Deleting a
 // missing session is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if key == "" {
-		return fmt.Errorf("dynamostore: delete: %w: empty key", errInvalid)
+		return fmt.Errorf("dynamostore: delete: %w: empty key", store.ErrInvalid)
 	}
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: s.table,
@@ -225,7 +276,7 @@ func isConditionFailed(err error) bool {
 // manager never sends them.
 func checkField(k string) error {
 	if k == "" || !utf8.ValidString(k) {
-		return fmt.Errorf("%w: field key is empty or not valid UTF-8", errInvalid)
+		return fmt.Errorf("%w: field key is empty or not valid UTF-8", store.ErrInvalid)
 	}
 	return nil
 }

@@ -202,17 +202,30 @@ func TestLayout(t *testing.T) {
 		"c":   &types.AttributeValueMemberN{Value: strconv.FormatInt(created.UnixMilli(), 10)},
 		"e":   &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.UnixMilli(), 10)},
 		"ttl": &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.Unix()+1, 10)}, // rounded up
+		"v":   &types.AttributeValueMemberN{Value: "1"},
 	}, normalize(item))
 
 	later := time.UnixMilli(expires.Add(time.Hour).UnixMilli()).Truncate(time.Second)
-	require.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"n": {1}}, Remove: []string{"user"}, Expires: later}))
+	owner := "user-42"
+	v, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"n": {1}}, Remove: []string{"user"}, Expires: later, Owner: &owner})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), v)
 	item = rawItem(t, c, table, key)
+	assert.Equal(t, &types.AttributeValueMemberN{Value: "2"}, item["v"])
+	assert.Equal(t, &types.AttributeValueMemberS{Value: owner}, item["o"])
 	assert.Equal(t, &types.AttributeValueMemberN{Value: strconv.FormatInt(later.UnixMilli(), 10)}, item["e"])
 	assert.Equal(t, &types.AttributeValueMemberN{Value: strconv.FormatInt(later.Unix(), 10)}, item["ttl"], "whole second: no rounding")
 	f := item["f"].(*types.AttributeValueMemberM).Value
 	assert.Len(t, f, 2)
 	assert.Contains(t, f, "n")
 	assert.Contains(t, f, "empty")
+
+	none := ""
+	v, err = s.Update(ctx, key, store.Change{Owner: &none})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), v)
+	item = rawItem(t, c, table, key)
+	assert.NotContains(t, item, "o", "no owner: no attribute, no index entry")
 }
 
 // TestExpiredButNotPurged checks that an item whose e has passed counts as
@@ -282,14 +295,14 @@ func TestChangeTooLarge(t *testing.T) {
 		}
 		return c
 	}
-	err := s.Update(ctx, key, change(1000))
+	err := update(ctx, s, key, change(1000))
 	require.ErrorIs(t, err, dynamostore.ErrChangeTooLarge)
 	assert.Contains(t, err.Error(), "dynamostore: update: ")
 	got, err := s.Load(ctx, key)
 	require.NoError(t, err)
 	assert.Empty(t, got.Fields)
 
-	require.NoError(t, s.Update(ctx, key, change(300)))
+	require.NoError(t, update(ctx, s, key, change(300)))
 	got, err = s.Load(ctx, key)
 	require.NoError(t, err)
 	assert.Len(t, got.Fields, 300)
@@ -400,17 +413,35 @@ func TestRoundTrips(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"GetItem"}, counter.take(), "Load")
 
-	require.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("one")}}))
+	v, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("one")}})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), v)
 	assert.Equal(t, []string{"UpdateItem"}, counter.take(), "Update of one field")
+
+	owner := "user-7"
+	v, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"uid": []byte("7")}, Owner: &owner})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), v)
+	assert.Equal(t, []string{"UpdateItem"}, counter.take(), "Update setting the owner")
+
+	v, err = s.Version(ctx, key)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), v)
+	assert.Equal(t, []string{"GetItem"}, counter.take(), "Version")
+
+	list, err := s.Owned(ctx, owner)
+	require.NoError(t, err)
+	assert.Len(t, list, 1)
+	assert.Equal(t, []string{"Query", "BatchGetItem"}, counter.take(), "Owned")
 
 	big := store.Change{Set: map[string][]byte{}, Remove: []string{"b", "c"}, Expires: time.Now().Add(2 * time.Hour)}
 	for i := range 200 {
 		big.Set["field-"+strconv.Itoa(i)] = []byte("v")
 	}
-	require.NoError(t, s.Update(ctx, key, big))
+	require.NoError(t, update(ctx, s, key, big))
 	assert.Equal(t, []string{"UpdateItem"}, counter.take(), "Update of 200 fields, 2 removals and the expiry")
 
-	err = s.Update(ctx, storetest.NewKey(t), store.Change{Set: map[string][]byte{"a": nil}})
+	err = update(ctx, s, storetest.NewKey(t), store.Change{Set: map[string][]byte{"a": nil}})
 	require.ErrorIs(t, err, store.ErrNotFound)
 	assert.Equal(t, []string{"UpdateItem"}, counter.take(), "Update of a missing session")
 
@@ -419,4 +450,10 @@ func TestRoundTrips(t *testing.T) {
 
 	require.NoError(t, s.Delete(ctx, key))
 	assert.Equal(t, []string{"DeleteItem"}, counter.take(), "Delete")
+}
+
+// update applies c with s.Update and returns only the error.
+func update(ctx context.Context, s store.Store, key string, c store.Change) error {
+	_, err := s.Update(ctx, key, c)
+	return err
 }

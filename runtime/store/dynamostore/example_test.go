@@ -42,7 +42,7 @@ func Example() {
 		return
 	}
 	// One UpdateItem: only the changed field travels.
-	if err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"visits": {0x01}}}); err != nil {
+	if _, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"visits": {0x01}}}); err != nil {
 		fmt.Println(err)
 		return
 	}

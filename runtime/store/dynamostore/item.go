@@ -18,7 +18,12 @@ const (
 	attrCreated = "c"   // N: Unix ms
 	attrExpires = "e"   // N: Unix ms
 	attrTTL     = "ttl" // N: Unix s, rounded up
+	attrVersion = "v"   // N: 1 after Create, +1 per Update
+	attrOwner   = "o"   // S: the owner, absent for none (key of the owner index)
 )
+
+// ownerIndex is the name of the global secondary index on attrOwner.
+const ownerIndex = "owner"
 
 // keyOf returns the primary key of the item for key.
 func keyOf(key string) map[string]types.AttributeValue {
@@ -61,13 +66,18 @@ func encodeItem(key string, rec store.Record) (map[string]types.AttributeValue, 
 		fields[k] = binary(v)
 	}
 	e := rec.Expires.UnixMilli()
-	return map[string]types.AttributeValue{
+	item := map[string]types.AttributeValue{
 		attrID:      &types.AttributeValueMemberS{Value: key},
 		attrFields:  &types.AttributeValueMemberM{Value: fields},
 		attrCreated: number(rec.Created.UnixMilli()),
 		attrExpires: number(e),
 		attrTTL:     number(ttlSeconds(e)),
-	}, nil
+		attrVersion: number(1),
+	}
+	if rec.Owner != "" {
+		item[attrOwner] = &types.AttributeValueMemberS{Value: rec.Owner}
+	}
+	return item, nil
 }
 
 // errBadItem reports an item that dynamostore did not write.
@@ -76,15 +86,10 @@ var errBadItem = errors.New("malformed session item (not written by dynamostore?
 // decodeItem reads a session item. The byte slices of the returned fields
 // are the SDK's, which no one else holds.
 func decodeItem(item map[string]types.AttributeValue) (store.Record, error) {
-	created, err := millisAttr(item, attrCreated)
+	rec, err := decodeMeta(item)
 	if err != nil {
 		return store.Record{}, err
 	}
-	expires, err := millisAttr(item, attrExpires)
-	if err != nil {
-		return store.Record{}, err
-	}
-	rec := store.Record{Created: created, Expires: expires}
 	switch f := item[attrFields].(type) {
 	case nil:
 		rec.Fields = map[string][]byte{}
@@ -107,6 +112,28 @@ func decodeItem(item map[string]types.AttributeValue) (store.Record, error) {
 	return rec, nil
 }
 
+// decodeMeta reads the times, version and owner of a session item,
+// leaving Fields nil.
+func decodeMeta(item map[string]types.AttributeValue) (store.Record, error) {
+	created, err := millisAttr(item, attrCreated)
+	if err != nil {
+		return store.Record{}, err
+	}
+	expires, err := millisAttr(item, attrExpires)
+	if err != nil {
+		return store.Record{}, err
+	}
+	version, err := versionAttr(item)
+	if err != nil {
+		return store.Record{}, err
+	}
+	owner, err := ownerAttr(item)
+	if err != nil {
+		return store.Record{}, err
+	}
+	return store.Record{Created: created, Expires: expires, Version: version, Owner: owner}, nil
+}
+
 // millisAttr reads a Unix millisecond time from the number attribute name.
 func millisAttr(item map[string]types.AttributeValue, name string) (time.Time, error) {
 	n, ok := item[name].(*types.AttributeValueMemberN)
@@ -118,4 +145,33 @@ func millisAttr(item map[string]types.AttributeValue, name string) (time.Time, e
 		return time.Time{}, fmt.Errorf("%w: attribute %q: %v", errBadItem, name, err)
 	}
 	return time.UnixMilli(ms), nil
+}
+
+// versionAttr reads the version attribute; an item written before
+// versions existed has none and reads as version 0.
+func versionAttr(item map[string]types.AttributeValue) (uint64, error) {
+	switch v := item[attrVersion].(type) {
+	case nil:
+		return 0, nil
+	case *types.AttributeValueMemberN:
+		n, err := strconv.ParseUint(v.Value, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%w: attribute %q: %v", errBadItem, attrVersion, err)
+		}
+		return n, nil
+	default:
+		return 0, fmt.Errorf("%w: attribute %q of type %T", errBadItem, attrVersion, v)
+	}
+}
+
+// ownerAttr reads the owner attribute ("" when absent).
+func ownerAttr(item map[string]types.AttributeValue) (string, error) {
+	switch o := item[attrOwner].(type) {
+	case nil:
+		return "", nil
+	case *types.AttributeValueMemberS:
+		return o.Value, nil
+	default:
+		return "", fmt.Errorf("%w: attribute %q of type %T", errBadItem, attrOwner, o)
+	}
 }

@@ -27,10 +27,18 @@ func (s *Store) ensureTable(ctx context.Context) error {
 			BillingMode: types.BillingModePayPerRequest,
 			AttributeDefinitions: []types.AttributeDefinition{
 				{AttributeName: aws.String(attrID), AttributeType: types.ScalarAttributeTypeS},
+				{AttributeName: aws.String(attrOwner), AttributeType: types.ScalarAttributeTypeS},
 			},
 			KeySchema: []types.KeySchemaElement{
 				{AttributeName: aws.String(attrID), KeyType: types.KeyTypeHash},
 			},
+			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+				IndexName: aws.String(ownerIndex),
+				KeySchema: []types.KeySchemaElement{
+					{AttributeName: aws.String(attrOwner), KeyType: types.KeyTypeHash},
+				},
+				Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+			}},
 		})
 		var inUse *types.ResourceInUseException
 		if err != nil && !errors.As(err, &inUse) { // in use: another process is creating it
@@ -58,26 +66,43 @@ func (s *Store) ensureTable(ctx context.Context) error {
 }
 
 // checkSchema fails unless the table's key is exactly the string partition
-// key "id".
+// key "id" and the table has the owner index (see [ErrNoOwnerIndex]).
 func checkSchema(t *types.TableDescription) error {
 	if t == nil {
 		return errors.New("describe table: no table description")
 	}
-	ok := len(t.KeySchema) == 1 &&
-		aws.ToString(t.KeySchema[0].AttributeName) == attrID &&
-		t.KeySchema[0].KeyType == types.KeyTypeHash
-	if ok {
-		ok = false
-		for _, d := range t.AttributeDefinitions {
-			if aws.ToString(d.AttributeName) == attrID {
-				ok = d.AttributeType == types.ScalarAttributeTypeS
-			}
-		}
-	}
-	if !ok {
+	if !hashKeyOnly(t.KeySchema, attrID) || attrType(t.AttributeDefinitions, attrID) != types.ScalarAttributeTypeS {
 		return fmt.Errorf("table %q must have exactly one key, the string partition key %q", aws.ToString(t.TableName), attrID)
 	}
-	return nil
+	for _, gsi := range t.GlobalSecondaryIndexes {
+		if aws.ToString(gsi.IndexName) != ownerIndex {
+			continue
+		}
+		if !hashKeyOnly(gsi.KeySchema, attrOwner) || attrType(t.AttributeDefinitions, attrOwner) != types.ScalarAttributeTypeS {
+			return fmt.Errorf("table %q: index %q must have exactly one key, the string partition key %q",
+				aws.ToString(t.TableName), ownerIndex, attrOwner)
+		}
+		if gsi.IndexStatus == types.IndexStatusDeleting {
+			return fmt.Errorf("table %q: %w (it is being deleted)", aws.ToString(t.TableName), ErrNoOwnerIndex)
+		}
+		return nil
+	}
+	return fmt.Errorf("table %q: %w", aws.ToString(t.TableName), ErrNoOwnerIndex)
+}
+
+// hashKeyOnly reports whether ks is exactly the partition key name.
+func hashKeyOnly(ks []types.KeySchemaElement, name string) bool {
+	return len(ks) == 1 && aws.ToString(ks[0].AttributeName) == name && ks[0].KeyType == types.KeyTypeHash
+}
+
+// attrType returns the type defs give the attribute name ("" when none).
+func attrType(defs []types.AttributeDefinition, name string) types.ScalarAttributeType {
+	for _, d := range defs {
+		if aws.ToString(d.AttributeName) == name {
+			return d.AttributeType
+		}
+	}
+	return ""
 }
 
 // ensureTTL turns on Time to Live on the attribute "ttl" unless it is on

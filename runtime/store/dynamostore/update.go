@@ -19,7 +19,8 @@ const maxExpression = 4096
 const updateCondition = "attribute_exists(#ID) AND #E > :NOW"
 
 // buildUpdate returns the UpdateItem input (without table and key) that
-// applies c, conditioned on the session being live at now (Unix ms).
+// applies c and adds 1 to the version, conditioned on the session being
+// live at now (Unix ms), and asks for the new version back (UPDATED_NEW).
 //
 // Field keys go through expression attribute names (#0, #1, ... in base
 // 36, lower case) and values through :0, :1, ..., which keeps the
@@ -27,12 +28,13 @@ const updateCondition = "attribute_exists(#ID) AND #E > :NOW"
 // values are upper case (#E, :NOW) so the two never collide. A key both
 // set and removed is only set (Set wins, as store.Change documents;
 // DynamoDB refuses overlapping paths in one expression anyway), and
-// repeated removals are sent once. An empty change sets e to itself: one
-// conditional write that reports ErrNotFound on a missing session and
-// changes nothing on a live one.
+// repeated removals are sent once. An owner is set with SET o = :O and
+// cleared with REMOVE o, which also drops the item from the owner index.
+// An empty change only adds to the version: one conditional write that
+// reports ErrNotFound on a missing session.
 func buildUpdate(c store.Change, now int64) (*dynamodb.UpdateItemInput, error) {
-	names := map[string]string{"#ID": attrID, "#E": attrExpires}
-	values := map[string]types.AttributeValue{":NOW": number(now)}
+	names := map[string]string{"#ID": attrID, "#E": attrExpires, "#V": attrVersion}
+	values := map[string]types.AttributeValue{":NOW": number(now), ":ONE": number(1)}
 
 	removed := make(map[string]bool, len(c.Remove))
 	var remove []string
@@ -80,8 +82,14 @@ func buildUpdate(c store.Change, now int64) (*dynamodb.UpdateItemInput, error) {
 		values[":T"] = number(ttlSeconds(e))
 		set = append(set, "#E=:E", "#T=:T")
 	}
-	if len(set) == 0 && len(rem) == 0 {
-		set = append(set, "#E=#E")
+	if c.Owner != nil {
+		names["#O"] = attrOwner
+		if *c.Owner == "" {
+			rem = append(rem, "#O")
+		} else {
+			values[":O"] = &types.AttributeValueMemberS{Value: *c.Owner}
+			set = append(set, "#O=:O")
+		}
 	}
 
 	var expr strings.Builder
@@ -96,6 +104,10 @@ func buildUpdate(c store.Change, now int64) (*dynamodb.UpdateItemInput, error) {
 		expr.WriteString("REMOVE ")
 		expr.WriteString(strings.Join(rem, ","))
 	}
+	if expr.Len() > 0 {
+		expr.WriteByte(' ')
+	}
+	expr.WriteString("ADD #V :ONE")
 	if expr.Len() > maxExpression {
 		return nil, fmt.Errorf("%w: %d fields set and %d removed need a %d-byte expression (limit %d)",
 			ErrChangeTooLarge, len(c.Set), len(remove), expr.Len(), maxExpression)
@@ -105,5 +117,6 @@ func buildUpdate(c store.Change, now int64) (*dynamodb.UpdateItemInput, error) {
 		ConditionExpression:       aws.String(updateCondition),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueUpdatedNew,
 	}, nil
 }

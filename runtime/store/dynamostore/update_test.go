@@ -22,27 +22,45 @@ func TestBuildUpdate(t *testing.T) {
 		Expires: exp,
 	}, 42)
 	require.NoError(t, err)
-	assert.Equal(t, "SET #F.#0=:0,#E=:E,#T=:T REMOVE #F.#1", aws.ToString(in.UpdateExpression),
+	assert.Equal(t, "SET #F.#0=:0,#E=:E,#T=:T REMOVE #F.#1 ADD #V :ONE", aws.ToString(in.UpdateExpression),
 		"a key both set and removed is only set; repeated removals go once")
 	assert.Equal(t, updateCondition, aws.ToString(in.ConditionExpression))
-	assert.Equal(t, map[string]string{"#ID": "id", "#E": "e", "#T": "ttl", "#F": "f", "#0": "kept", "#1": "b"},
+	assert.Equal(t, map[string]string{"#ID": "id", "#E": "e", "#T": "ttl", "#F": "f", "#V": "v", "#0": "kept", "#1": "b"},
 		in.ExpressionAttributeNames)
 	assert.Equal(t, map[string]types.AttributeValue{
 		":NOW": &types.AttributeValueMemberN{Value: "42"},
+		":ONE": &types.AttributeValueMemberN{Value: "1"},
 		":0":   &types.AttributeValueMemberB{Value: []byte("1")},
 		":E":   &types.AttributeValueMemberN{Value: "1700000000001"},
 		":T":   &types.AttributeValueMemberN{Value: "1700000001"},
 	}, in.ExpressionAttributeValues)
+	assert.Equal(t, types.ReturnValueUpdatedNew, in.ReturnValues, "the new version comes back")
 
 	in, err = buildUpdate(store.Change{}, 42)
 	require.NoError(t, err)
-	assert.Equal(t, "SET #E=#E", aws.ToString(in.UpdateExpression), "an empty change still checks the condition")
+	assert.Equal(t, "ADD #V :ONE", aws.ToString(in.UpdateExpression), "an empty change adds to the version under the condition")
 	assert.NotContains(t, in.ExpressionAttributeNames, "#F", "unused names are refused by DynamoDB")
 
 	in, err = buildUpdate(store.Change{Remove: []string{"x"}}, 42)
 	require.NoError(t, err)
-	assert.Equal(t, "REMOVE #F.#0", aws.ToString(in.UpdateExpression))
+	assert.Equal(t, "REMOVE #F.#0 ADD #V :ONE", aws.ToString(in.UpdateExpression))
 	assert.NotContains(t, in.ExpressionAttributeNames, "#T")
+	assert.NotContains(t, in.ExpressionAttributeNames, "#O")
+}
+
+func TestBuildUpdateOwner(t *testing.T) {
+	owner := "user {42}"
+	in, err := buildUpdate(store.Change{Set: map[string][]byte{"uid": {1}}, Owner: &owner}, 42)
+	require.NoError(t, err)
+	assert.Equal(t, "SET #F.#0=:0,#O=:O ADD #V :ONE", aws.ToString(in.UpdateExpression))
+	assert.Equal(t, "o", in.ExpressionAttributeNames["#O"])
+	assert.Equal(t, &types.AttributeValueMemberS{Value: owner}, in.ExpressionAttributeValues[":O"])
+
+	none := ""
+	in, err = buildUpdate(store.Change{Owner: &none}, 42)
+	require.NoError(t, err)
+	assert.Equal(t, "REMOVE #O ADD #V :ONE", aws.ToString(in.UpdateExpression), "clearing the owner removes the attribute")
+	assert.NotContains(t, in.ExpressionAttributeValues, ":O")
 }
 
 // TestBuildUpdateNoCollision checks that generated placeholders never
@@ -54,8 +72,8 @@ func TestBuildUpdateNoCollision(t *testing.T) {
 	}
 	in, err := buildUpdate(store.Change{Set: set, Expires: time.UnixMilli(5000)}, 7)
 	require.NoError(t, err)
-	assert.Len(t, in.ExpressionAttributeNames, 300+4, "#ID, #E, #F, #T and one per field")
-	assert.Len(t, in.ExpressionAttributeValues, 300+3, ":NOW, :E, :T and one per field")
+	assert.Len(t, in.ExpressionAttributeNames, 300+5, "#ID, #E, #F, #T, #V and one per field")
+	assert.Len(t, in.ExpressionAttributeValues, 300+4, ":NOW, :ONE, :E, :T and one per field")
 	assert.Equal(t, "e", in.ExpressionAttributeNames["#E"])
 	assert.Equal(t, &types.AttributeValueMemberN{Value: "7"}, in.ExpressionAttributeValues[":NOW"])
 	got := map[string]bool{}

@@ -46,7 +46,7 @@ func BenchmarkUpdate(b *testing.B) {
 	c := store.Change{Set: map[string][]byte{"field-1": make([]byte, 16)}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := s.Update(ctx, key, c); err != nil {
+		if _, err := s.Update(ctx, key, c); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -27,7 +27,7 @@ func (sh *shards) purge(now time.Time) int {
 		p.mu.Lock()
 		for k, e := range p.m {
 			if !e.live(now) {
-				delete(p.m, k)
+				sh.drop(p, k, e)
 				n++
 			}
 		}

@@ -28,7 +28,7 @@ func Example() {
 	}
 
 	// Write one field and remove none; other fields stay as they are.
-	err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"theme": []byte("dark")}})
+	version, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"theme": []byte("dark")}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -39,14 +39,50 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(string(rec.Fields["user"]), string(rec.Fields["theme"]))
+	fmt.Println(string(rec.Fields["user"]), string(rec.Fields["theme"]), version, rec.Version)
 
 	_ = s.Delete(ctx, key)
 	_, err = s.Load(ctx, key)
 	fmt.Println(errors.Is(err, store.ErrNotFound))
 	// Output:
-	// alice dark
+	// alice dark 2 2
 	// true
+}
+
+func ExampleStore_Owned() {
+	ctx := context.Background()
+	s := memstore.New()
+	defer s.Close()
+
+	// Two sessions of alice (say, a laptop and a phone), one of bob.
+	now := time.Now()
+	for i, owner := range []string{"alice", "alice", "bob"} {
+		key := store.Key(fmt.Sprint("session ID ", i))
+		rec := store.Record{Created: now, Expires: now.Add(time.Hour), Owner: owner}
+		if err := s.Create(ctx, key, rec); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+
+	// Log alice out everywhere.
+	owned, err := s.Owned(ctx, "alice")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("alice has", len(owned), "sessions")
+	for _, o := range owned {
+		if err := s.Delete(ctx, o.Key); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	owned, _ = s.Owned(ctx, "alice")
+	fmt.Println("alice has", len(owned), "sessions")
+	// Output:
+	// alice has 2 sessions
+	// alice has 0 sessions
 }
 
 func ExampleWithCleanupInterval() {

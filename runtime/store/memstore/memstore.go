@@ -11,11 +11,18 @@
 // for Load and Update even before it is purged. A background goroutine
 // purges expired sessions every minute by default (see
 // [WithCleanupInterval]); [Store.Close] stops it.
+//
+// Every session carries its version (see [store.Record]), which
+// [Store.Version] reports without copying the session. Sessions with an
+// owner are also listed in an owner index (owner to set of keys), changed
+// under the same lock as the session itself; [Store.Owned] reads it. The
+// index drops a session when it is deleted, moved to another owner or
+// purged, and [Store.Owned] drops the expired sessions it meets, so the
+// index never holds more than the sessions in memory.
 package memstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"runtime"
@@ -40,9 +47,19 @@ type Store struct {
 
 // shards holds the data. It is separate from Store so the cleanup
 // goroutine does not keep a forgotten Store reachable.
+//
+// Lock order: a shard's lock, then owners.mu. The owner index is only
+// changed while the lock of the changed session's shard is held.
 type shards struct {
-	seed  maphash.Seed
-	parts [shardCount]shard
+	seed   maphash.Seed
+	parts  [shardCount]shard
+	owners owners
+}
+
+// owners is the owner index: the keys of the sessions of each owner.
+type owners struct {
+	mu sync.Mutex
+	m  map[string]map[string]struct{}
 }
 
 // shard is one locked part of the map.
@@ -57,16 +74,22 @@ type entry struct {
 	fields  map[string][]byte
 	created time.Time
 	expires time.Time
+	version uint64
+	owner   string
 }
 
-// Errors for input the store refuses.
+// Errors for input the store refuses; all wrap [store.ErrInvalid].
 var (
-	errEmptyKey      = errors.New("empty key")
-	errEmptyFieldKey = errors.New("empty field key")
-	errNoExpiry      = errors.New("record has no expiry")
+	errEmptyKey      = fmt.Errorf("%w: empty key", store.ErrInvalid)
+	errEmptyFieldKey = fmt.Errorf("%w: empty field key", store.ErrInvalid)
+	errNoExpiry      = fmt.Errorf("%w: record has no expiry", store.ErrInvalid)
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.Versioner  = (*Store)(nil)
+	_ store.OwnerIndex = (*Store)(nil)
+)
 
 // New returns an empty Store. Unless [WithCleanupInterval] turns it off, a
 // goroutine purges expired sessions in the background until [Store.Close]
@@ -78,7 +101,7 @@ func New(opts ...Option) *Store {
 			o(&cfg)
 		}
 	}
-	sh := &shards{seed: maphash.MakeSeed()}
+	sh := &shards{seed: maphash.MakeSeed(), owners: owners{m: make(map[string]map[string]struct{})}}
 	for i := range sh.parts {
 		sh.parts[i].m = make(map[string]*entry)
 	}
@@ -139,13 +162,36 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 		p.mu.RUnlock()
 		return store.Record{}, fmt.Errorf("memstore: load: %w", store.ErrNotFound)
 	}
-	rec := store.Record{Fields: copyFields(e.fields), Created: e.created, Expires: e.expires}
+	rec := store.Record{
+		Fields:  copyFields(e.fields),
+		Created: e.created,
+		Expires: e.expires,
+		Version: e.version,
+		Owner:   e.owner,
+	}
 	p.mu.RUnlock()
 	return rec, nil
 }
 
-// Create stores a copy of rec under key. It returns [store.ErrExists] when
-// a live session has the key; an expired one is replaced.
+// Version returns the version of the live session under key, or
+// [store.ErrNotFound] when there is none or it has expired.
+func (s *Store) Version(ctx context.Context, key string) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memstore: version: %w", err)
+	}
+	p := s.data.shard(key)
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	e, ok := p.m[key]
+	if !ok || !e.live(time.Now()) {
+		return 0, fmt.Errorf("memstore: version: %w", store.ErrNotFound)
+	}
+	return e.version, nil
+}
+
+// Create stores a copy of rec under key, with version 1 and rec's owner.
+// It returns [store.ErrExists] when a live session has the key; an expired
+// one is replaced.
 func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: create: %w", err)
@@ -159,26 +205,41 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	if err := checkFieldKeys(rec.Fields); err != nil {
 		return fmt.Errorf("memstore: create: %w", err)
 	}
-	e := &entry{fields: copyFields(rec.Fields), created: rec.Created, expires: rec.Expires}
+	e := &entry{
+		fields:  copyFields(rec.Fields),
+		created: rec.Created,
+		expires: rec.Expires,
+		version: 1,
+		owner:   rec.Owner,
+	}
 	p := s.data.shard(key)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if old, ok := p.m[key]; ok && old.live(time.Now()) {
+	old, ok := p.m[key]
+	if ok && old.live(time.Now()) {
 		return fmt.Errorf("memstore: create: %w", store.ErrExists)
 	}
+	oldOwner := ""
+	if ok {
+		oldOwner = old.owner
+	}
+	s.data.owners.move(key, oldOwner, e.owner)
 	p.m[key] = e
 	return nil
 }
 
-// Update applies c to the live session under key, all of it or nothing.
-// It returns [store.ErrNotFound] and changes nothing when the session is
-// missing or has expired.
-func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
+// Update applies c to the live session under key, all of it or nothing,
+// and returns the session's new version. It returns [store.ErrNotFound]
+// and changes nothing when the session is missing or has expired.
+func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memstore: update: %w", err)
+		return 0, fmt.Errorf("memstore: update: %w", err)
+	}
+	if key == "" {
+		return 0, fmt.Errorf("memstore: update: %w", errEmptyKey)
 	}
 	if err := checkFieldKeys(c.Set); err != nil {
-		return fmt.Errorf("memstore: update: %w", err)
+		return 0, fmt.Errorf("memstore: update: %w", err)
 	}
 	// Copy outside the lock; the copies share one buffer.
 	var set map[string][]byte
@@ -190,11 +251,11 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
 	defer p.mu.Unlock()
 	e, ok := p.m[key]
 	if !ok {
-		return fmt.Errorf("memstore: update: %w", store.ErrNotFound)
+		return 0, fmt.Errorf("memstore: update: %w", store.ErrNotFound)
 	}
 	if !e.live(time.Now()) {
-		delete(p.m, key)
-		return fmt.Errorf("memstore: update: %w", store.ErrNotFound)
+		s.data.drop(p, key, e)
+		return 0, fmt.Errorf("memstore: update: %w", store.ErrNotFound)
 	}
 	// Remove goes first, so a key both removed and set ends up set.
 	for _, k := range c.Remove {
@@ -206,7 +267,12 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
 	if !c.Expires.IsZero() {
 		e.expires = c.Expires
 	}
-	return nil
+	if c.Owner != nil && *c.Owner != e.owner {
+		s.data.owners.move(key, e.owner, *c.Owner)
+		e.owner = *c.Owner
+	}
+	e.version++
+	return e.version, nil
 }
 
 // Delete removes the session under key. A missing key is not an error.
@@ -216,9 +282,18 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	p := s.data.shard(key)
 	p.mu.Lock()
-	delete(p.m, key)
+	if e, ok := p.m[key]; ok {
+		s.data.drop(p, key, e)
+	}
 	p.mu.Unlock()
 	return nil
+}
+
+// drop removes e, stored under key in p, and its owner index entry. The
+// caller holds p.mu.
+func (sh *shards) drop(p *shard, key string, e *entry) {
+	delete(p.m, key)
+	sh.owners.move(key, e.owner, "")
 }
 
 // shard returns the part of the map that holds key.

@@ -40,8 +40,20 @@ func ExampleSchema() {
 	// 	created     BIGINT         NOT NULL,
 	// 	expires     BIGINT         NOT NULL,
 	// 	version     BIGINT         NOT NULL,
+	// 	owner       VARBINARY(255) NULL,
 	// 	data        JSON           NOT NULL,
 	// 	PRIMARY KEY (session_key),
-	// 	KEY expires_idx (expires)
+	// 	KEY expires_idx (expires),
+	// 	KEY owner_idx (owner)
 	// ) ENGINE=InnoDB
+}
+
+// The DDL that upgrades a table made by the previous release, for a
+// migration.
+func ExampleUpgrade() {
+	fmt.Println(mysqlstore.Upgrade())
+	// Output:
+	// ALTER TABLE `sessiongen_sessions`
+	// 	ADD COLUMN owner VARBINARY(255) NULL,
+	// 	ADD KEY owner_idx (owner)
 }

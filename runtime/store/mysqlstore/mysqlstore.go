@@ -10,6 +10,34 @@
 // in a migration, or let [New] run it with [WithCreateSchema] (off by
 // default). The table name is set with [WithTable].
 //
+// A table made by the previous release's DDL lacks the owner column; New
+// reports it missing. Upgrade it with the DDL from [Upgrade] in a
+// migration; for the default table name it is
+//
+//	ALTER TABLE `sessiongen_sessions`
+//		ADD COLUMN owner VARBINARY(255) NULL,
+//		ADD KEY owner_idx (owner)
+//
+// (live sessions keep their versions and get no owner), or let
+// [WithCreateSchema] do it. Processes of the previous release bump the
+// version as this one does but do not keep owners: stop them before
+// relying on [Store.Owned].
+//
+// # Versions and owners
+//
+// Every Update bumps the session's version in its one statement, with
+// SET version = LAST_INSERT_ID(version + 1): the server hands the new
+// version back as the statement's insert id, so Update returns it without
+// a second query. Create starts at 1. [Store.Version] reads the version
+// alone (one query on the primary key) for managers revalidating a cached
+// session. The owner ([store.Record].Owner, [store.Change].Owner) is an
+// indexed VARBINARY column, so [Store.Owned] lists an owner's live
+// sessions with one indexed query, and a Change moving a session to
+// another owner moves it in the index in the same statement. An owner is
+// text of at most [MaxOwnerLen] bytes, compared byte for byte; a longer
+// one is refused (not truncated or hashed) with an error wrapping
+// [store.ErrInvalid]; "" is none (NULL).
+//
 // # Cost and atomicity
 //
 // Every operation is one statement, prepared once per connection, so each
@@ -20,16 +48,17 @@
 // session is live: after a Delete, or once the session has expired, it
 // writes nothing and returns [store.ErrNotFound]. Concurrent Updates of
 // one session take the row lock in turn and each changes the latest
-// document, so writes to different fields all survive.
+// document, so writes to different fields all survive, and each gets a
+// version of its own.
 //
 // # Expiry
 //
 // Expired sessions are invisible to Load and Update at once, judged by the
 // store's clock ([WithClock], time.Now by default: the same clock as the
 // session manager, not the database server's). A goroutine started by New
-// deletes them every [DefaultCleanupInterval] (see [WithCleanupInterval]);
-// [Store.Close] stops it. [Store.DeleteExpired] runs one cleanup on
-// demand.
+// deletes them every [DefaultCleanupInterval] (see [WithCleanupInterval]),
+// and with them their owner-index entries; [Store.Close] stops it.
+// [Store.DeleteExpired] runs one cleanup on demand.
 //
 // Times are kept to the microsecond.
 //
@@ -66,10 +95,19 @@ type Store struct {
 // statements are the store's fixed prepared statements. database/sql
 // prepares each on every connection it runs on, once.
 type statements struct {
-	load, create, delete, cleanup *sql.Stmt
+	load, create, delete, cleanup, version, owned *sql.Stmt
 }
 
-var _ store.Store = (*Store)(nil)
+// all returns every statement, for closing.
+func (st statements) all() []*sql.Stmt {
+	return []*sql.Stmt{st.load, st.create, st.delete, st.cleanup, st.version, st.owned}
+}
+
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.Versioner  = (*Store)(nil)
+	_ store.OwnerIndex = (*Store)(nil)
+)
 
 // maxKeyLen is the longest key the session_key column holds. Keys from
 // [store.Key] have 43 bytes.
@@ -125,7 +163,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 	// Prepare the commonest Update shape now: it also checks that the
 	// server has the JSON functions the store needs.
 	if _, err := updates.get(ctx, updateShape(1, 1)); err != nil {
-		closeAll(st.load, st.create, st.delete, st.cleanup)
+		closeAll(st.all()...)
 		return nil, fmt.Errorf("mysqlstore: prepare: %w", err)
 	}
 	s := &Store{
@@ -149,6 +187,7 @@ func prepare(ctx context.Context, db *sql.DB, q queries) (statements, error) {
 		query string
 	}{
 		{&st.load, q.load}, {&st.create, q.create}, {&st.delete, q.delete}, {&st.cleanup, q.cleanup},
+		{&st.version, q.version}, {&st.owned, q.owned},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -177,7 +216,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.loop.Stop()
 		err := errors.Join(
-			closeAll(s.st.load, s.st.create, s.st.delete, s.st.cleanup),
+			closeAll(s.st.all()...),
 			s.updates.close())
 		if err != nil {
 			s.closeErr = fmt.Errorf("mysqlstore: close: %w", err)
@@ -193,10 +232,10 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 		return store.Record{}, fmt.Errorf("mysqlstore: load: %w", err)
 	}
 	var (
-		created, expires int64
-		data             []byte
+		created, expires, version int64
+		owner, data               []byte
 	)
-	err := s.st.load.QueryRowContext(ctx, key, s.now().UnixMicro()).Scan(&created, &expires, &data)
+	err := s.st.load.QueryRowContext(ctx, key, s.now().UnixMicro()).Scan(&created, &expires, &version, &owner, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Record{}, fmt.Errorf("mysqlstore: load: %w", store.ErrNotFound)
 	}
@@ -207,12 +246,18 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	if err != nil {
 		return store.Record{}, fmt.Errorf("mysqlstore: load: %w", err)
 	}
-	return store.Record{Fields: fields, Created: time.UnixMicro(created), Expires: time.UnixMicro(expires)}, nil
+	return store.Record{
+		Fields:  fields,
+		Created: time.UnixMicro(created),
+		Expires: time.UnixMicro(expires),
+		Version: uint64(version),
+		Owner:   string(owner),
+	}, nil
 }
 
-// Create writes a new session under key, replacing an expired one, or
-// returns [store.ErrExists] when a live session has the key. One
-// statement.
+// Create writes a new session under key with version 1 and rec.Owner,
+// replacing an expired one, or returns [store.ErrExists] when a live
+// session has the key. One statement.
 func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("mysqlstore: create: %w", err)
@@ -223,15 +268,15 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	if _, ok := rec.Fields[""]; ok {
 		return fmt.Errorf("mysqlstore: create: %w", errEmptyField)
 	}
-	data := encodeFields(rec.Fields)
-	created, expires, now := rec.Created.UnixMicro(), rec.Expires.UnixMicro(), s.now().UnixMicro()
-	res, err := s.st.create.ExecContext(ctx,
-		key, created, expires, data,
-		now, created, now, data, now, now, expires)
-	if err != nil {
+	if err := checkOwner(rec.Owner); err != nil {
 		return fmt.Errorf("mysqlstore: create: %w", err)
 	}
-	n, err := res.RowsAffected()
+	data := encodeFields(rec.Fields)
+	owner := ownerArg(rec.Owner)
+	created, expires, now := rec.Created.UnixMicro(), rec.Expires.UnixMicro(), s.now().UnixMicro()
+	res, err := s.st.create.ExecContext(ctx,
+		key, created, expires, owner, data,
+		now, created, now, data, now, owner, now, now, expires)
 	if err != nil {
 		return fmt.Errorf("mysqlstore: create: %w", err)
 	}
@@ -239,7 +284,7 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	if err != nil {
 		return fmt.Errorf("mysqlstore: create: %w", err)
 	}
-	if n == 0 || id == liveMarker {
+	if id == liveMarker {
 		return fmt.Errorf("mysqlstore: create: %w", store.ErrExists)
 	}
 	return nil

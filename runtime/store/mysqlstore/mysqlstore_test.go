@@ -101,10 +101,12 @@ func TestLayout(t *testing.T) {
 		require.Less(t, r, rune(0x80), "non-ASCII in %q", data)
 	}
 	// Writing the same value again changes no data but is still a hit.
-	require.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"ключ 🍪": []byte("значение")}}))
+	got, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"ключ 🍪": []byte("значение")}})
+	require.NoError(t, err)
 	var version2 int64
 	require.NoError(t, s.db.QueryRow("SELECT version FROM "+quoteTable(table)+" WHERE session_key = ?", key).Scan(&version2))
 	assert.Equal(t, version+1, version2)
+	assert.Equal(t, uint64(version2), got, "Update reports the stored version")
 }
 
 // TestCorruptData: a document the store did not write is an error, not a
@@ -165,7 +167,7 @@ func TestContextDeadline(t *testing.T) {
 			_, err := conn.ExecContext(ctx, "UNLOCK TABLES")
 			return err
 		}
-	})
+	}, enginetest.IndexOps(t, s)...)
 }
 
 // TestOutage cuts the connection to the server mid-run: every operation
@@ -182,7 +184,7 @@ func TestOutage(t *testing.T) {
 	cfg.Timeout = 2 * time.Second
 	cfg.Logger = &mysql.NopLogger{} // the driver logs the cut connections
 	s := newTestStore(t, newDB(t, cfg), tableOpt(t), WithCreateSchema(true), WithCleanupInterval(0))
-	enginetest.Outage(t, "mysqlstore", s, p, 0, enginetest.CleanupOp(s))
+	enginetest.Outage(t, "mysqlstore", s, p, 0, append(enginetest.IndexOps(t, s), enginetest.CleanupOp(s))...)
 }
 
 func TestUnreachable(t *testing.T) {
@@ -226,7 +228,8 @@ func TestBadInput(t *testing.T) {
 	require.ErrorContains(t, s.Create(ctx, long, rec), "mysqlstore: create: key longer than 255 bytes")
 	_, err := s.Load(ctx, long)
 	require.ErrorContains(t, err, "mysqlstore: load: key longer")
-	require.ErrorContains(t, s.Update(ctx, long, store.Change{}), "mysqlstore: update: key longer")
+	_, err = s.Update(ctx, long, store.Change{})
+	require.ErrorContains(t, err, "mysqlstore: update: key longer")
 	require.ErrorContains(t, s.Delete(ctx, long), "mysqlstore: delete: key longer")
 	require.NoError(t, s.Create(ctx, long[:255], rec), "a 255-byte key fits")
 }
@@ -269,7 +272,9 @@ func TestUpdateShapes(t *testing.T) {
 				want[fmt.Sprintf("old%02d", i)] = []byte(strings.Repeat("o", i))
 			}
 		}
-		require.NoError(t, s.Update(ctx, key, c), "n=%d", n)
+		v, err := s.Update(ctx, key, c)
+		require.NoError(t, err, "n=%d", n)
+		assert.Equal(t, uint64(2), v, "n=%d", n)
 		got, err := s.Load(ctx, key)
 		require.NoError(t, err)
 		require.Equal(t, want, got.Fields, "n=%d", n)

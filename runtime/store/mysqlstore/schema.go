@@ -12,18 +12,35 @@ import (
 
 // Schema returns the DDL for the store's table, for a migration: run it
 // once before using [New] without [WithCreateSchema]. Pass the same
-// [WithTable] option as to New; other options do not change it.
+// [WithTable] option as to New; other options do not change it. A table
+// made by the DDL of an earlier release is brought up to date by
+// [Upgrade] instead.
 //
 // A session is one row: its key, its times in microseconds since the Unix
 // epoch (UTC, so no time zone or parseTime setting matters), a version
-// bumped by every write, and its fields as one JSON object. Each member
-// name is the base64url (unpadded) field key and each value the standard
-// base64 of the field's bytes, so the document is plain ASCII whatever the
-// keys hold and whatever the table's character set. The index on expires
-// serves the cleanup. Works on MariaDB (10.2.25 and later) and MySQL (8.0
-// and later).
+// bumped by every write, its owner, and its fields as one JSON object.
+// Each member name is the base64url (unpadded) field key and each value
+// the standard base64 of the field's bytes, so the document is plain ASCII
+// whatever the keys hold and whatever the table's character set. The
+// owner is kept as its bytes (VARBINARY: compared byte for byte, no
+// collation folds case or trailing spaces; NULL for none), at most
+// [MaxOwnerLen] of them. The index on expires serves the cleanup and the
+// one on owner serves [Store.Owned]. Works on MariaDB (10.2.25 and later)
+// and MySQL (8.0 and later).
 func Schema(opts ...Option) string {
 	return schemaDDL(newConfig(opts).table)
+}
+
+// Upgrade returns the DDL that brings a table made by an earlier release's
+// [Schema] (without the owner column) up to date, for a migration. Pass
+// the same [WithTable] option as to New. It adds the owner column (NULL,
+// no owner, for existing sessions) and its index; the version column
+// exists already. Run it once, before processes of this release start.
+// [WithCreateSchema] does the same by itself when the column is missing.
+// InnoDB builds the index online: reads and writes of sessions go on
+// while it runs.
+func Upgrade(opts ...Option) string {
+	return upgradeDDL(newConfig(opts).table)
 }
 
 // schemaDDL renders the DDL for the table.
@@ -33,10 +50,19 @@ func schemaDDL(table string) string {
 	created     BIGINT         NOT NULL,
 	expires     BIGINT         NOT NULL,
 	version     BIGINT         NOT NULL,
+	owner       VARBINARY(255) NULL,
 	data        JSON           NOT NULL,
 	PRIMARY KEY (session_key),
-	KEY expires_idx (expires)
+	KEY expires_idx (expires),
+	KEY owner_idx (owner)
 ) ENGINE=InnoDB`
+}
+
+// upgradeDDL renders the ALTER TABLE adding the owner column and index.
+func upgradeDDL(table string) string {
+	return `ALTER TABLE ` + quoteTable(table) + `
+	ADD COLUMN owner VARBINARY(255) NULL,
+	ADD KEY owner_idx (owner)`
 }
 
 // quoteTable quotes a possibly database-qualified table name.
@@ -62,9 +88,28 @@ func checkTableName(name string) error {
 	return nil
 }
 
-// createSchema creates the table if it does not exist.
+// createSchema creates the table if it does not exist, and adds the owner
+// column to a table of an earlier release. Two processes upgrading at once
+// are fine: the one that comes second fails with a duplicate column or
+// key, which counts as done.
 func createSchema(ctx context.Context, db *sql.DB, table string) error {
-	_, err := db.ExecContext(ctx, schemaDDL(table))
+	if _, err := db.ExecContext(ctx, schemaDDL(table)); err != nil {
+		return err
+	}
+	// MySQL has no ADD COLUMN IF NOT EXISTS: look first.
+	rows, err := db.QueryContext(ctx, `SELECT owner FROM `+quoteTable(table)+` WHERE 1 = 0`)
+	if err == nil {
+		return rows.Close()
+	}
+	var myErr *mysql.MySQLError
+	if !errors.As(err, &myErr) || myErr.Number != 1054 { // ER_BAD_FIELD_ERROR
+		return err
+	}
+	_, err = db.ExecContext(ctx, upgradeDDL(table))
+	if errors.As(err, &myErr) && (myErr.Number == 1060 || myErr.Number == 1061) {
+		// ER_DUP_FIELDNAME, ER_DUP_KEYNAME: another process was first.
+		return nil
+	}
 	return err
 }
 
@@ -72,14 +117,14 @@ func createSchema(ctx context.Context, db *sql.DB, table string) error {
 // uses, so a missing migration shows up in New rather than on the first
 // request.
 func checkSchema(ctx context.Context, db *sql.DB, table string) error {
-	rows, err := db.QueryContext(ctx, `SELECT session_key, created, expires, version, data FROM `+quoteTable(table)+` WHERE 1 = 0`)
+	rows, err := db.QueryContext(ctx, `SELECT session_key, created, expires, version, owner, data FROM `+quoteTable(table)+` WHERE 1 = 0`)
 	if err == nil {
 		err = rows.Close()
 	}
 	var myErr *mysql.MySQLError
 	if errors.As(err, &myErr) && (myErr.Number == 1146 || myErr.Number == 1054) {
 		// ER_NO_SUCH_TABLE, ER_BAD_FIELD_ERROR
-		return fmt.Errorf("%w (create the table with the DDL from mysqlstore.Schema, or pass WithCreateSchema(true))", err)
+		return fmt.Errorf("%w (create the table with the DDL from mysqlstore.Schema, bring a table of an earlier release up to date with mysqlstore.Upgrade, or pass WithCreateSchema(true))", err)
 	}
 	return err
 }

@@ -17,15 +17,31 @@ const maxUpdateArgs = 60000
 // errClosed reports use of a closed Store.
 var errClosed = errors.New("store is closed")
 
-// Update applies c to the live session under key in one statement, or
-// returns [store.ErrNotFound] having written nothing. A key both in c.Set
-// and c.Remove is written, not removed.
-func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
+// errNoVersion reports a server whose result carried no new version.
+var errNoVersion = errors.New("server reported no version for the updated session")
+
+// Update applies c to the live session under key in one statement and
+// returns the session's new version, or returns [store.ErrNotFound]
+// having written nothing. A key both in c.Set and c.Remove is written,
+// not removed. The version goes up by one with every Update, an empty one
+// included, and c.Owner moves the session in the owner index in the same
+// statement.
+func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
 	if err := checkKey(key); err != nil {
-		return fmt.Errorf("mysqlstore: update: %w", err)
+		return 0, fmt.Errorf("mysqlstore: update: %w", err)
 	}
 	if _, ok := c.Set[""]; ok {
-		return fmt.Errorf("mysqlstore: update: %w", errEmptyField)
+		return 0, fmt.Errorf("mysqlstore: update: %w", errEmptyField)
+	}
+	var owner any // NULL keeps the owner; "" clears it
+	if c.Owner != nil {
+		if err := checkOwner(*c.Owner); err != nil {
+			return 0, fmt.Errorf("mysqlstore: update: %w", err)
+		}
+		owner = ""
+		if *c.Owner != "" {
+			owner = []byte(*c.Owner) // binary, whatever the connection's character set
+		}
 	}
 	removed := make([]string, 0, len(c.Remove))
 	for _, k := range c.Remove {
@@ -34,13 +50,13 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
 		}
 	}
 	shape := updateShape(len(c.Set), len(removed))
-	n := 2*shape[0] + shape[1] + 3
+	n := 2*shape[0] + shape[1] + 5
 	if n > maxUpdateArgs {
-		return fmt.Errorf("mysqlstore: update: change of %d fields is too large for one statement", len(c.Set)+len(removed))
+		return 0, fmt.Errorf("mysqlstore: update: change of %d fields is too large for one statement", len(c.Set)+len(removed))
 	}
 	stmt, err := s.updates.get(ctx, shape)
 	if err != nil {
-		return fmt.Errorf("mysqlstore: update: %w", err)
+		return 0, fmt.Errorf("mysqlstore: update: %w", err)
 	}
 
 	args := make([]any, 0, n)
@@ -65,20 +81,27 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
 	if !c.Expires.IsZero() {
 		expires = c.Expires.UnixMicro()
 	}
-	args = append(args, expires, key, s.now().UnixMicro())
+	args = append(args, expires, owner, owner, key, s.now().UnixMicro())
 
 	res, err := stmt.ExecContext(ctx, args...)
 	if err != nil {
-		return fmt.Errorf("mysqlstore: update: %w", err)
+		return 0, fmt.Errorf("mysqlstore: update: %w", err)
 	}
 	affected, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("mysqlstore: update: %w", err)
+		return 0, fmt.Errorf("mysqlstore: update: %w", err)
 	}
 	if affected == 0 {
-		return fmt.Errorf("mysqlstore: update: %w", store.ErrNotFound)
+		return 0, fmt.Errorf("mysqlstore: update: %w", store.ErrNotFound)
 	}
-	return nil
+	version, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("mysqlstore: update: %w", err)
+	}
+	if version <= 0 {
+		return 0, fmt.Errorf("mysqlstore: update: %w", errNoVersion)
+	}
+	return uint64(version), nil
 }
 
 // updateStmts prepares an Update statement per shape on first use and

@@ -37,13 +37,27 @@ func ExampleSchema() {
 	// CREATE TABLE IF NOT EXISTS "auth"."sessions" (
 	// 	session_key text        NOT NULL PRIMARY KEY,
 	// 	created     timestamptz NOT NULL,
-	// 	expires     timestamptz NOT NULL
+	// 	expires     timestamptz NOT NULL,
+	// 	version     bigint      NOT NULL DEFAULT 1,
+	// 	owner       text
 	// );
 	// CREATE INDEX IF NOT EXISTS "sessions_expires_idx" ON "auth"."sessions" (expires);
+	// CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "auth"."sessions" (owner) WHERE owner IS NOT NULL;
 	// CREATE TABLE IF NOT EXISTS "auth"."session_fields" (
 	// 	session_key text  NOT NULL REFERENCES "auth"."sessions" (session_key) ON DELETE CASCADE,
 	// 	name        text  NOT NULL,
 	// 	value       bytea NOT NULL,
 	// 	PRIMARY KEY (session_key, name)
 	// );
+}
+
+// The DDL that upgrades tables made by the previous release, for a
+// migration.
+func ExampleUpgrade() {
+	fmt.Print(pgstore.Upgrade())
+	// Output:
+	// ALTER TABLE IF EXISTS "sessiongen_sessions"
+	// 	ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 1,
+	// 	ADD COLUMN IF NOT EXISTS owner   text;
+	// CREATE INDEX IF NOT EXISTS "sessiongen_sessions_owner_idx" ON "sessiongen_sessions" (owner) WHERE owner IS NOT NULL;
 }

@@ -4,22 +4,51 @@
 //
 // # Schema
 //
-// A session is a row in one table (key, created, expires) and each of its
-// fields a row in another (key, name, value), so a request that changes
-// one field writes that field's bytes only. [Schema] returns the DDL: put
-// it in a migration, or let [New] run it with [WithCreateSchema] (off by
-// default). Table names are set with [WithTables].
+// A session is a row in one table (key, created, expires, version, owner)
+// and each of its fields a row in another (key, name, value), so a request
+// that changes one field writes that field's bytes only. [Schema] returns
+// the DDL: put it in a migration, or let [New] run it with
+// [WithCreateSchema] (off by default). Table names are set with
+// [WithTables].
+//
+// Tables made by the previous release's DDL lack the version and owner
+// columns; New reports them missing. Upgrade them with the DDL from
+// [Upgrade] in a migration; for the default table names it is
+//
+//	ALTER TABLE IF EXISTS "sessiongen_sessions"
+//		ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 1,
+//		ADD COLUMN IF NOT EXISTS owner   text;
+//	CREATE INDEX IF NOT EXISTS "sessiongen_sessions_owner_idx"
+//		ON "sessiongen_sessions" (owner) WHERE owner IS NOT NULL;
+//
+// (the ALTER only changes the catalog on PostgreSQL 11 and later; live
+// sessions get version 1 and no owner), or let [WithCreateSchema] do it.
+// Stop processes of the previous release first: they neither bump the
+// version nor keep owners.
+//
+// # Versions and owners
+//
+// Every Update bumps the session's version in the statement that applies
+// the change and returns the new one, still in one round trip; Create
+// starts at 1. [Store.Version] reads it alone (one query on the primary
+// key) for managers revalidating a cached session. The owner
+// ([store.Record].Owner, [store.Change].Owner) is a column with a partial
+// index, so [Store.Owned] lists an owner's live sessions with one indexed
+// query, and a Change moving a session to another owner moves it in the
+// index in the same statement. An owner is text of at most
+// [MaxOwnerLen] bytes; "" is none (NULL, left out of the index).
 //
 // # Cost and atomicity
 //
 // Load is one query. Create is one statement; Update is one batch (a row
-// lock and one statement) in one implicit transaction; Delete is one
-// statement: each costs one round trip once the pool's connection has
-// prepared the statements. An Update locks the session row first, so it
-// applies to a live session only: after a Delete, or once the session has
-// expired, it writes nothing and returns [store.ErrNotFound]. Concurrent
-// Updates of one session run one after the other, so writes to different
-// fields all survive.
+// lock and one statement) in one implicit transaction; Delete, Version
+// and Owned are one statement each: each costs one round trip once the
+// pool's connection has prepared the statements. An Update locks the
+// session row first, so it applies to a live session only: after a
+// Delete, or once the session has expired, it writes nothing and returns
+// [store.ErrNotFound]. Concurrent Updates of one session run one after
+// the other, so writes to different fields all survive, and each gets a
+// version of its own.
 //
 // # Expiry
 //
@@ -27,8 +56,9 @@
 // store's clock ([WithClock], time.Now by default: the same clock as the
 // session manager, not the database server's). A goroutine started by New
 // deletes them from the tables every [DefaultCleanupInterval] (see
-// [WithCleanupInterval]); [Store.Close] stops it. [Store.DeleteExpired]
-// runs one cleanup on demand.
+// [WithCleanupInterval]), and with them their owner-index entries;
+// [Store.Close] stops it. [Store.DeleteExpired] runs one cleanup on
+// demand.
 //
 // Times are kept to the microsecond (timestamptz).
 //
@@ -59,7 +89,11 @@ type Store struct {
 	loop *cleanup.Loop // the background deletion of expired sessions
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.Versioner  = (*Store)(nil)
+	_ store.OwnerIndex = (*Store)(nil)
+)
 
 // Errors for input the store refuses.
 var (
@@ -123,18 +157,24 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	}
 	defer rows.Close()
 	var (
-		rec   store.Record
-		found bool
-		name  *string
-		value []byte
+		rec     store.Record
+		found   bool
+		version int64
+		owner   *string
+		name    *string
+		value   []byte
 	)
 	for rows.Next() {
-		if err := rows.Scan(&rec.Created, &rec.Expires, &name, &value); err != nil {
+		if err := rows.Scan(&rec.Created, &rec.Expires, &version, &owner, &name, &value); err != nil {
 			return store.Record{}, fmt.Errorf("pgstore: load: %w", err)
 		}
 		if !found {
 			found = true
 			rec.Fields = make(map[string][]byte)
+			rec.Version = uint64(version)
+			if owner != nil {
+				rec.Owner = *owner
+			}
 		}
 		if name != nil {
 			// Scan gives a fresh slice per row: the caller may keep it.
@@ -150,9 +190,9 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	return rec, nil
 }
 
-// Create writes a new session under key, replacing an expired one, or
-// returns [store.ErrExists] when a live session has the key. One
-// statement.
+// Create writes a new session under key with version 1 and rec.Owner,
+// replacing an expired one, or returns [store.ErrExists] when a live
+// session has the key. One statement.
 func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
 	if key == "" {
 		return fmt.Errorf("pgstore: create: %w", errEmptyKey)
@@ -163,9 +203,16 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	if _, ok := rec.Fields[""]; ok {
 		return fmt.Errorf("pgstore: create: %w", errEmptyField)
 	}
+	if err := checkOwner(rec.Owner); err != nil {
+		return fmt.Errorf("pgstore: create: %w", err)
+	}
+	var owner any // NULL: no owner
+	if rec.Owner != "" {
+		owner = rec.Owner
+	}
 	names, values := columns(rec.Fields)
 	var n int64
-	err := s.pool.QueryRow(ctx, s.q.create, key, rec.Created, rec.Expires, s.now(), names, values).Scan(&n)
+	err := s.pool.QueryRow(ctx, s.q.create, key, rec.Created, rec.Expires, s.now(), names, values, owner).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("pgstore: create: %w", err)
 	}
@@ -176,15 +223,24 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 }
 
 // Update applies c to the live session under key in one round trip (a
-// batch of two statements in one implicit transaction), or returns
-// [store.ErrNotFound] having written nothing. A key both in c.Set and
-// c.Remove is written, not removed.
-func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
+// batch of two statements in one implicit transaction) and returns the
+// session's new version, or returns [store.ErrNotFound] having written
+// nothing. A key both in c.Set and c.Remove is written, not removed. The
+// version goes up by one with every Update, an empty one included, and
+// c.Owner moves the session in the owner index in the same statement.
+func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
 	if key == "" {
-		return fmt.Errorf("pgstore: update: %w", errEmptyKey)
+		return 0, fmt.Errorf("pgstore: update: %w", errEmptyKey)
 	}
 	if _, ok := c.Set[""]; ok {
-		return fmt.Errorf("pgstore: update: %w", errEmptyField)
+		return 0, fmt.Errorf("pgstore: update: %w", errEmptyField)
+	}
+	var owner any // NULL keeps the owner; "" clears it
+	if c.Owner != nil {
+		if err := checkOwner(*c.Owner); err != nil {
+			return 0, fmt.Errorf("pgstore: update: %w", err)
+		}
+		owner = *c.Owner
 	}
 	names, values := columns(c.Set)
 	removed := make([]string, 0, len(c.Remove))
@@ -201,23 +257,24 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
 
 	b := &pgx.Batch{}
 	b.Queue(s.q.lock, key, now)
-	b.Queue(s.q.update, key, now, names, values, removed, expires)
+	b.Queue(s.q.update, key, now, names, values, removed, expires, owner)
 	br := s.pool.SendBatch(ctx, b)
-	var live int64
+	var version int64
 	_, err := br.Exec()
 	if err == nil {
-		err = br.QueryRow().Scan(&live)
+		err = br.QueryRow().Scan(&version)
 	}
-	if cerr := br.Close(); err == nil {
+	// A failure to close the batch outranks "no row".
+	if cerr := br.Close(); cerr != nil && (err == nil || errors.Is(err, pgx.ErrNoRows)) {
 		err = cerr
 	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("pgstore: update: %w", store.ErrNotFound)
+	}
 	if err != nil {
-		return fmt.Errorf("pgstore: update: %w", err)
+		return 0, fmt.Errorf("pgstore: update: %w", err)
 	}
-	if live == 0 {
-		return fmt.Errorf("pgstore: update: %w", store.ErrNotFound)
-	}
-	return nil
+	return uint64(version), nil
 }
 
 // Delete removes the session under key and its fields. Deleting a missing

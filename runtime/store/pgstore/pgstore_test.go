@@ -101,7 +101,7 @@ func TestContextDeadline(t *testing.T) {
 		_, err = tx.Exec(ctx, "LOCK TABLE "+quoteTable(sessions)+" IN ACCESS EXCLUSIVE MODE")
 		require.NoError(t, err)
 		return func() error { return tx.Rollback(ctx) }
-	})
+	}, enginetest.IndexOps(t, s)...)
 }
 
 // TestOutage cuts the connection to the server mid-run: every operation
@@ -122,7 +122,7 @@ func TestOutage(t *testing.T) {
 	cfg.ConnConfig.Fallbacks = nil
 	cfg.ConnConfig.ConnectTimeout = 2 * time.Second
 	s := newTestStore(t, newPool(t, cfg), tableOpt(t), WithCleanupInterval(0))
-	enginetest.Outage(t, "pgstore", s, p, 0, enginetest.CleanupOp(s))
+	enginetest.Outage(t, "pgstore", s, p, 0, append(enginetest.IndexOps(t, s), enginetest.CleanupOp(s))...)
 }
 
 func TestUnreachable(t *testing.T) {

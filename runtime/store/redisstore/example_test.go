@@ -44,7 +44,7 @@ func Example() {
 		return
 	}
 	// One round trip: only the changed field travels.
-	if err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"visits": {0x01}}}); err != nil {
+	if _, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"visits": {0x01}}}); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -75,4 +75,41 @@ func ExampleWithPrefix() {
 	// Output:
 	// true <nil>
 	// true
+}
+
+// ExampleStore_Owned lists the sessions of one user ("log out
+// everywhere" deletes each). It needs a Redis server
+// (SESSIONGEN_REDIS_ADDR, default 127.0.0.1:6379).
+func ExampleStore_Owned() {
+	addr := os.Getenv("SESSIONGEN_REDIS_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	defer client.Close()
+	s, err := redisstore.New(client, redisstore.WithPrefix("example-owned:"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	for _, id := range []string{"laptop session ID", "phone session ID"} {
+		err := s.Create(ctx, store.Key(id), store.Record{
+			Created: time.Now(), Expires: time.Now().Add(time.Hour), Owner: "user-42",
+		})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	owned, err := s.Owned(ctx, "user-42")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, o := range owned {
+		_ = s.Delete(ctx, o.Key)
+	}
+	owned, err = s.Owned(ctx, "user-42")
+	fmt.Println(len(owned), err)
 }

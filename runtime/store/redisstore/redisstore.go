@@ -8,21 +8,76 @@
 // Each session is one Redis hash named prefix + "{" + key + "}" (the
 // default prefix is "sess:"). The braces make the key a Cluster hash tag,
 // so everything of one session lives in one hash slot. The hash holds one
-// field per session field, plus two metadata fields whose names start
-// with the byte 0xff (never part of a valid UTF-8 key, so they cannot
-// collide with session fields): the creation and expiry times in Unix
-// milliseconds.
+// field per session field, plus metadata fields whose names start with
+// the byte 0xff (never part of a valid UTF-8 key, so they cannot collide
+// with session fields): the creation and expiry times in Unix
+// milliseconds ("\xffc", "\xffe"), the version ("\xffv"), and for a
+// session with an owner the owner ("\xffo") and the score its owner-index
+// entry is known to hold ("\xffi", see [Store.Owned]).
 //
 // # Round trips and atomicity
 //
-// Every operation is one command: Load is HGETALL, Delete is DEL, and
-// Create and Update are each one Lua script (EVALSHA, falling back to
-// EVAL the first time a server has not seen the script). The Update script
-// checks that the session exists and has not expired before it writes
-// anything, then writes only the changed fields (HSET), deletes the
-// removed ones (HDEL) and moves the expiry; so two requests writing
-// different fields of one session both survive, and an Update never
-// brings back a deleted or expired session.
+// Load is one HGETALL. Create, Update and Delete are each one Lua script
+// (EVALSHA, falling back to EVAL the first time a server has not seen the
+// script). The Update script checks that the session exists and has not
+// expired before it writes anything, then writes only the changed fields
+// (HSET), deletes the removed ones (HDEL), moves the expiry and adds 1 to
+// the version (HINCRBY), all atomically; so two requests writing
+// different fields of one session both survive, an Update never brings
+// back a deleted or expired session, and every successful Update gets a
+// version of its own.
+//
+// [Store.Version] is one HMGET of the version and expiry. Delete is one
+// script call, plus a ZREM of the session's owner-index entry when it had
+// an owner.
+//
+// # Owner index
+//
+// [Store.Owned] lists an owner's sessions from a sorted set per owner,
+// named prefix + "owner:{" + [store.Key](owner) + "}" (the owner hashed
+// like a session ID: no brace in it can break the hash tag, and no user
+// ID or e-mail address shows in key names). A member is a session key;
+// its score is a Unix millisecond time from which the entry may be
+// dropped: the session's expiry plus a slack of four times its remaining
+// lifetime, at least an hour and at most a week.
+//
+// On Redis Cluster a session and its owner's set live in different hash
+// slots, so no script can write both. A Create with an owner, and an
+// Update that changes the owner, send the session script and the index
+// write in one pipeline (one round trip; a single server runs them in
+// order, a Cluster sends them to their masters in parallel). The index
+// write adds the entry or raises its score (scores never go down), drops
+// the entries whose score has passed (ZREMRANGEBYSCORE) and sets the
+// set's PEXPIREAT to its highest score. When the index write fails, the
+// call fails (the session write may have taken place, as after a network
+// error) and the session is marked so that its next Update writes the
+// entry again.
+//
+// Every live session's entry keeps a score at or past the session's
+// expiry: the session hash records the score ("\xffi"), and an Update
+// that moves the expiry past it makes the Store raise the entry, one more
+// command in the same call. That happens once the session has been
+// renewed for about four times its remaining lifetime (with a 30-minute
+// idle timeout, once per two hours of use), so the cost per request is
+// one round trip in practice.
+//
+// Owned reads the set and then every listed session's owner, times and
+// version (one pipelined HMGET per session), returns the live sessions
+// that still belong to the owner, and removes the other entries: stray
+// ones left by a Create refused with ErrExists or an Update of a missing
+// session, and those of sessions deleted (when Delete's ZREM failed),
+// expired, or given another owner or none (Update does not touch the old
+// owner's set). It then reads the removed entries' sessions once more and
+// restores any that a concurrent write has meanwhile given to the owner.
+// The one race left is on a Cluster, when the session write of a
+// concurrent Create or owner change reaches its master after its index
+// write and after both of Owned's reads: such a session is missed by that
+// Owned and by later ones until an Update writes its entry again (an
+// owner change, or a renewal past the recorded score).
+//
+// So the index cannot grow without bound: an entry is gone at the latest
+// when its score passes (the set expires with its highest score) and,
+// once stale, at the next Owned of its owner.
 //
 // # Expiry
 //
@@ -57,16 +112,21 @@ import (
 
 // Metadata field names inside a session hash. They start with 0xff, which
 // never occurs in valid UTF-8, so no session field can have these names.
-// The Lua scripts in scripts.go spell the same names as "\255c" and "\255e".
+// The Lua scripts in scripts.go spell the same names with Lua's decimal
+// escape for the byte 0xff ("\255c", "\255e", ...).
 const (
-	fieldCreated = "\xffc"
-	fieldExpires = "\xffe"
+	fieldCreated = "\xffc" // Unix ms
+	fieldExpires = "\xffe" // Unix ms
+	fieldVersion = "\xffv" // decimal, 1 after Create
+	fieldOwner   = "\xffo" // the owner, absent for none
+	fieldIndexed = "\xffi" // score of the owner-index entry, Unix ms
 )
 
 // DefaultPrefix is the key prefix used when [WithPrefix] is not given.
 const DefaultPrefix = "sess:"
 
-// errInvalid reports arguments an engine refuses before any round trip.
+// errInvalid reports arguments New refuses. Calls the Store refuses
+// before any round trip wrap [store.ErrInvalid].
 var errInvalid = errors.New("invalid argument")
 
 // Store is a session storage engine on Redis. It is safe for concurrent
@@ -76,7 +136,11 @@ type Store struct {
 	prefix string
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.Versioner  = (*Store)(nil)
+	_ store.OwnerIndex = (*Store)(nil)
+)
 
 // New returns a Store that keeps sessions in client. It checks its
 // arguments but does not contact the server: the first operation does.
@@ -124,7 +188,7 @@ func (s *Store) redisKey(key string) string {
 // HGETALL.
 func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	if key == "" {
-		return store.Record{}, fmt.Errorf("redisstore: load: %w: empty key", errInvalid)
+		return store.Record{}, fmt.Errorf("redisstore: load: %w: empty key", store.ErrInvalid)
 	}
 	m, err := s.client.HGetAll(ctx, s.redisKey(key)).Result()
 	if err != nil {
@@ -134,20 +198,24 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 		return store.Record{}, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
 	}
 	rec := store.Record{Fields: make(map[string][]byte, len(m))}
-	var haveCreated, haveExpires bool
+	var haveCreated, haveExpires, versionOK = false, false, true
 	for k, v := range m {
 		switch {
 		case k == fieldCreated:
 			rec.Created, haveCreated = parseMillis(v)
 		case k == fieldExpires:
 			rec.Expires, haveExpires = parseMillis(v)
+		case k == fieldVersion:
+			rec.Version, versionOK = parseVersion(v)
+		case k == fieldOwner:
+			rec.Owner = v
 		case strings.HasPrefix(k, "\xff"):
-			// Metadata of a later version: not a session field.
+			// Other metadata (fieldIndexed, or of a later version).
 		default:
 			rec.Fields[k] = []byte(v)
 		}
 	}
-	if !haveCreated || !haveExpires {
+	if !haveCreated || !haveExpires || !versionOK {
 		return store.Record{}, errors.New("redisstore: load: session hash lacks valid metadata (not written by redisstore?)")
 	}
 	if !rec.Expires.After(time.Now()) {
@@ -156,82 +224,199 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	return rec, nil
 }
 
-// Create stores rec under key, replacing an expired session, and returns
-// an error wrapping [store.ErrExists] when a live session has the key. It
-// costs one script call.
+// Create stores rec under key with version 1, replacing an expired
+// session, and returns an error wrapping [store.ErrExists] when a live
+// session has the key. It costs one script call; with an owner, one
+// pipeline of the script and the owner-index write.
 func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
 	if key == "" {
-		return fmt.Errorf("redisstore: create: %w: empty key", errInvalid)
+		return fmt.Errorf("redisstore: create: %w: empty key", store.ErrInvalid)
 	}
 	if rec.Expires.IsZero() {
-		return fmt.Errorf("redisstore: create: %w: zero Expires", errInvalid)
+		return fmt.Errorf("redisstore: create: %w: zero Expires", store.ErrInvalid)
 	}
-	args := make([]any, 0, 3+2*len(rec.Fields))
-	args = append(args, nowMillis(), rec.Created.UnixMilli(), rec.Expires.UnixMilli())
+	now, expires := nowMillis(), rec.Expires.UnixMilli()
+	var score int64
+	if rec.Owner != "" {
+		score = indexScore(expires, now)
+	}
+	args := make([]any, 0, 5+2*len(rec.Fields))
+	args = append(args, now, rec.Created.UnixMilli(), expires, rec.Owner, score)
 	for k, v := range rec.Fields {
 		if err := checkField(k); err != nil {
 			return fmt.Errorf("redisstore: create: %w", err)
 		}
 		args = append(args, k, v)
 	}
-	n, err := createScript.Run(ctx, s.client, []string{s.redisKey(key)}, args...).Int()
+	create := &call{script: createScript, keys: []string{s.redisKey(key)}, args: args}
+	var index *call
+	if rec.Owner != "" {
+		index = s.indexCall(rec.Owner, key, score, now)
+	}
+	s.run(ctx, create, index)
+	n, err := create.cmd.Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: create: %w", err)
 	}
 	if n == 0 {
+		// A stray index entry the pipeline may have written is harmless:
+		// Owned checks every entry against the session.
 		return fmt.Errorf("redisstore: create: %w", store.ErrExists)
+	}
+	if index != nil {
+		if err := index.cmd.Err(); err != nil {
+			s.unconfirm(ctx, key, score)
+			return fmt.Errorf("redisstore: create: owner index: %w", err)
+		}
 	}
 	return nil
 }
 
-// Update applies c to the live session under key in one script call. It
-// returns an error wrapping [store.ErrNotFound], having written nothing,
-// when the session does not exist or has expired. A key both set and
-// removed by c ends up set, as [store.Change] documents.
-func (s *Store) Update(ctx context.Context, key string, c store.Change) error {
+// Owner modes of the Update script (ARGV[3]).
+const (
+	ownerKeep  = "k"
+	ownerClear = "c"
+	ownerSet   = "s"
+)
+
+// Update applies c to the live session under key in one script call (one
+// pipeline with the owner-index write when c sets an owner) and returns
+// the session's new version. It returns an error wrapping
+// [store.ErrNotFound], having written nothing, when the session does not
+// exist or has expired. A key both set and removed by c ends up set, as
+// [store.Change] documents.
+//
+// Rarely, when a session with an owner has lived long past the score of
+// its owner-index entry, the Update costs a second command that raises
+// the score (see [Store.Owned]).
+func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
 	if key == "" {
-		return fmt.Errorf("redisstore: update: %w: empty key", errInvalid)
+		return 0, fmt.Errorf("redisstore: update: %w: empty key", store.ErrInvalid)
 	}
+	now := nowMillis()
 	expires := ""
 	if !c.Expires.IsZero() {
 		expires = strconv.FormatInt(c.Expires.UnixMilli(), 10)
 	}
-	args := make([]any, 0, 3+2*len(c.Set)+len(c.Remove))
-	args = append(args, nowMillis(), expires, len(c.Set))
+	mode, owner, score := ownerKeep, "", int64(0)
+	if c.Owner != nil {
+		mode, owner = ownerClear, *c.Owner
+		if owner != "" {
+			mode = ownerSet
+			if c.Expires.IsZero() {
+				score = now + maxIndexSlack // the expiry is unknown here
+			} else {
+				score = indexScore(c.Expires.UnixMilli(), now)
+			}
+		}
+	}
+	args := make([]any, 0, 6+2*len(c.Set)+len(c.Remove))
+	args = append(args, now, expires, mode, owner, score, len(c.Set))
 	for k, v := range c.Set {
 		if err := checkField(k); err != nil {
-			return fmt.Errorf("redisstore: update: %w", err)
+			return 0, fmt.Errorf("redisstore: update: %w", err)
 		}
 		args = append(args, k, v)
 	}
 	for _, k := range c.Remove {
 		if err := checkField(k); err != nil {
-			return fmt.Errorf("redisstore: update: %w", err)
+			return 0, fmt.Errorf("redisstore: update: %w", err)
 		}
 		if _, set := c.Set[k]; set {
 			continue // Set wins over Remove (store.Change)
 		}
 		args = append(args, k)
 	}
-	n, err := updateScript.Run(ctx, s.client, []string{s.redisKey(key)}, args...).Int()
+	update := &call{script: updateScript, keys: []string{s.redisKey(key)}, args: args}
+	var index *call
+	if mode == ownerSet {
+		index = s.indexCall(owner, key, score, now)
+	}
+	s.run(ctx, update, index)
+	res, err := parseUpdate(update.cmd)
 	if err != nil {
-		return fmt.Errorf("redisstore: update: %w", err)
+		return 0, fmt.Errorf("redisstore: update: %w", err)
 	}
-	if n == 0 {
-		return fmt.Errorf("redisstore: update: %w", store.ErrNotFound)
+	if res.version == 0 {
+		// As in Create, a stray index entry is harmless.
+		return 0, fmt.Errorf("redisstore: update: %w", store.ErrNotFound)
 	}
-	return nil
+	if index != nil {
+		if err := index.cmd.Err(); err != nil {
+			recorded := score
+			if res.owner != "" {
+				recorded = res.score // the script raised it already
+			}
+			s.unconfirm(ctx, key, recorded)
+			return 0, fmt.Errorf("redisstore: update: owner index: %w", err)
+		}
+	}
+	if res.owner != "" {
+		// The session outlived its index entry's score: raise it.
+		refresh := s.indexCall(res.owner, key, res.score, now)
+		s.run(ctx, refresh)
+		if err := refresh.cmd.Err(); err != nil {
+			s.unconfirm(ctx, key, res.score)
+			return 0, fmt.Errorf("redisstore: update: owner index: %w", err)
+		}
+	}
+	return res.version, nil
 }
 
-// Delete removes the session under key with one DEL. Deleting a missing
-// session is not an error.
+// updateResult is what the Update script answers.
+type updateResult struct {
+	version uint64 // 0: the session is gone
+	owner   string // not "": the owner-index entry needs score
+	score   int64
+}
+
+// parseUpdate reads the Update script's answer: {0} when the session is
+// gone, {version} after a change, {version, owner, score} when the
+// owner-index entry must be raised to score.
+func parseUpdate(cmd *redis.Cmd) (updateResult, error) {
+	vals, err := cmd.Slice()
+	if err != nil {
+		return updateResult{}, err
+	}
+	var r updateResult
+	bad := func() (updateResult, error) {
+		return updateResult{}, fmt.Errorf("unexpected script answer %v", vals)
+	}
+	if len(vals) != 1 && len(vals) != 3 {
+		return bad()
+	}
+	v, ok := vals[0].(int64)
+	if !ok || v < 0 {
+		return bad()
+	}
+	r.version = uint64(v)
+	if len(vals) == 3 {
+		if r.owner, ok = vals[1].(string); !ok {
+			return bad()
+		}
+		if r.score, ok = vals[2].(int64); !ok {
+			return bad()
+		}
+	}
+	return r, nil
+}
+
+// Delete removes the session under key with one script call. When the
+// session had an owner, a second command removes its owner-index entry;
+// should that fail, the entry is removed later (see [Store.Owned]), so
+// Delete still succeeds. Deleting a missing session is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if key == "" {
-		return fmt.Errorf("redisstore: delete: %w: empty key", errInvalid)
+		return fmt.Errorf("redisstore: delete: %w: empty key", store.ErrInvalid)
 	}
-	if err := s.client.Del(ctx, s.redisKey(key)).Err(); err != nil {
+	owner, err := deleteScript.Run(ctx, s.client, []string{s.redisKey(key)}).Text()
+	if errors.Is(err, redis.Nil) {
+		return nil // no owner
+	}
+	if err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
+	_ = s.client.ZRem(ctx, s.indexKey(owner), key).Err() // best effort, see above
 	return nil
 }
 
@@ -239,7 +424,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // manager never sends them, and they could collide with the metadata.
 func checkField(k string) error {
 	if k == "" || !utf8.ValidString(k) {
-		return fmt.Errorf("%w: field key is empty or not valid UTF-8", errInvalid)
+		return fmt.Errorf("%w: field key is empty or not valid UTF-8", store.ErrInvalid)
 	}
 	return nil
 }
@@ -256,4 +441,10 @@ func parseMillis(v string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.UnixMilli(ms), true
+}
+
+// parseVersion parses a decimal version.
+func parseVersion(v string) (uint64, bool) {
+	n, err := strconv.ParseUint(v, 10, 64)
+	return n, err == nil
 }

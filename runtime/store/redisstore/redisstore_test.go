@@ -200,21 +200,25 @@ func TestLayout(t *testing.T) {
 		"user":  "bob",
 		"\xffc": itoa(created.UnixMilli()),
 		"\xffe": itoa(expires.UnixMilli()),
+		"\xffv": "1",
 	}, h)
 	at, err := c.PExpireTime(ctx, name).Result()
 	require.NoError(t, err)
 	assert.Equal(t, expires.UnixMilli(), at.Milliseconds(), "PEXPIREAT at the expiry")
 
 	later := expires.Add(time.Hour)
-	require.NoError(t, s.Update(ctx, key, store.Change{Expires: later}))
+	require.NoError(t, update(ctx, s, key, store.Change{Expires: later}))
 	at, err = c.PExpireTime(ctx, name).Result()
 	require.NoError(t, err)
 	assert.Equal(t, later.UnixMilli(), at.Milliseconds(), "Update moves the PEXPIREAT")
 
-	require.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"n": []byte("1")}}))
+	require.NoError(t, update(ctx, s, key, store.Change{Set: map[string][]byte{"n": []byte("1")}}))
 	at, err = c.PExpireTime(ctx, name).Result()
 	require.NoError(t, err)
 	assert.Equal(t, later.UnixMilli(), at.Milliseconds(), "Update without Expires keeps it")
+	v, err := c.HGet(ctx, name, "\xffv").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "3", v, "each Update adds one to the version")
 
 	require.NoError(t, s.Delete(ctx, key))
 	n, err := c.Exists(ctx, name).Result()
@@ -262,7 +266,7 @@ func TestForeignHash(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "redisstore: load:")
 	assert.Contains(t, err.Error(), "WRONGTYPE")
-	err = s.Update(ctx, str, store.Change{Set: map[string][]byte{"a": nil}})
+	err = update(ctx, s, str, store.Change{Set: map[string][]byte{"a": nil}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "redisstore: update:")
 }
@@ -308,3 +312,9 @@ func TestBadInput(t *testing.T) {
 
 // itoa formats n in decimal.
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// update applies c with s.Update and returns only the error.
+func update(ctx context.Context, s store.Store, key string, c store.Change) error {
+	_, err := s.Update(ctx, key, c)
+	return err
+}

@@ -118,7 +118,7 @@ func TestServerStopAndRestart(t *testing.T) {
 
 	key := storetest.NewKey(t)
 	require.NoError(t, s.Create(ctx, key, rec()))
-	require.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"b": []byte("2")}}))
+	require.NoError(t, update(ctx, s, key, store.Change{Set: map[string][]byte{"b": []byte("2")}}))
 
 	// A writer that runs through the outage: every answer is success, a
 	// sentinel (a session lost with the server's memory) or a wrapped
@@ -138,7 +138,7 @@ func TestServerStopAndRestart(t *testing.T) {
 			}
 			k := storetest.NewKey(t)
 			errs := []error{s.Create(ctx, k, rec())}
-			errs = append(errs, s.Update(ctx, k, store.Change{Set: map[string][]byte{"w": []byte("x")}}))
+			errs = append(errs, update(ctx, s, k, store.Change{Set: map[string][]byte{"w": []byte("x")}}))
 			_, lerr := s.Load(ctx, k)
 			errs = append(errs, lerr, s.Delete(ctx, k))
 			allOK := true
@@ -164,7 +164,7 @@ func TestServerStopAndRestart(t *testing.T) {
 	waitFor(t, "writer succeeding before the outage", func() bool { return ok.Load() >= 5 })
 
 	srv.stop()
-	enginetest.RequireEngineError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"c": []byte("3")}}), "redisstore", "update")
+	enginetest.RequireEngineError(t, update(ctx, s, key, store.Change{Set: map[string][]byte{"c": []byte("3")}}), "redisstore", "update")
 	_, err = s.Load(ctx, key)
 	enginetest.RequireEngineError(t, err, "redisstore", "load")
 	enginetest.RequireEngineError(t, s.Create(ctx, storetest.NewKey(t), rec()), "redisstore", "create")
@@ -178,10 +178,10 @@ func TestServerStopAndRestart(t *testing.T) {
 		_, err := s.Load(ctx, key)
 		return errors.Is(err, store.ErrNotFound)
 	})
-	require.ErrorIs(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"c": []byte("3")}}), store.ErrNotFound)
+	require.ErrorIs(t, update(ctx, s, key, store.Change{Set: map[string][]byte{"c": []byte("3")}}), store.ErrNotFound)
 	fresh := storetest.NewKey(t)
 	require.NoError(t, s.Create(ctx, fresh, rec()))
-	require.NoError(t, s.Update(ctx, fresh, store.Change{Set: map[string][]byte{"b": []byte("2")}}))
+	require.NoError(t, update(ctx, s, fresh, store.Change{Set: map[string][]byte{"b": []byte("2")}}))
 	got, err := s.Load(ctx, fresh)
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, got.Fields)
@@ -207,7 +207,7 @@ func TestContextDeadline(t *testing.T) {
 	ctx := context.Background()
 	key := storetest.NewKey(t)
 	require.NoError(t, s.Create(ctx, key, store.Record{Created: time.Now(), Expires: time.Now().Add(time.Hour)}))
-	require.NoError(t, s.Update(ctx, key, store.Change{}), "warm up the script")
+	require.NoError(t, update(ctx, s, key, store.Change{}), "warm up the script")
 
 	admin := redis.NewClient(&redis.Options{Addr: srv.addr()})
 	defer admin.Close()

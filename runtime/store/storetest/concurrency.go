@@ -55,7 +55,9 @@ func testConcurrentCreate(t *testing.T, s store.Store) {
 		require.ErrorIsf(t, err, store.ErrExists, "Create %d", i)
 	}
 	require.NotEqual(t, -1, winner, "no Create succeeded")
-	requireFields(t, fields("creator", fmt.Sprint(winner)), mustLoad(t, s, key).Fields)
+	got := mustLoad(t, s, key)
+	requireFields(t, fields("creator", fmt.Sprint(winner)), got.Fields)
+	require.Equal(t, uint64(1), got.Version, "Version")
 }
 
 // testDeleteUpdateRace: goroutines keep updating a session while another
@@ -65,9 +67,10 @@ func testDeleteUpdateRace(t *testing.T, s store.Store) {
 	deleteUpdateRace(t, s, []store.Store{s}, s)
 }
 
-// concurrentFieldWriters creates a session through nodes[0], then writes
-// one field per goroutine, spreading the goroutines over nodes, and checks
-// every node sees every write.
+// concurrentFieldWriters creates a session through s, then writes one
+// field per goroutine, spreading the goroutines over nodes, and checks
+// every node sees every write, that every Update got its own version and
+// that the final version counts them all.
 func concurrentFieldWriters(t *testing.T, s store.Store, nodes []store.Store) {
 	ctx := context.Background()
 	key := NewKey(t)
@@ -79,6 +82,7 @@ func concurrentFieldWriters(t *testing.T, s store.Store, nodes []store.Store) {
 	mustCreate(t, s, key, rec)
 
 	want := fields("base", "kept")
+	versions := make([]uint64, fieldWriters)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range fieldWriters {
@@ -91,16 +95,23 @@ func concurrentFieldWriters(t *testing.T, s store.Store, nodes []store.Store) {
 		node := nodes[i%len(nodes)]
 		wg.Go(func() {
 			<-start
-			assert.NoErrorf(t, node.Update(ctx, key, c), "Update %d", i)
+			v, err := node.Update(ctx, key, c)
+			assert.NoErrorf(t, err, "Update %d", i)
+			versions[i] = v
 		})
 	}
 	close(start)
 	wg.Wait()
+	if t.Failed() {
+		return
+	}
 
+	requireVersions(t, 2, versions)
 	for i, node := range nodes {
 		got := mustLoad(t, node, key)
 		requireFields(t, want, got.Fields)
 		requireTime(t, rec.Expires, got.Expires, fmt.Sprintf("Expires on node %d", i))
+		require.Equalf(t, uint64(1+fieldWriters), got.Version, "Version on node %d", i)
 	}
 }
 
@@ -116,7 +127,8 @@ func deleteUpdateRace(t *testing.T, s store.Store, updaters []store.Store, delet
 }
 
 // raceRound is one round of deleteUpdateRace; the delete goes out once
-// deleteAfter updates have succeeded.
+// deleteAfter updates have succeeded. The successful Updates must have
+// got the versions 2, 3, ... one each.
 func raceRound(t *testing.T, s store.Store, updaters []store.Store, deleter store.Store, deleteAfter int64) {
 	ctx := context.Background()
 	key := NewKey(t)
@@ -129,6 +141,8 @@ func raceRound(t *testing.T, s store.Store, updaters []store.Store, deleter stor
 		once      sync.Once
 		wg        sync.WaitGroup
 		start     = make(chan struct{})
+		mu        sync.Mutex
+		versions  []uint64
 	)
 	if deleteAfter == 0 {
 		close(reached)
@@ -140,7 +154,7 @@ func raceRound(t *testing.T, s store.Store, updaters []store.Store, deleter stor
 			notFound := 0
 			for i := range raceUpdates {
 				after := deleted.Load()
-				err := node.Update(ctx, key, raceChange(g, i))
+				v, err := node.Update(ctx, key, raceChange(g, i))
 				if !assertNilOrNotFound(t, err, fmt.Sprintf("Update %d/%d", g, i)) {
 					return
 				}
@@ -152,6 +166,9 @@ func raceRound(t *testing.T, s store.Store, updaters []store.Store, deleter stor
 					continue
 				}
 				assert.Falsef(t, after, "Update %d/%d began after Delete returned and succeeded", g, i)
+				mu.Lock()
+				versions = append(versions, v)
+				mu.Unlock()
 				if succeeded.Add(1) == deleteAfter {
 					once.Do(func() { close(reached) })
 				}
@@ -173,8 +190,9 @@ func raceRound(t *testing.T, s store.Store, updaters []store.Store, deleter stor
 	deleted.Store(true)
 	<-done
 
+	requireVersions(t, 2, versions)
 	requireNotFound(t, s, key)
-	require.ErrorIs(t, s.Update(ctx, key, store.Change{Set: fields("late", "1")}), store.ErrNotFound)
+	require.ErrorIs(t, updateErr(ctx, s, key, store.Change{Set: fields("late", "1")}), store.ErrNotFound)
 	for _, node := range updaters {
 		requireNotFound(t, node, key)
 	}

@@ -10,7 +10,8 @@ import (
 )
 
 // testCanceledContext: every method given a canceled context returns an
-// error wrapping context.Canceled and changes nothing.
+// error wrapping context.Canceled and changes nothing, not even the
+// version.
 func testCanceledContext(t *testing.T, s store.Store) {
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -29,8 +30,8 @@ func testCanceledContext(t *testing.T, s store.Store) {
 		requireNotFound(t, s, fresh)
 	})
 	t.Run("Update", func(t *testing.T) {
-		c := store.Change{Set: fields("a", "changed"), Remove: []string{"b"}, Expires: msTime(3 * time.Hour)}
-		err := s.Update(canceled, key, c)
+		c := store.Change{Set: fields("a", "changed"), Remove: []string{"b"}, Expires: msTime(3 * time.Hour), Owner: ptr("x")}
+		err := updateErr(canceled, s, key, c)
 		require.ErrorIs(t, err, context.Canceled)
 		requireRecord(t, rec, mustLoad(t, s, key))
 	})

@@ -32,7 +32,7 @@ func testUpdateCopiesInput(t *testing.T, s store.Store) {
 
 	c := store.Change{Set: fields("a", "aaaa", "n", "nnnn"), Remove: []string{"b"}}
 	want := merged(rec.Fields, c.Set, c.Remove...)
-	require.NoError(t, s.Update(context.Background(), key, c))
+	require.NoError(t, updateErr(context.Background(), s, key, c))
 
 	c.Set["a"][0] = 'X'
 	c.Set["n"] = []byte("replaced")

@@ -107,17 +107,23 @@ func testCreateNoFields(t *testing.T, s store.Store) {
 }
 
 // testCreateLive: Create on a live key fails with ErrExists and leaves the
-// original as it was.
+// original as it was: fields, times, owner and version.
 func testCreateLive(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	key := NewKey(t)
 	orig := newRecord(fields("a", "1", "b", "2"))
+	orig.Owner = newOwner(t, "alice")
 	mustCreate(t, s, key, orig)
+	requireUpdate(t, s, key, store.Change{Set: fields("b", "22")}, 2)
+	orig.Fields["b"] = []byte("22")
+	orig.Version = 2
 
 	other := store.Record{
 		Fields:  fields("a", "changed", "c", "3"),
 		Created: msTime(time.Minute),
 		Expires: msTime(2 * time.Hour),
+		Version: 1,
+		Owner:   newOwner(t, "mallory"),
 	}
 	err := s.Create(ctx, key, other)
 	require.ErrorIs(t, err, store.ErrExists)
@@ -129,9 +135,14 @@ func testCreateLive(t *testing.T, s store.Store) {
 func testCreateAfterDelete(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	key := NewKey(t)
-	mustCreate(t, s, key, newRecord(fields("old", "1", "shared", "old")))
+	old := newRecord(fields("old", "1", "shared", "old"))
+	old.Owner = newOwner(t, "old")
+	mustCreate(t, s, key, old)
+	requireUpdate(t, s, key, store.Change{Set: fields("more", "1")}, 2)
+	requireUpdate(t, s, key, store.Change{Expires: msTime(2 * time.Hour)}, 3)
 	require.NoError(t, s.Delete(ctx, key))
 
+	// The new session starts over at version 1, with its own owner.
 	want := newRecord(fields("new", "2", "shared", "new"))
 	mustCreate(t, s, key, want)
 	requireRecord(t, want, mustLoad(t, s, key))
@@ -140,7 +151,6 @@ func testCreateAfterDelete(t *testing.T, s store.Store) {
 // testLargeSession: a session at the default size limit (about 1 KB in 40
 // fields) round-trips, and so does rewriting every field of it.
 func testLargeSession(t *testing.T, s store.Store) {
-	ctx := context.Background()
 	key := NewKey(t)
 	f := make(map[string][]byte, 40)
 	size := 0
@@ -163,8 +173,9 @@ func testLargeSession(t *testing.T, s store.Store) {
 	for k, v := range f {
 		set[k] = append([]byte("new"), v[3:]...)
 	}
-	require.NoError(t, s.Update(ctx, key, store.Change{Set: set}))
-	requireFields(t, set, mustLoad(t, s, key).Fields)
+	requireUpdate(t, s, key, store.Change{Set: set}, 2)
+	want.Fields, want.Version = set, 2
+	requireRecord(t, want, mustLoad(t, s, key))
 }
 
 // testKeysAreIndependent: writes to one session never show in another.
@@ -176,7 +187,7 @@ func testKeysAreIndependent(t *testing.T, s store.Store) {
 	mustCreate(t, s, k1, r1)
 	mustCreate(t, s, k2, r2)
 
-	require.NoError(t, s.Update(ctx, k1, store.Change{Set: fields("same", "changed"), Remove: []string{"a"}}))
+	requireUpdate(t, s, k1, store.Change{Set: fields("same", "changed"), Remove: []string{"a"}, Owner: ptr(newOwner(t, "one"))}, 2)
 	requireRecord(t, r2, mustLoad(t, s, k2))
 
 	require.NoError(t, s.Delete(ctx, k1))

@@ -34,21 +34,26 @@ func testExpiry(t *testing.T, s store.Store) {
 		requireFields(t, fields("a", "1"), mustLoad(t, s, loadKey).Fields)
 	}
 	updateKey := create(fields("a", "1"), short())
-	createKey := create(fields("old", "1", "shared", "old"), short())
 	deleteKey := create(fields("a", "1"), short())
+
+	// A session written a few times, with an owner, then left to expire:
+	// a new Create over it starts at version 1 with its own owner.
+	createKey := create(fields("old", "1", "shared", "old"), short())
+	requireUpdate(t, s, createKey, store.Change{Set: fields("more", "1"), Owner: ptr(newOwner(t, "old"))}, 2)
+	requireUpdate(t, s, createKey, store.Change{Remove: []string{"more"}}, 3)
 
 	// An Update without Expires keeps the short expiry.
 	keepKey := create(fields("a", "1"), short())
-	require.NoError(t, s.Update(ctx, keepKey, store.Change{Set: fields("b", "2")}), "Update")
+	require.NoError(t, updateErr(ctx, s, keepKey, store.Change{Set: fields("b", "2")}), "Update")
 
 	// A touch extends life past the original expiry.
 	touchKey := create(fields("a", "1"), short())
 	touched := msTime(time.Hour)
-	require.NoError(t, s.Update(ctx, touchKey, store.Change{Expires: touched}), "touch")
+	requireUpdate(t, s, touchKey, store.Change{Expires: touched}, 2)
 
 	// A touch can also shorten life.
 	shortenKey := create(fields("a", "1"), msTime(time.Hour))
-	require.NoError(t, s.Update(ctx, shortenKey, store.Change{Expires: short()}), "touch")
+	require.NoError(t, updateErr(ctx, s, shortenKey, store.Change{Expires: short()}), "touch")
 
 	time.Sleep(time.Until(latest) + expiryMargin)
 
@@ -64,14 +69,16 @@ func testExpiry(t *testing.T, s store.Store) {
 			{},
 		}
 		for _, c := range changes {
-			require.ErrorIs(t, s.Update(ctx, updateKey, c), store.ErrNotFound)
+			require.ErrorIs(t, updateErr(ctx, s, updateKey, c), store.ErrNotFound)
 			requireNotFound(t, s, updateKey)
 		}
 	})
 	t.Run("CreateOverExpired", func(t *testing.T) {
 		want := newRecord(fields("new", "2", "shared", "new"))
+		want.Owner = newOwner(t, "new")
 		mustCreate(t, s, createKey, want)
 		requireRecord(t, want, mustLoad(t, s, createKey))
+		requireUpdate(t, s, createKey, store.Change{}, 2)
 	})
 	t.Run("DeleteExpired", func(t *testing.T) {
 		require.NoError(t, s.Delete(ctx, deleteKey))
@@ -84,8 +91,11 @@ func testExpiry(t *testing.T, s store.Store) {
 		got := mustLoad(t, s, touchKey)
 		requireFields(t, fields("a", "1"), got.Fields)
 		requireTime(t, touched, got.Expires, "Expires")
-		require.NoError(t, s.Update(ctx, touchKey, store.Change{Set: fields("b", "2")}))
-		requireFields(t, fields("a", "1", "b", "2"), mustLoad(t, s, touchKey).Fields)
+		require.Equal(t, uint64(2), got.Version, "Version")
+		requireUpdate(t, s, touchKey, store.Change{Set: fields("b", "2")}, 3)
+		got = mustLoad(t, s, touchKey)
+		requireFields(t, fields("a", "1", "b", "2"), got.Fields)
+		require.Equal(t, uint64(3), got.Version, "Version")
 	})
 	t.Run("TouchShortens", func(t *testing.T) {
 		requireNotFound(t, s, shortenKey)

@@ -10,13 +10,33 @@
 //	}
 //
 // Engines that several processes share also run [TwoNodes] with two
-// independent handles on one backend.
+// independent handles on one backend. Engines with the optional
+// capabilities run [RunVersioner] ([store.Versioner]) and [RunOwnerIndex]
+// ([store.OwnerIndex]), and show with [IndexBounded] that their owner
+// index sheds the entries of expired sessions:
+//
+//	func TestOwnerIndex(t *testing.T) {
+//		storetest.RunOwnerIndex(t, newEngine)
+//	}
+//
+//	func TestIndexBounded(t *testing.T) {
+//		s := newEngine(t)
+//		storetest.IndexBounded(t, s, func(owner string) int {
+//			return rawIndexEntries(t, s, owner) // stale ones included
+//		})
+//	}
+//
+// [Run] checks the parts of the contract every engine keeps: fields,
+// times, Version (1 after Create, one more per successful Update, also
+// under concurrency) and Owner (stored and changed, even by engines
+// without an owner index).
 //
 // The suite never assumes an empty store: every subtest works on fresh
 // random keys from [NewKey], so one backend may serve many runs at once.
-// Expiry checks use short expiries (a few hundred milliseconds) and wait
-// once for all of them, so a whole run takes about a second plus the
-// engine's own latency.
+// Expiry checks use short expiries (a few hundred milliseconds) and each
+// of Run, RunVersioner, RunOwnerIndex and IndexBounded waits once for all
+// of its own, so a whole run takes a second or two plus the engine's own
+// latency.
 package storetest
 
 import (
@@ -25,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -97,6 +118,13 @@ var cases = []testCase{
 	{"CanceledContext", testCanceledContext},
 	// expiry.go
 	{"Expiry", testExpiry},
+	// version.go
+	{"VersionAfterCreate", testVersionAfterCreate},
+	{"VersionCountsUpdates", testVersionCountsUpdates},
+	{"VersionFailedUpdate", testVersionFailedUpdate},
+	// owner.go
+	{"OwnerCreate", testOwnerCreate},
+	{"OwnerChange", testOwnerChange},
 	// concurrency.go
 	{"ConcurrentFieldWriters", testConcurrentFieldWriters},
 	{"ConcurrentCreate", testConcurrentCreate},
@@ -121,12 +149,14 @@ func msTime(d time.Duration) time.Time {
 }
 
 // newRecord returns a record with the given fields, created now and
-// expiring in an hour, both whole milliseconds.
+// expiring in an hour, both whole milliseconds, and no owner. Its Version
+// is 1, what a Load right after Create must report.
 func newRecord(fields map[string][]byte) store.Record {
 	return store.Record{
 		Fields:  fields,
 		Created: msTime(0),
 		Expires: msTime(time.Hour),
+		Version: 1,
 	}
 }
 
@@ -171,13 +201,18 @@ func requireFields(t *testing.T, want, got map[string][]byte) {
 	require.Equal(t, asStrings(want), asStrings(got), "fields")
 }
 
-// requireRecord fails unless got has want's fields and times, the times
-// compared exactly (the suite only passes whole milliseconds).
+// requireRecord fails unless got has want's fields, times and owner, the
+// times compared exactly (the suite only passes whole milliseconds), and,
+// unless want.Version is 0, want's version.
 func requireRecord(t *testing.T, want, got store.Record) {
 	t.Helper()
 	requireFields(t, want.Fields, got.Fields)
 	requireTime(t, want.Created, got.Created, "Created")
 	requireTime(t, want.Expires, got.Expires, "Expires")
+	require.Equal(t, want.Owner, got.Owner, "Owner")
+	if want.Version != 0 {
+		require.Equal(t, want.Version, got.Version, "Version")
+	}
 }
 
 // requireTime fails unless got is the same instant as want.
@@ -231,4 +266,46 @@ func fieldKey(prefix string, i int) string {
 // than ErrNotFound.
 func assertNilOrNotFound(t *testing.T, err error, what string) bool {
 	return assert.Truef(t, isNilOrNotFound(err), "%s: want nil or ErrNotFound, got %v", what, err)
+}
+
+// updateErr calls s.Update and returns only its error, for checks that
+// do not look at the version.
+func updateErr(ctx context.Context, s store.Store, key string, c store.Change) error {
+	_, err := s.Update(ctx, key, c)
+	return err
+}
+
+// mustUpdate applies c to key, fails the test on error and returns the
+// version Update reported.
+func mustUpdate(t *testing.T, s store.Store, key string, c store.Change) uint64 {
+	t.Helper()
+	v, err := s.Update(context.Background(), key, c)
+	require.NoError(t, err, "Update")
+	return v
+}
+
+// requireUpdate applies c to key and fails unless Update succeeds and
+// reports version want.
+func requireUpdate(t *testing.T, s store.Store, key string, c store.Change, want uint64) {
+	t.Helper()
+	require.Equal(t, want, mustUpdate(t, s, key, c), "version returned by Update")
+}
+
+// requireVersions fails unless versions, the versions a set of successful
+// Updates of one session reported, are exactly first, first+1, ... in
+// some order: no two Updates got the same version and none was skipped.
+func requireVersions(t *testing.T, first uint64, versions []uint64) {
+	t.Helper()
+	got := append(make([]uint64, 0, len(versions)), versions...)
+	slices.Sort(got)
+	want := make([]uint64, len(got))
+	for i := range want {
+		want[i] = first + uint64(i)
+	}
+	require.Equal(t, want, got, "versions returned by concurrent Updates (sorted)")
+}
+
+// ptr returns a pointer to s, for Change.Owner.
+func ptr(s string) *string {
+	return &s
 }

@@ -30,9 +30,10 @@ func testUpdateSet(t *testing.T, s store.Store) {
 		"новый":  []byte("ключ"),          // new, non-ASCII key
 		"a-like": []byte("not a prefix!"), // shares a prefix with "a"
 	}
-	require.NoError(t, s.Update(context.Background(), key, store.Change{Set: set}))
+	requireUpdate(t, s, key, store.Change{Set: set}, 2)
 	want := rec
 	want.Fields = merged(rec.Fields, set)
+	want.Version = 2
 	requireRecord(t, want, mustLoad(t, s, key))
 }
 
@@ -41,13 +42,15 @@ func testUpdateSet(t *testing.T, s store.Store) {
 func testUpdateRemove(t *testing.T, s store.Store) {
 	key, rec := createBase(t, s)
 	remove := []string{"a", "absent", "c"}
-	require.NoError(t, s.Update(context.Background(), key, store.Change{Remove: remove}))
+	requireUpdate(t, s, key, store.Change{Remove: remove}, 2)
 	want := rec
 	want.Fields = merged(rec.Fields, nil, remove...)
+	want.Version = 2
 	requireRecord(t, want, mustLoad(t, s, key))
 
-	// Removing only absent keys is fine too.
-	require.NoError(t, s.Update(context.Background(), key, store.Change{Remove: []string{"absent", "a"}}))
+	// Removing only absent keys is fine too, and still counts as a write.
+	requireUpdate(t, s, key, store.Change{Remove: []string{"absent", "a"}}, 3)
+	want.Version = 3
 	requireRecord(t, want, mustLoad(t, s, key))
 }
 
@@ -55,9 +58,10 @@ func testUpdateRemove(t *testing.T, s store.Store) {
 func testUpdateSetAndRemove(t *testing.T, s store.Store) {
 	key, rec := createBase(t, s)
 	c := store.Change{Set: fields("b", "22", "d", "4"), Remove: []string{"a"}}
-	require.NoError(t, s.Update(context.Background(), key, c))
+	requireUpdate(t, s, key, c, 2)
 	want := rec
 	want.Fields = merged(rec.Fields, c.Set, c.Remove...)
+	want.Version = 2
 	requireRecord(t, want, mustLoad(t, s, key))
 }
 
@@ -65,10 +69,11 @@ func testUpdateSetAndRemove(t *testing.T, s store.Store) {
 // later, and changes nothing else.
 func testUpdateTouch(t *testing.T, s store.Store) {
 	key, rec := createBase(t, s)
-	for _, d := range []time.Duration{3 * time.Hour, 30 * time.Minute} {
+	for i, d := range []time.Duration{3 * time.Hour, 30 * time.Minute} {
 		want := rec
 		want.Expires = msTime(d)
-		require.NoError(t, s.Update(context.Background(), key, store.Change{Expires: want.Expires}))
+		want.Version = uint64(2 + i)
+		requireUpdate(t, s, key, store.Change{Expires: want.Expires}, want.Version)
 		requireRecord(t, want, mustLoad(t, s, key))
 	}
 }
@@ -77,43 +82,51 @@ func testUpdateTouch(t *testing.T, s store.Store) {
 func testUpdateSetWithExpiry(t *testing.T, s store.Store) {
 	key, rec := createBase(t, s)
 	c := store.Change{Set: fields("a", "11"), Remove: []string{"b"}, Expires: msTime(5 * time.Hour)}
-	require.NoError(t, s.Update(context.Background(), key, c))
+	requireUpdate(t, s, key, c, 2)
 	want := store.Record{
 		Fields:  merged(rec.Fields, c.Set, c.Remove...),
 		Created: rec.Created,
 		Expires: c.Expires,
+		Version: 2,
 	}
 	requireRecord(t, want, mustLoad(t, s, key))
 }
 
-// testUpdateEmptyChange: an empty Change succeeds on a live session
-// without changing it and reports ErrNotFound on a missing one.
+// testUpdateEmptyChange: an empty Change succeeds on a live session,
+// changing nothing but the version, and reports ErrNotFound on a missing
+// one.
 func testUpdateEmptyChange(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	key, rec := createBase(t, s)
-	require.NoError(t, s.Update(ctx, key, store.Change{}))
+	requireUpdate(t, s, key, store.Change{}, 2)
+	rec.Version = 2
+	requireRecord(t, rec, mustLoad(t, s, key))
+	requireUpdate(t, s, key, store.Change{Set: map[string][]byte{}, Remove: []string{}}, 3)
+	rec.Version = 3
 	requireRecord(t, rec, mustLoad(t, s, key))
 
 	missing := NewKey(t)
-	require.ErrorIs(t, s.Update(ctx, missing, store.Change{}), store.ErrNotFound)
+	require.ErrorIs(t, updateErr(ctx, s, missing, store.Change{}), store.ErrNotFound)
 	requireNotFound(t, s, missing)
 }
 
 // testUpdateRemoveAllKeepsSession: removing every field leaves a live,
 // empty session, not a missing one.
 func testUpdateRemoveAllKeepsSession(t *testing.T, s store.Store) {
-	ctx := context.Background()
 	key, rec := createBase(t, s)
-	require.NoError(t, s.Update(ctx, key, store.Change{Remove: []string{"a", "b", "c"}}))
+	requireUpdate(t, s, key, store.Change{Remove: []string{"a", "b", "c"}}, 2)
 	got := mustLoad(t, s, key)
 	require.NotNil(t, got.Fields)
 	require.Empty(t, got.Fields)
 	requireTime(t, rec.Created, got.Created, "Created")
 	requireTime(t, rec.Expires, got.Expires, "Expires")
+	require.Equal(t, uint64(2), got.Version, "Version")
 
 	// The empty session still takes updates.
-	require.NoError(t, s.Update(ctx, key, store.Change{Set: fields("back", "1")}))
-	requireFields(t, fields("back", "1"), mustLoad(t, s, key).Fields)
+	requireUpdate(t, s, key, store.Change{Set: fields("back", "1")}, 3)
+	got = mustLoad(t, s, key)
+	requireFields(t, fields("back", "1"), got.Fields)
+	require.Equal(t, uint64(3), got.Version, "Version")
 }
 
 // testUpdateMissing: Update of a key never created reports ErrNotFound and
@@ -121,20 +134,30 @@ func testUpdateRemoveAllKeepsSession(t *testing.T, s store.Store) {
 func testUpdateMissing(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	key := NewKey(t)
+	someone := newOwner(t, "someone")
 	changes := []store.Change{
 		{Set: fields("a", "1")},
 		{Remove: []string{"a"}},
 		{Expires: msTime(time.Hour)},
 		{Set: fields("a", "1"), Remove: []string{"b"}, Expires: msTime(time.Hour)},
+		{Owner: ptr(someone)},
+		{},
 	}
 	for _, c := range changes {
-		require.ErrorIs(t, s.Update(ctx, key, c), store.ErrNotFound)
+		require.ErrorIs(t, updateErr(ctx, s, key, c), store.ErrNotFound)
 		requireNotFound(t, s, key)
 	}
 	// Nothing half-written lingers: a later Create holds only its fields.
 	want := newRecord(fields("b", "2"))
 	mustCreate(t, s, key, want)
 	requireRecord(t, want, mustLoad(t, s, key))
+	if idx, ok := s.(store.OwnerIndex); ok {
+		owned, err := idx.Owned(ctx, someone)
+		require.NoError(t, err)
+		for _, o := range owned {
+			require.NotEqual(t, key, o.Key, "a failed Update put the session in the owner index")
+		}
+	}
 }
 
 // testUpdateAfterDelete: Update of a deleted session reports ErrNotFound
@@ -144,10 +167,10 @@ func testUpdateAfterDelete(t *testing.T, s store.Store) {
 	key, _ := createBase(t, s)
 	require.NoError(t, s.Delete(ctx, key))
 
-	c := store.Change{Set: fields("a", "resurrected", "z", "26"), Expires: msTime(time.Hour)}
-	require.ErrorIs(t, s.Update(ctx, key, c), store.ErrNotFound)
+	c := store.Change{Set: fields("a", "resurrected", "z", "26"), Expires: msTime(time.Hour), Owner: ptr(newOwner(t, "someone"))}
+	require.ErrorIs(t, updateErr(ctx, s, key, c), store.ErrNotFound)
 	requireNotFound(t, s, key)
-	require.ErrorIs(t, s.Update(ctx, key, store.Change{Expires: msTime(time.Hour)}), store.ErrNotFound)
+	require.ErrorIs(t, updateErr(ctx, s, key, store.Change{Expires: msTime(time.Hour)}), store.ErrNotFound)
 	requireNotFound(t, s, key)
 
 	want := newRecord(fields("fresh", "1"))
@@ -160,8 +183,9 @@ func testUpdateAfterDelete(t *testing.T, s store.Store) {
 func testUpdateSetWinsOverRemove(t *testing.T, s store.Store) {
 	key, rec := createBase(t, s)
 	set := map[string][]byte{"a": []byte("kept"), "n": []byte("new")}
-	require.NoError(t, s.Update(context.Background(), key, store.Change{Set: set, Remove: []string{"a", "n", "b"}}))
+	requireUpdate(t, s, key, store.Change{Set: set, Remove: []string{"a", "n", "b"}}, 2)
 	want := rec
 	want.Fields = merged(rec.Fields, set, "b")
+	want.Version = 2
 	requireRecord(t, want, mustLoad(t, s, key))
 }

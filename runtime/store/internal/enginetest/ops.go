@@ -2,6 +2,7 @@ package enginetest
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,8 @@ func Ops(t testing.TB, s store.Store, key string) []Op {
 		{"load", func(ctx context.Context) error { _, err := s.Load(ctx, key); return err }},
 		{"create", func(ctx context.Context) error { return s.Create(ctx, storetest.NewKey(t), LiveRecord("a", "1")) }},
 		{"update", func(ctx context.Context) error {
-			return s.Update(ctx, key, store.Change{Set: map[string][]byte{"b": []byte("2")}})
+			_, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"b": []byte("2")}})
+			return err
 		}},
 		{"delete", func(ctx context.Context) error { return s.Delete(ctx, storetest.NewKey(t)) }},
 	}
@@ -108,7 +110,8 @@ func Outage(t *testing.T, engine string, s store.Store, p *Proxy, settle time.Du
 			return err == nil
 		}, settle, 20*time.Millisecond, "Load after the server is back")
 	}
-	require.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{"c": []byte("3")}}))
+	_, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"c": []byte("3")}})
+	require.NoError(t, err)
 	got, err := s.Load(ctx, key)
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]byte{"a": []byte("1"), "c": []byte("3")}, got.Fields)
@@ -125,7 +128,7 @@ func ExpiredLeftover(t *testing.T, s store.Store, key string, untouched func(t *
 	ctx := context.Background()
 	_, err := s.Load(ctx, key)
 	require.ErrorIs(t, err, store.ErrNotFound)
-	err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"b": []byte("2")}, Expires: time.Now().Add(time.Hour)})
+	_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"b": []byte("2")}, Expires: time.Now().Add(time.Hour)})
 	require.ErrorIs(t, err, store.ErrNotFound)
 	untouched(t)
 
@@ -136,28 +139,41 @@ func ExpiredLeftover(t *testing.T, s store.Store, key string, untouched func(t *
 }
 
 // RefusesBadInput checks that s refuses, before any round trip, arguments
-// the manager never sends, with errors naming the engine and the
-// operation: an empty key, a record without expiry, and each of
-// badFields as a field key of Create, Update's Set and Update's Remove.
-// The wording is that of redisstore and dynamostore ("invalid argument",
-// "zero Expires", "not valid UTF-8").
+// the manager never sends, with errors wrapping store.ErrInvalid that
+// name the engine and the operation: an empty key, a record without
+// expiry, and each of badFields as a field key of Create, Update's Set
+// and Update's Remove. The wording is that of redisstore and dynamostore
+// ("empty key", "zero Expires", "not valid UTF-8").
 func RefusesBadInput(t *testing.T, engine string, s store.Store, badFields ...string) {
 	t.Helper()
 	ctx := context.Background()
 	good := LiveRecord()
+	invalid := func(err error, prefix, what string) {
+		t.Helper()
+		assert.ErrorIsf(t, err, store.ErrInvalid, "%s", what)
+		assert.ErrorContainsf(t, err, prefix, "%s", what)
+		if err != nil {
+			assert.Truef(t, strings.HasPrefix(err.Error(), engine+": "), "%s: %v lacks the engine", what, err)
+		}
+	}
 	_, err := s.Load(ctx, "")
-	assert.ErrorContains(t, err, engine+": load: invalid argument: empty key")
-	assert.ErrorContains(t, s.Create(ctx, "", good), engine+": create: invalid argument")
-	assert.ErrorContains(t, s.Update(ctx, "", store.Change{}), engine+": update: invalid argument")
-	assert.ErrorContains(t, s.Delete(ctx, ""), engine+": delete: invalid argument")
+	invalid(err, engine+": load: ", "Load empty key")
+	assert.ErrorContains(t, err, "empty key")
+	invalid(s.Create(ctx, "", good), engine+": create: ", "Create empty key")
+	_, err = s.Update(ctx, "", store.Change{})
+	invalid(err, engine+": update: ", "Update empty key")
+	invalid(s.Delete(ctx, ""), engine+": delete: ", "Delete empty key")
 
 	k := storetest.NewKey(t)
-	assert.ErrorContains(t, s.Create(ctx, k, store.Record{Created: time.Now()}), "zero Expires")
+	err = s.Create(ctx, k, store.Record{Created: time.Now()})
+	invalid(err, "zero Expires", "Create without expiry")
 	for _, f := range badFields {
 		rec := LiveRecord()
 		rec.Fields[f] = nil
-		assert.ErrorContainsf(t, s.Create(ctx, k, rec), "not valid UTF-8", "Create field %q", f)
-		assert.ErrorContainsf(t, s.Update(ctx, k, store.Change{Set: map[string][]byte{f: nil}}), "not valid UTF-8", "Update set %q", f)
-		assert.ErrorContainsf(t, s.Update(ctx, k, store.Change{Remove: []string{f}}), "not valid UTF-8", "Update remove %q", f)
+		invalid(s.Create(ctx, k, rec), "not valid UTF-8", "Create field "+strconv.Quote(f))
+		_, err = s.Update(ctx, k, store.Change{Set: map[string][]byte{f: nil}})
+		invalid(err, "not valid UTF-8", "Update set "+strconv.Quote(f))
+		_, err = s.Update(ctx, k, store.Change{Remove: []string{f}})
+		invalid(err, "not valid UTF-8", "Update remove "+strconv.Quote(f))
 	}
 }

@@ -117,7 +117,7 @@ func Clock(t *testing.T, e SQL) {
 	require.NoError(t, err)
 	_, err = ahead.Load(ctx, key)
 	require.ErrorIs(t, err, store.ErrNotFound, "a store whose clock is past the expiry sees no session")
-	require.ErrorIs(t, ahead.Update(ctx, key, store.Change{Set: map[string][]byte{"b": nil}}), store.ErrNotFound)
+	require.ErrorIs(t, updateErr(ctx, ahead, key, store.Change{Set: map[string][]byte{"b": nil}}), store.ErrNotFound)
 }
 
 // AwkwardKeys checks that field keys meaning something in SQL, JSON text
@@ -142,10 +142,10 @@ func AwkwardKeys(t *testing.T, s store.Store) {
 	want := rec.Fields
 	for i, k := range keys {
 		if i%2 == 0 {
-			require.NoError(t, s.Update(ctx, key, store.Change{Remove: []string{k}}), "remove %q", k)
+			require.NoError(t, updateErr(ctx, s, key, store.Change{Remove: []string{k}}), "remove %q", k)
 			delete(want, k)
 		} else {
-			require.NoError(t, s.Update(ctx, key, store.Change{Set: map[string][]byte{k: []byte("new " + k)}}), "set %q", k)
+			require.NoError(t, updateErr(ctx, s, key, store.Change{Set: map[string][]byte{k: []byte("new " + k)}}), "set %q", k)
 			want[k] = []byte("new " + k)
 		}
 	}
@@ -160,7 +160,7 @@ func SetWinsOverRemove(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	key := storetest.NewKey(t)
 	require.NoError(t, s.Create(ctx, key, LiveRecord("a", "1")))
-	require.NoError(t, s.Update(ctx, key, store.Change{
+	require.NoError(t, updateErr(ctx, s, key, store.Change{
 		Set:    map[string][]byte{"a": []byte("2"), "b": []byte("3")},
 		Remove: []string{"a", "b", "a"},
 	}))
@@ -180,8 +180,8 @@ func SQLBadInput(t *testing.T, engine string, s store.Store) {
 	require.ErrorContains(t, s.Create(ctx, "", rec), engine+": create: empty key")
 	require.ErrorContains(t, s.Create(ctx, storetest.NewKey(t), store.Record{Created: time.Now()}), "no expiry")
 	require.ErrorContains(t, s.Create(ctx, storetest.NewKey(t), store.Record{Fields: map[string][]byte{"": nil}, Expires: rec.Expires}), "empty field key")
-	require.ErrorContains(t, s.Update(ctx, "", store.Change{}), engine+": update: empty key")
-	require.ErrorContains(t, s.Update(ctx, "k", store.Change{Set: map[string][]byte{"": nil}}), "empty field key")
+	require.ErrorContains(t, updateErr(ctx, s, "", store.Change{}), engine+": update: empty key")
+	require.ErrorContains(t, updateErr(ctx, s, "k", store.Change{Set: map[string][]byte{"": nil}}), "empty field key")
 	require.ErrorContains(t, s.Delete(ctx, ""), engine+": delete: empty key")
 }
 
@@ -189,14 +189,23 @@ func SQLBadInput(t *testing.T, engine string, s store.Store) {
 // s must use one connection), the round trips of each operation: one,
 // once the connection has prepared its statements. An Update of one small
 // field sends fewer than maxUpdateBytes bytes although the session holds
-// a field of bigField bytes.
+// a field of bigField bytes. s must implement [store.Versioner] and
+// [store.OwnerIndex]: Version, Owned and an Update that moves the
+// session to another owner cost one round trip too, and the versions
+// Update returns count the Updates.
 func RoundTrips(t *testing.T, s store.Store, c *Counter, bigField, maxUpdateBytes int) {
 	ctx := context.Background()
+	versioner, ok := s.(store.Versioner)
+	require.Truef(t, ok, "%T implements store.Versioner", s)
+	index, ok := s.(store.OwnerIndex)
+	require.Truef(t, ok, "%T implements store.OwnerIndex", s)
 	big := bytes.Repeat([]byte{'x'}, bigField)
+	owner := UniqueName("owner-")
 	rec := store.Record{
 		Fields:  map[string][]byte{"big": big, "small": []byte("1"), "gone": []byte("2")},
 		Created: time.Now(),
 		Expires: time.Now().Add(time.Hour),
+		Owner:   owner,
 	}
 	// Warm up: the connection prepares each statement, and each shape of
 	// Update, on first use.
@@ -204,8 +213,14 @@ func RoundTrips(t *testing.T, s store.Store, c *Counter, bigField, maxUpdateByte
 	require.NoError(t, s.Create(ctx, warm, rec))
 	_, err := s.Load(ctx, warm)
 	require.NoError(t, err)
-	require.NoError(t, s.Update(ctx, warm, store.Change{Set: map[string][]byte{"small": []byte("2")}}))
-	require.NoError(t, s.Update(ctx, warm, store.Change{Expires: time.Now().Add(time.Hour)}))
+	_, err = s.Update(ctx, warm, store.Change{Set: map[string][]byte{"small": []byte("2")}})
+	require.NoError(t, err)
+	_, err = s.Update(ctx, warm, store.Change{Expires: time.Now().Add(time.Hour), Owner: &owner})
+	require.NoError(t, err)
+	_, err = versioner.Version(ctx, warm)
+	require.NoError(t, err)
+	_, err = index.Owned(ctx, owner)
+	require.NoError(t, err)
 	require.NoError(t, s.Delete(ctx, warm))
 
 	key := storetest.NewKey(t)
@@ -217,6 +232,16 @@ func RoundTrips(t *testing.T, s store.Store, c *Counter, bigField, maxUpdateByte
 		assert.Equal(t, 1, trips, "round trips of %s", what)
 		return sent
 	}
+	// update runs s.Update and checks the version it returns.
+	update := func(ch store.Change, want uint64) func() error {
+		return func() error {
+			v, err := s.Update(ctx, key, ch)
+			if err == nil && v != want {
+				err = fmt.Errorf("update returned version %d, want %d", v, want)
+			}
+			return err
+		}
+	}
 	measure("Create", func() error { return s.Create(ctx, key, rec) })
 	measure("Load", func() error {
 		got, err := s.Load(ctx, key)
@@ -225,17 +250,34 @@ func RoundTrips(t *testing.T, s store.Store, c *Counter, bigField, maxUpdateByte
 		}
 		return err
 	})
-	sent := measure("Update", func() error {
-		return s.Update(ctx, key, store.Change{
-			Set:     map[string][]byte{"small": []byte("3")},
-			Remove:  []string{"gone"},
-			Expires: time.Now().Add(2 * time.Hour),
-		})
-	})
+	sent := measure("Update", update(store.Change{
+		Set:     map[string][]byte{"small": []byte("3")},
+		Remove:  []string{"gone"},
+		Expires: time.Now().Add(2 * time.Hour),
+	}, 2))
 	assert.Less(t, sent, maxUpdateBytes, "bytes sent by an Update of one small field")
-	measure("touch", func() error { return s.Update(ctx, key, store.Change{Expires: time.Now().Add(time.Hour)}) })
+	measure("touch", update(store.Change{Expires: time.Now().Add(time.Hour)}, 3))
+	other := owner + "-other"
+	measure("Update moving the session to another owner", update(store.Change{
+		Set:   map[string][]byte{"small": []byte("4")},
+		Owner: &other,
+	}, 4))
+	measure("Version", func() error {
+		v, err := versioner.Version(ctx, key)
+		if err == nil && v != 4 {
+			err = fmt.Errorf("version %d, want 4", v)
+		}
+		return err
+	})
+	measure("Owned", func() error {
+		owned, err := index.Owned(ctx, other)
+		if err == nil && (len(owned) != 1 || owned[0].Key != key || owned[0].Version != 4) {
+			err = fmt.Errorf("owned = %+v, want the session at version 4", owned)
+		}
+		return err
+	})
 	measure("Update of a missing session", func() error {
-		err := s.Update(ctx, storetest.NewKey(t), store.Change{Set: map[string][]byte{"a": nil}})
+		_, err := s.Update(ctx, storetest.NewKey(t), store.Change{Set: map[string][]byte{"a": nil}})
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
@@ -265,7 +307,7 @@ func UpdateAfterWaiting(t *testing.T, s store.Store, lock func(key string) (comm
 
 	done := make(chan error, 1)
 	go func() {
-		done <- s.Update(ctx, key, store.Change{Set: map[string][]byte{"y": []byte("Y")}, Remove: []string{"x"}})
+		done <- updateErr(ctx, s, key, store.Change{Set: map[string][]byte{"y": []byte("Y")}, Remove: []string{"x"}})
 	}()
 	// Wait until the Update is blocked on the lock, then let it go.
 	require.Eventually(t, waiting, 10*time.Second, poll, "Update waits for the lock")
@@ -289,16 +331,22 @@ func CleanupOp(s SQLStore) Op {
 // their deadline passes, with an error wrapping context.DeadlineExceeded
 // (see [RequireDeadlines]), and that s works once the lock is gone. lock
 // takes, on another connection, a lock blocking every operation of s, and
-// returns the function releasing it.
-func LockedDeadlines(t *testing.T, engine string, s store.Store, lock func() (unlock func() error)) {
+// returns the function releasing it. The ops in extra are checked too.
+func LockedDeadlines(t *testing.T, engine string, s store.Store, lock func() (unlock func() error), extra ...Op) {
 	ctx := context.Background()
 	key := storetest.NewKey(t)
 	require.NoError(t, s.Create(ctx, key, LiveRecord("a", "1")))
 	unlock := lock()
-	RequireDeadlines(t, engine, Ops(t, s, key), 100*time.Millisecond, 2*time.Second)
+	RequireDeadlines(t, engine, append(Ops(t, s, key), extra...), 100*time.Millisecond, 2*time.Second)
 	// The lock is still held: every call returned on its deadline.
 	require.NoError(t, unlock())
 	got, err := s.Load(ctx, key)
 	require.NoError(t, err, "the store works after the lock is gone")
 	assert.Contains(t, got.Fields, "a")
+}
+
+// updateErr is s.Update without the version, for checks of the error.
+func updateErr(ctx context.Context, s store.Store, key string, c store.Change) error {
+	_, err := s.Update(ctx, key, c)
+	return err
 }

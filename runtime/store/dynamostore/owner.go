@@ -1,0 +1,139 @@
+package dynamostore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+)
+
+// maxBatchGet is DynamoDB's limit on the keys of one BatchGetItem.
+const maxBatchGet = 100
+
+// Owned returns the live sessions of owner, in no particular order. It
+// queries the index "owner" (one Query per 1 MB page of keys), reads the
+// listed items with strongly consistent BatchGetItem calls (up to 100 keys
+// each) and returns those that are live and still the owner's. Expired
+// items it meets are deleted, each with a DeleteItem conditioned on its
+// expiry having passed. See the package documentation (Owner index) for
+// what the index's eventual consistency means.
+func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) {
+	if owner == "" {
+		return nil, fmt.Errorf("dynamostore: owned: %w: empty owner", store.ErrInvalid)
+	}
+	keys, err := s.ownerKeys(ctx, owner)
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: owned: %w", err)
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: owned: %w", err)
+	}
+	now := nowMillis()
+	var out []store.Owned
+	for _, item := range items {
+		key, _ := item[attrID].(*types.AttributeValueMemberS)
+		rec, err := decodeMeta(item)
+		if key == nil || err != nil {
+			continue // not a session item dynamostore wrote: never listed
+		}
+		if rec.Expires.UnixMilli() <= now {
+			if err := s.deleteExpired(ctx, key.Value, now); err != nil {
+				return nil, fmt.Errorf("dynamostore: owned: delete expired session: %w", err)
+			}
+			continue
+		}
+		if rec.Owner != owner {
+			continue // moved to another owner since the index was read
+		}
+		out = append(out, store.Owned{Key: key.Value, Created: rec.Created, Expires: rec.Expires, Version: rec.Version})
+	}
+	return out, nil
+}
+
+// ownerKeys returns the keys the index lists under owner.
+func (s *Store) ownerKeys(ctx context.Context, owner string) ([]string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 s.table,
+		IndexName:                 aws.String(ownerIndex),
+		KeyConditionExpression:    aws.String("#O = :O"),
+		ExpressionAttributeNames:  map[string]string{"#O": attrOwner, "#ID": attrID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":O": &types.AttributeValueMemberS{Value: owner}},
+		ProjectionExpression:      aws.String("#ID"),
+	}
+	var keys []string
+	p := dynamodb.NewQueryPaginator(s.client, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query index %q: %w", ownerIndex, err)
+		}
+		for _, item := range page.Items {
+			if id, ok := item[attrID].(*types.AttributeValueMemberS); ok {
+				keys = append(keys, id.Value)
+			}
+		}
+	}
+	return keys, nil
+}
+
+// batchGet reads id, c, e, v and o of the items under keys with strongly
+// consistent BatchGetItem calls, sending unprocessed keys again (with a
+// short growing pause) until all are read or ctx ends. Missing items are
+// left out.
+func (s *Store) batchGet(ctx context.Context, keys []string) ([]map[string]types.AttributeValue, error) {
+	table := aws.ToString(s.table)
+	var items []map[string]types.AttributeValue
+	for len(keys) > 0 {
+		n := min(len(keys), maxBatchGet)
+		req := make([]map[string]types.AttributeValue, n)
+		for i, k := range keys[:n] {
+			req[i] = keyOf(k)
+		}
+		keys = keys[n:]
+		pending := map[string]types.KeysAndAttributes{table: {
+			Keys:                     req,
+			ConsistentRead:           aws.Bool(true),
+			ProjectionExpression:     aws.String("#ID,#C,#E,#V,#O"),
+			ExpressionAttributeNames: map[string]string{"#ID": attrID, "#C": attrCreated, "#E": attrExpires, "#V": attrVersion, "#O": attrOwner},
+		}}
+		for pause := 10 * time.Millisecond; len(pending) > 0; pause = min(2*pause, time.Second) {
+			out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+			if err != nil {
+				return nil, fmt.Errorf("batch get: %w", err)
+			}
+			items = append(items, out.Responses[table]...)
+			pending = out.UnprocessedKeys
+			if len(pending[table].Keys) == 0 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("batch get: %w", ctx.Err())
+			case <-time.After(pause):
+			}
+		}
+	}
+	return items, nil
+}
+
+// deleteExpired deletes the item under key if its expiry is at or before
+// now (Unix ms); an item written again meanwhile is left alone.
+func (s *Store) deleteExpired(ctx context.Context, key string, now int64) error {
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 s.table,
+		Key:                       keyOf(key),
+		ConditionExpression:       aws.String("#E <= :NOW"),
+		ExpressionAttributeNames:  map[string]string{"#E": attrExpires},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":NOW": number(now)},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return err
+	}
+	return nil
+}

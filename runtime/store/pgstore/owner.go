@@ -1,0 +1,89 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+)
+
+// MaxOwnerLen is the longest owner, in bytes, the store keeps: plenty for
+// a user ID, and well below what one entry of a PostgreSQL B-tree index
+// can hold.
+const MaxOwnerLen = 255
+
+// checkOwner refuses owners the owner column or its index cannot hold:
+// longer than [MaxOwnerLen] bytes, not valid UTF-8, or holding a NUL byte
+// (which PostgreSQL text cannot store). The errors wrap
+// [store.ErrInvalid].
+func checkOwner(owner string) error {
+	switch {
+	case len(owner) > MaxOwnerLen:
+		return fmt.Errorf("%w: owner longer than %d bytes", store.ErrInvalid, MaxOwnerLen)
+	case !utf8.ValidString(owner):
+		return fmt.Errorf("%w: owner is not valid UTF-8", store.ErrInvalid)
+	case strings.IndexByte(owner, 0) >= 0:
+		return fmt.Errorf("%w: owner holds a NUL byte", store.ErrInvalid)
+	}
+	return nil
+}
+
+// Version returns the version of the live session under key, or
+// [store.ErrNotFound] when there is none or it has expired. One query
+// reading one row by its primary key, fields untouched.
+func (s *Store) Version(ctx context.Context, key string) (uint64, error) {
+	if key == "" {
+		return 0, fmt.Errorf("pgstore: version: %w", errEmptyKey)
+	}
+	var v int64
+	err := s.pool.QueryRow(ctx, s.q.version, key, s.now()).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("pgstore: version: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: version: %w", err)
+	}
+	return uint64(v), nil
+}
+
+// Owned returns the live sessions whose owner is owner, in no particular
+// order: one query served by the partial index on the owner column,
+// never a scan of all sessions. An empty owner owns nothing.
+//
+// The index is the column itself: Delete removes a session's entry with
+// its row, an Update changing the owner moves it in the same statement,
+// and expired sessions, which Owned skips, leave with their rows at the
+// next cleanup ([WithCleanupInterval], [Store.DeleteExpired]). So the
+// index never holds more than the sessions the table holds.
+func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) {
+	if owner == "" {
+		return nil, nil
+	}
+	if err := checkOwner(owner); err != nil {
+		return nil, fmt.Errorf("pgstore: owned: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, s.q.owned, owner, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: owned: %w", err)
+	}
+	var (
+		owned            []store.Owned
+		key              string
+		created, expires time.Time
+		version          int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&key, &created, &expires, &version}, func() error {
+		owned = append(owned, store.Owned{Key: key, Created: created, Expires: expires, Version: uint64(version)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: owned: %w", err)
+	}
+	return owned, nil
+}

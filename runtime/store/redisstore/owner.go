@@ -1,0 +1,187 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+)
+
+// The owner index: see "Owner index" in the package documentation for
+// the layout, the invariant (a live session's entry has a score at or
+// past its expiry) and the races covered.
+
+// Bounds of the slack added to a session's expiry to give the score of
+// its owner-index entry. updateScript repeats them in milliseconds.
+const (
+	minIndexSlack = int64(time.Hour / time.Millisecond)
+	maxIndexSlack = int64(7 * 24 * time.Hour / time.Millisecond)
+)
+
+// indexScore returns the score of the owner-index entry of a session
+// expiring at expires (both Unix ms): the expiry plus four times the
+// session's remaining lifetime, at least an hour and at most a week.
+func indexScore(expires, now int64) int64 {
+	slack := min(max(4*(expires-now), minIndexSlack), maxIndexSlack)
+	return expires + slack
+}
+
+// indexKey returns the name of the sorted set listing owner's sessions.
+func (s *Store) indexKey(owner string) string {
+	return s.prefix + "owner:{" + store.Key(owner) + "}"
+}
+
+// indexCall returns the call of indexScript that lists the session key
+// under owner with score.
+func (s *Store) indexCall(owner, key string, score, now int64) *call {
+	return &call{script: indexScript, keys: []string{s.indexKey(owner)}, args: []any{now, key, score}}
+}
+
+// unconfirm clears the score recorded in the session under key for its
+// owner-index entry when it is still score, after the index write failed.
+// It is best effort: the caller reports the index failure either way.
+func (s *Store) unconfirm(ctx context.Context, key string, score int64) {
+	c := &call{script: unconfirmScript, keys: []string{s.redisKey(key)}, args: []any{score}}
+	s.run(ctx, c)
+}
+
+// Owned returns the live sessions of owner, in no particular order. It
+// costs two round trips (the owner's sorted set, then one pipelined HMGET
+// per listed session); when it meets stale entries, two more remove them
+// and check the sessions again. The empty owner (none) is refused with an
+// error wrapping [store.ErrInvalid]. See "Owner index" in the package
+// documentation for the guarantees.
+func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) {
+	if owner == "" {
+		return nil, fmt.Errorf("redisstore: owned: %w: empty owner", store.ErrInvalid)
+	}
+	zkey := s.indexKey(owner)
+	now := nowMillis()
+	pipe := s.client.Pipeline()
+	pipe.ZRemRangeByScore(ctx, zkey, "-inf", strconv.FormatInt(now, 10))
+	zr := pipe.ZRangeWithScores(ctx, zkey, 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("redisstore: owned: %w", err)
+	}
+	entries := zr.Val()
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(entries))
+	for i, z := range entries {
+		k, ok := z.Member.(string)
+		if !ok {
+			return nil, fmt.Errorf("redisstore: owned: index member of type %T", z.Member)
+		}
+		keys[i] = k
+	}
+	metas, err := s.readMeta(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: owned: %w", err)
+	}
+	var out []store.Owned
+	var stale []string
+	var raise []*call
+	for i, m := range metas {
+		if !m.ownedBy(owner, now) {
+			stale = append(stale, keys[i])
+			continue
+		}
+		out = append(out, m.owned(keys[i]))
+		if e := m.expires.UnixMilli(); entries[i].Score < float64(e) {
+			// The invariant was broken (an index write lost after its
+			// session write): repair it.
+			raise = append(raise, s.indexCall(owner, keys[i], indexScore(e, now), now))
+		}
+	}
+	if len(stale) > 0 {
+		members := make([]any, len(stale))
+		for i, k := range stale {
+			members[i] = k
+		}
+		if err := s.client.ZRem(ctx, zkey, members...).Err(); err != nil {
+			return nil, fmt.Errorf("redisstore: owned: remove stale entries: %w", err)
+		}
+		// A session write racing with this call may have made a session
+		// the owner's after it was read: look again, restore its entry.
+		again, err := s.readMeta(ctx, stale)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: owned: check removed entries: %w", err)
+		}
+		now = nowMillis()
+		for i, m := range again {
+			if m.ownedBy(owner, now) {
+				out = append(out, m.owned(stale[i]))
+				raise = append(raise, s.indexCall(owner, stale[i], indexScore(m.expires.UnixMilli(), now), now))
+			}
+		}
+	}
+	if len(raise) > 0 {
+		s.run(ctx, raise...)
+		for _, c := range raise {
+			if err := c.cmd.Err(); err != nil {
+				return nil, fmt.Errorf("redisstore: owned: repair entries: %w", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// meta is the metadata of one session as [Store.readMeta] reads it.
+type meta struct {
+	owner            string
+	hasOwner, valid  bool // valid: created and expires parse
+	created, expires time.Time
+	version          uint64
+}
+
+// ownedBy reports whether m is a live session of owner at now.
+func (m meta) ownedBy(owner string, now int64) bool {
+	return m.valid && m.hasOwner && m.owner == owner && m.expires.UnixMilli() > now
+}
+
+// owned returns m as the description of the session key.
+func (m meta) owned(key string) store.Owned {
+	return store.Owned{Key: key, Created: m.created, Expires: m.expires, Version: m.version}
+}
+
+// readMeta reads owner, times and version of each session in keys with
+// one pipelined HMGET per session (one round trip). A missing session
+// reads as a meta that is not valid.
+func (s *Store) readMeta(ctx context.Context, keys []string) ([]meta, error) {
+	pipe := s.client.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.HMGet(ctx, s.redisKey(k), fieldOwner, fieldCreated, fieldExpires, fieldVersion)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	metas := make([]meta, len(keys))
+	for i, cmd := range cmds {
+		vals := cmd.Val()
+		if len(vals) != 4 {
+			continue
+		}
+		m := &metas[i]
+		m.owner, m.hasOwner = vals[0].(string)
+		c, cok := vals[1].(string)
+		e, eok := vals[2].(string)
+		if cok && eok {
+			var ok1, ok2 bool
+			m.created, ok1 = parseMillis(c)
+			m.expires, ok2 = parseMillis(e)
+			m.valid = ok1 && ok2
+		}
+		if v, ok := vals[3].(string); ok {
+			if m.version, ok = parseVersion(v); !ok {
+				m.valid = false
+			}
+		}
+	}
+	return metas, nil
+}
