@@ -1,23 +1,27 @@
 package session
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sessiongen/sessiongen/runtime/bus"
 	"github.com/sessiongen/sessiongen/runtime/store/memstore"
 )
 
 // benchSetup returns a manager on memstore and the cookie of an existing,
 // cached session holding "n" = 42.
-func benchSetup(tb testing.TB) (*Manager, *http.Cookie) {
+func benchSetup(tb testing.TB, opts ...Option) (*Manager, *http.Cookie) {
 	tb.Helper()
 	mem := memstore.New()
 	tb.Cleanup(func() { _ = mem.Close() })
-	m, err := New(WithStore(mem))
+	m, err := New(append([]Option{WithStore(mem)}, opts...)...)
 	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = m.Close() })
 	rec := httptest.NewRecorder()
 	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		require.NoError(tb, FromContext(r.Context()).Set(r.Context(), "n", int64(42)))
@@ -69,6 +73,35 @@ func BenchmarkHandlerReadOnly(b *testing.B) {
 		n, ok, err := Value[int64](FromContext(r.Context()), "n")
 		if err != nil || !ok || n != 42 {
 			b.Fatal("read failed", n, ok, err)
+		}
+		_, _ = w.Write(body)
+	})), c)
+}
+
+// BenchmarkHandlerReadOnlyWithBus is BenchmarkHandlerReadOnly on a
+// manager subscribed to a bus (the read path checks freshness only).
+func BenchmarkHandlerReadOnlyWithBus(b *testing.B) {
+	l := bus.NewLocal()
+	m, c := benchSetup(b, WithBus(l), WithLogger(slog.New(slog.DiscardHandler)))
+	for !m.busUp.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	runHandler(b, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, ok, err := Value[int64](FromContext(r.Context()), "n")
+		if err != nil || !ok || n != 42 {
+			b.Fatal("read failed", n, ok, err)
+		}
+		_, _ = w.Write(body)
+	})), c)
+}
+
+// BenchmarkHandlerSetWithBus is BenchmarkHandlerSet on a manager that
+// publishes each change on a bus (queued; a goroutine sends it).
+func BenchmarkHandlerSetWithBus(b *testing.B) {
+	m, c := benchSetup(b, WithBus(bus.NewLocal()), WithLogger(slog.New(slog.DiscardHandler)))
+	runHandler(b, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := FromContext(r.Context()).Set(r.Context(), "n", int64(43)); err != nil {
+			b.Fatal(err)
 		}
 		_, _ = w.Write(body)
 	})), c)

@@ -47,6 +47,30 @@ var (
 	// ID to the client (a new session, [Session.Renew]) after the response
 	// headers went out. Nothing was changed.
 	ErrHeadersWritten = errors.New("response headers already written")
+
+	// ErrUnsupported reports an operation the storage engine cannot do:
+	// [Manager.Sessions], [Manager.RevokeAll] and [Manager.RevokeOthers]
+	// need an engine with an owner index (store.OwnerIndex). It wraps
+	// [errors.ErrUnsupported].
+	ErrUnsupported = fmt.Errorf("not supported by the storage engine: %w", errors.ErrUnsupported)
+
+	// ErrNoOwnerKey reports an owner operation on a manager without an
+	// owner key (see [WithOwnerKey]).
+	ErrNoOwnerKey = errors.New("no owner key configured (WithOwnerKey)")
+
+	// ErrNoOwner reports an empty owner given to [Manager.Sessions] or
+	// [Manager.RevokeAll], or a session without an owner given to
+	// [Manager.RevokeOthers].
+	ErrNoOwner = errors.New("no owner")
+
+	// ErrInvalidOwner reports a value of the owner key (see
+	// [WithOwnerKey]) that cannot name an owner: it must be a string
+	// (valid UTF-8, no NUL byte) or an integer. Nothing was changed.
+	ErrInvalidOwner = errors.New("invalid owner value (want a string or an integer)")
+
+	// ErrInvalidHandle reports a string given to [Manager.Revoke] that is
+	// not a session handle (43 base64url characters).
+	ErrInvalidHandle = errors.New("invalid session handle")
 )
 
 // MaxKeyLen is the longest key, in bytes.

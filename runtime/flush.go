@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/sessiongen/sessiongen/runtime/bus"
 	"github.com/sessiongen/sessiongen/runtime/identity"
 	"github.com/sessiongen/sessiongen/runtime/store"
 )
@@ -100,6 +101,7 @@ func (s *Session) flush() error {
 	defer e.mu.Unlock()
 	cur := e.snap.Load()
 	if !m.live(cur, now) {
+		m.expire(s.ctx, e, cur)
 		s.lost(e)
 		if len(pending) > 0 {
 			return opError("flush", "", ErrNotFound)
@@ -115,6 +117,9 @@ func (s *Session) flush() error {
 			return opError("flush", "", ErrTooLarge)
 		}
 		c = changeFor(next.fields, fs)
+		if o, ok := m.ownerChange(fs); ok {
+			c.Owner, next.owner = ptr(o), o
+		}
 	}
 	if t := m.touchDue(cur, now); !t.IsZero() {
 		c.Expires, next.expires = t, t
@@ -122,7 +127,9 @@ func (s *Session) flush() error {
 	if c.Empty() {
 		return nil
 	}
-	if err := m.store.Update(s.ctx, e.key, c); err != nil {
+	checked, start := e.checked.Load(), m.stamp(now)
+	v, err := m.store.Update(s.ctx, e.key, c)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			s.lost(e)
 			if len(pending) == 0 {
@@ -135,11 +142,14 @@ func (s *Session) flush() error {
 		}
 		return opError("flush", "", err)
 	}
+	next.version = v
 	e.snap.Store(&next)
+	m.settle(e, cur, v, checked, start)
+	m.publish(s.ctx, bus.Changed, e.key, v)
 	if !c.Expires.IsZero() {
 		s.extended = true
 	}
-	m.written(e)
+	m.written(e, v)
 	return nil
 }
 

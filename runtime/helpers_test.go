@@ -26,12 +26,15 @@ var errInjected = errors.New("injected engine failure")
 // not failed goes to the real engine.
 type countingStore struct {
 	store.Store
-	loads, creates, updates, deletes atomic.Int64
+	loads, creates, updates, deletes, versions atomic.Int64
 
-	mu   sync.Mutex
-	fail map[string]error // operation name, or "op:key", -> error to return
-	keys []string         // every key the engine was given
-	last []store.Change   // every Update's change
+	mu sync.Mutex
+	// afterLoad, when set, is called after the engine answered a Load
+	// and before the answer goes back to the manager.
+	afterLoad func(key string)
+	fail      map[string]error // operation name, or "op:key", -> error to return
+	keys      []string         // every key the engine was given
+	last      []store.Change   // every Update's change
 }
 
 func newCountingStore(inner store.Store) *countingStore {
@@ -79,7 +82,21 @@ func (c *countingStore) Load(ctx context.Context, key string) (store.Record, err
 	if err := c.injected("load", key); err != nil {
 		return store.Record{}, err
 	}
-	return c.Store.Load(ctx, key)
+	rec, err := c.Store.Load(ctx, key)
+	c.mu.Lock()
+	after := c.afterLoad
+	c.mu.Unlock()
+	if after != nil {
+		after(key)
+	}
+	return rec, err
+}
+
+// setAfterLoad sets the afterLoad function.
+func (c *countingStore) setAfterLoad(f func(key string)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.afterLoad = f
 }
 
 func (c *countingStore) Create(ctx context.Context, key string, rec store.Record) error {
@@ -90,15 +107,32 @@ func (c *countingStore) Create(ctx context.Context, key string, rec store.Record
 	return c.Store.Create(ctx, key, rec)
 }
 
-func (c *countingStore) Update(ctx context.Context, key string, ch store.Change) error {
+func (c *countingStore) Update(ctx context.Context, key string, ch store.Change) (uint64, error) {
 	c.updates.Add(1)
 	c.mu.Lock()
 	c.last = append(c.last, ch)
 	c.mu.Unlock()
 	if err := c.injected("update", key); err != nil {
-		return err
+		return 0, err
 	}
 	return c.Store.Update(ctx, key, ch)
+}
+
+// Version forwards to the engine's store.Versioner (memstore has one).
+func (c *countingStore) Version(ctx context.Context, key string) (uint64, error) {
+	c.versions.Add(1)
+	if err := c.injected("version", key); err != nil {
+		return 0, err
+	}
+	return c.Store.(store.Versioner).Version(ctx, key)
+}
+
+// Owned forwards to the engine's store.OwnerIndex (memstore has one).
+func (c *countingStore) Owned(ctx context.Context, owner string) ([]store.Owned, error) {
+	if err := c.injected("owned", owner); err != nil {
+		return nil, err
+	}
+	return c.Store.(store.OwnerIndex).Owned(ctx, owner)
 }
 
 func (c *countingStore) Delete(ctx context.Context, key string) error {
@@ -168,13 +202,38 @@ func newHarnessOn(t *testing.T, engine store.Store, opts ...Option) *harness {
 	t.Helper()
 	h := &harness{t: t, store: newCountingStore(engine), log: &syncBuffer{}, clock: newClock()}
 	logger := slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	all := append([]Option{WithStore(h.store), WithLogger(logger)}, opts...)
+	// An engine without the optional capabilities stays without them.
+	var eng store.Store = h.store
+	if _, ok := engine.(store.Versioner); !ok {
+		eng = plainStore{h.store}
+	}
+	all := append([]Option{WithStore(eng), WithLogger(logger), withClock(h.clock.Now)}, opts...)
 	m, err := New(all...)
 	require.NoError(t, err)
-	m.now = h.clock.Now
+	t.Cleanup(func() { _ = m.Close() })
 	h.m = m
 	return h
 }
+
+// withClock sets the manager's clock (before any goroutine starts).
+func withClock(now func() time.Time) Option {
+	return func(m *Manager) error {
+		m.now = now
+		return nil
+	}
+}
+
+// withQueues sets the capacities of the publish and hook queues.
+func withQueues(pub, hook int) Option {
+	return func(m *Manager) error {
+		m.pubCap, m.hookCap = pub, hook
+		return nil
+	}
+}
+
+// plainStore hides every optional capability of an engine: it is a bare
+// store.Store.
+type plainStore struct{ store.Store }
 
 // handle is the per-request function a test runs inside the middleware.
 type handle func(w http.ResponseWriter, r *http.Request, s *Session)

@@ -2,12 +2,18 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"log/slog"
+	"math"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
 
+	"github.com/sessiongen/sessiongen/runtime/bus"
 	"github.com/sessiongen/sessiongen/runtime/identity"
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/memstore"
@@ -34,13 +40,45 @@ type Manager struct {
 	loader otter.Loader[string, *entry]
 	// now is the clock; tests replace it.
 	now func() time.Time
+
+	// Many nodes (coherence.go, publish.go, owner.go, hooks.go).
+	node      string
+	bus       bus.Bus
+	maxStale  time.Duration
+	staleSet  bool
+	ownerKey  string
+	hooks     Hooks
+	versioner store.Versioner    // nil when the engine has none
+	owners    store.OwnerIndex   // nil when the engine has none
+	keys      sync.Map           // engine key -> *entry, for every cached entry
+	marks     *marks             // recent news per engine key
+	base      time.Time          // origin of stamp
+	epoch     atomic.Int64       // copies checked before it are revalidated
+	loads     atomic.Uint64      // entries made so far (loads and creations)
+	bounded   atomic.Bool        // the staleness bound applies now
+	busUp     atomic.Bool        // the bus subscription is up
+	pubq      chan bus.Message   // nil without a bus
+	hookq     chan Event         // nil without hooks
+	pubCap    int                // capacity of pubq (tests lower it)
+	hookCap   int                // capacity of hookq (tests lower it)
+	done      chan struct{}      // closed by Close
+	cancel    context.CancelFunc // ends the subscription
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	pubDrops  dropCounter
+	pubFails  dropCounter
+	hookDrops dropCounter
 }
 
 // New returns a Manager configured by opts. Without options it uses an
 // in-process memory engine, one cookie identity named "sid", a 1024-byte
 // size limit, a cache of 100,000 sessions kept for an hour, a 24-hour idle
-// timeout, a 7-day lifetime and [Immediate] flushing. It returns an error
-// when an option is invalid.
+// timeout, a 7-day lifetime and [Immediate] flushing, with no bus, no
+// staleness bound, no owner key and no hooks. It returns an error when an
+// option is invalid.
+//
+// With a bus ([WithBus]) or hooks ([WithHooks]) New starts goroutines
+// (subscription, publisher, hook worker); [Manager.Close] stops them.
 func New(opts ...Option) (*Manager, error) {
 	m := &Manager{
 		maxSize:    DefaultMaxSize,
@@ -51,6 +89,8 @@ func New(opts ...Option) (*Manager, error) {
 		mode:       Immediate,
 		onError:    defaultErrorHandler,
 		now:        time.Now,
+		pubCap:     DefaultPublishQueue,
+		hookCap:    DefaultHookQueue,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -66,13 +106,78 @@ func New(opts ...Option) (*Manager, error) {
 	if len(m.ids) == 0 {
 		m.ids = []identity.Identity{&identity.Cookie{}}
 	}
+	if m.node == "" {
+		m.node = randomNode()
+	}
+	if m.bus != nil && !m.staleSet {
+		m.maxStale = DefaultMaxStalenessWithBus
+	}
+	m.versioner, _ = m.store.(store.Versioner)
+	m.owners, _ = m.store.(store.OwnerIndex)
+	m.marks = newMarks()
+	m.base = m.now()
+	m.epoch.Store(math.MinInt64 + 1)
+	// Without a bus the bound, if any, applies always; with one, until
+	// the subscription is up.
+	m.bounded.Store(m.maxStale > 0)
+	m.done = make(chan struct{})
 	c, err := m.newCache()
 	if err != nil {
 		return nil, err
 	}
 	m.cache = c
 	m.loader = loader{m}
+	m.start()
 	return m, nil
+}
+
+// start launches the goroutines the options need.
+func (m *Manager) start() {
+	if m.hooks.any() {
+		m.hookq = make(chan Event, m.hookCap)
+		m.wg.Add(1)
+		go m.runHooks()
+	}
+	if m.bus != nil {
+		m.pubq = make(chan bus.Message, m.pubCap)
+		m.wg.Add(2)
+		go m.runPublisher()
+		ctx, cancel := context.WithCancel(context.Background())
+		m.cancel = cancel
+		go func() {
+			defer m.wg.Done()
+			m.subscribe(ctx)
+		}()
+	}
+}
+
+// Close stops what the manager runs in the background: it ends the bus
+// subscription, sends the change messages still queued (for at most two
+// seconds), runs the lifecycle hooks still queued, and waits for those
+// goroutines to end. It closes neither the engine nor the bus, which
+// belong to the caller. Sessions still work after Close, but their
+// changes are no longer announced on the bus (each dropped message is
+// logged) and no hooks run. Close is safe to call more than once; it
+// returns nil.
+func (m *Manager) Close() error {
+	m.closeOnce.Do(func() {
+		if m.cancel != nil {
+			m.cancel()
+		}
+		close(m.done)
+		m.wg.Wait()
+	})
+	return nil
+}
+
+// Node returns the manager's node ID (see [WithNode]).
+func (m *Manager) Node() string { return m.node }
+
+// randomNode returns a random node ID: 16 base64url characters.
+func randomNode() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // logger returns the manager's logger.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sessiongen/sessiongen/runtime/bus"
 	"github.com/sessiongen/sessiongen/runtime/identity"
 	"github.com/sessiongen/sessiongen/runtime/store"
 )
@@ -29,6 +30,10 @@ const (
 	// DefaultLifetime is the default absolute lifetime: a session expires
 	// this long after it was created, however active it is.
 	DefaultLifetime = 7 * 24 * time.Hour
+	// DefaultMaxStalenessWithBus is the staleness bound of a manager with
+	// a bus when [WithMaxStaleness] is not given: it applies while the
+	// bus subscription is down.
+	DefaultMaxStalenessWithBus = time.Second
 )
 
 // FlushMode says when a request's changes reach the storage engine.
@@ -132,10 +137,11 @@ func WithCacheLimit(n int) Option {
 }
 
 // WithCacheTTL sets how long a session stays in the in-process cache
-// after it was loaded from the engine (or created). It bounds how long
-// this process may serve a session without seeing changes that another
-// process made to it. Default [DefaultCacheTTL] (1 hour). d must be
-// positive.
+// after it was loaded from the engine (or created). Without a bus and
+// without a staleness bound it bounds how long this process may serve a
+// session without seeing changes that another process made to it (see
+// [WithBus] and [WithMaxStaleness] for tighter bounds). Default
+// [DefaultCacheTTL] (1 hour). d must be positive.
 func WithCacheTTL(d time.Duration) Option {
 	return func(m *Manager) error {
 		if d <= 0 {
@@ -233,4 +239,105 @@ func WithErrorReporter(f func(ctx context.Context, err error)) Option {
 // defaultErrorHandler answers with a plain-text 500.
 func defaultErrorHandler(w http.ResponseWriter, _ *http.Request, _ error) {
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+// WithNode sets this manager's node ID, which its bus messages carry so
+// that it can ignore its own (see [WithBus]). Every manager sharing a bus
+// needs a different one. Default: 16 random characters, new for every
+// [New]. id must not be empty.
+func WithNode(id string) Option {
+	return func(m *Manager) error {
+		if id == "" {
+			return fmt.Errorf("session: WithNode: the node ID is empty")
+		}
+		m.node = id
+		return nil
+	}
+}
+
+// WithBus sets the bus over which managers sharing an engine tell each
+// other about changes, so no sticky load balancing is needed. After every
+// change this manager makes in the engine (set, remove, expiry extension,
+// owner change, renew, destroy, revoke, expiry found on read) it
+// publishes a message with the session's engine key and new version, from
+// a background goroutine (the request does not wait for the bus; see
+// [DefaultPublishQueue]). It applies the messages of the other managers:
+// a cached session another manager changed or deleted is dropped, so the
+// next request loads it again. Messages are compared by version, so
+// their order does not matter.
+//
+// While the subscription is down, cached sessions older than the
+// staleness bound ([WithMaxStaleness], default
+// [DefaultMaxStalenessWithBus] with a bus) are revalidated against the
+// engine before they are served; when it is back, every session cached
+// before is revalidated before its next use (messages may have been
+// missed). Both transitions are logged. The bus reconnects by itself.
+//
+// Call [Manager.Close] to stop the subscription and the publisher. The
+// manager never closes the bus. Default: no bus.
+func WithBus(b bus.Bus) Option {
+	return func(m *Manager) error {
+		if b == nil {
+			return fmt.Errorf("session: WithBus: bus is nil")
+		}
+		m.bus = b
+		return nil
+	}
+}
+
+// WithMaxStaleness sets the staleness bound: a cached session whose copy
+// was last checked against the engine longer than d ago is revalidated
+// before it is served, by a version check when the engine implements
+// store.Versioner (one small read; an unchanged session is served from
+// the cache), else by loading it again.
+//
+// Without a bus the bound applies always. The default then is 0: no
+// bound, the cache is trusted for its TTL ([WithCacheTTL]); that is right
+// for one process, but several processes sharing an engine without a bus
+// need a bound, or they serve each other's changes late (and destroyed
+// sessions) for up to the cache TTL.
+//
+// With a bus ([WithBus]) the bound applies only while the subscription is
+// down (fail safe); the default is then [DefaultMaxStalenessWithBus] (1
+// second). d = 0 disables the bound (then, while the subscription is
+// down, cached copies are served as they are). d must not be negative.
+func WithMaxStaleness(d time.Duration) Option {
+	return func(m *Manager) error {
+		if d < 0 {
+			return fmt.Errorf("session: WithMaxStaleness(%v): the bound must not be negative", d)
+		}
+		m.maxStale, m.staleSet = d, true
+		return nil
+	}
+}
+
+// WithOwnerKey names the key that holds a session's owner, typically the
+// user ID written at login, for [Manager.Sessions], [Manager.RevokeAll]
+// and [Manager.RevokeOthers]. Its value must be a string (valid UTF-8, no
+// NUL byte) or an integer, which is indexed as decimal text: a Set of
+// another type fails with [ErrInvalidOwner] naming the key and changes
+// nothing; removing the key (or setting msgpack nil or "") clears the
+// owner. The engine keeps the index atomically with the change that
+// writes the key (store.OwnerIndex). Default: none (the owner operations
+// return [ErrNoOwnerKey]). key must be a valid key (see [ValidKey]).
+func WithOwnerKey(key string) Option {
+	return func(m *Manager) error {
+		if !ValidKey(key) {
+			return fmt.Errorf("session: WithOwnerKey(%s): %w", quoteKey(key), ErrInvalidKey)
+		}
+		m.ownerKey = key
+		return nil
+	}
+}
+
+// WithHooks sets the functions called on lifecycle events: a session
+// created, renewed, destroyed (also by a revoke) or found expired. They
+// run on a worker goroutine, outside the request; see [Hooks] for the
+// queue, its limits and exactly when each fires. Call [Manager.Close] to
+// run the queued events and stop the worker. Default: no hooks.
+func WithHooks(h Hooks) Option {
+	return func(m *Manager) error {
+		m.hooks = h
+		return nil
+	}
 }

@@ -44,6 +44,31 @@
 // Sessions expire after an idle timeout (sliding) and after an absolute
 // lifetime, both checked by the manager on use whatever the engine does;
 // see [WithIdleTimeout] and [WithLifetime].
+//
+// # Many instances
+//
+// Several processes (nodes) may share one engine without sticky load
+// balancing, each keeping its cache and serving warm reads without an
+// engine round trip:
+//
+//   - With a bus ([WithBus]: Redis pub/sub, PostgreSQL LISTEN/NOTIFY, or
+//     an in-process bus), every change a manager makes is announced with
+//     the session's version, and the other managers drop their stale
+//     copies as soon as the message arrives. Versions, not clocks, order
+//     the messages, so order does not matter. While the subscription is
+//     down, no cached copy older than the staleness bound
+//     ([WithMaxStaleness], 1 second by default) is served without
+//     checking the engine; when it is back, every copy cached before is
+//     checked before its next use.
+//   - Without a bus, [WithMaxStaleness] bounds how old a served copy may
+//     be: older copies are checked against the engine first (a cheap
+//     version read where the engine has one).
+//
+// With an owner key ([WithOwnerKey]), [Manager.Sessions] lists a user's
+// sessions and [Manager.RevokeAll] and [Manager.RevokeOthers] end them on
+// every node. [WithHooks] reports sessions created, renewed, destroyed
+// and found expired. [Manager.Close] stops the goroutines a bus or hooks
+// need.
 package session
 
 import (
@@ -66,7 +91,9 @@ import (
 // Size 0).
 //
 // Reads see the request's own changes at once and other requests' changes
-// as soon as they are made in this process.
+// as soon as they are made in this process; changes made by other
+// processes as described under "Many instances" in the package
+// documentation.
 type Session struct {
 	m   *Manager
 	ctx context.Context     // the request's context as it arrived: loads use it

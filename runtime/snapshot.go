@@ -19,6 +19,13 @@ type snapshot struct {
 	// expires is the expiry the engine has: min(last touch + idle
 	// timeout, created + lifetime) as computed when it was written.
 	expires time.Time
+	// version is the engine's version of the session this snapshot
+	// reflects (store.Record.Version): 1 after Create, one more per
+	// Update. Remote change messages are compared with it.
+	version uint64
+	// owner is the session's owner as the engine indexes it ("" for
+	// none); see WithOwnerKey.
+	owner string
 	// gone marks a session that was destroyed, renewed away or found
 	// missing: it holds no data and is never written again.
 	gone bool

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sessiongen/sessiongen/runtime/bus"
 	"github.com/sessiongen/sessiongen/runtime/identity"
 	"github.com/sessiongen/sessiongen/runtime/store"
 )
@@ -13,6 +14,9 @@ import (
 // session: staged for the response under OnResponse, sent to the engine
 // now otherwise. op and key name the change in errors.
 func (s *Session) apply(ctx context.Context, op, key string, fs []Field) error {
+	if err := s.m.checkOwner(op, fs); err != nil {
+		return err
+	}
 	ctx = s.context(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -108,14 +112,33 @@ func (s *Session) create(ctx context.Context, op, key string, fs []Field) error 
 // engine and caches it.
 func (m *Manager) create(ctx context.Context, id string, fields map[string][]byte, size int) (*entry, error) {
 	now := m.now()
-	sn := &snapshot{fields: fields, size: size, created: now, expires: m.expiresAt(now, now)}
-	e := newEntry(id, sn)
-	rec := store.Record{Fields: fields, Created: sn.created, Expires: sn.expires}
+	own := m.ownerOf(fields)
+	sn := &snapshot{fields: fields, size: size, created: now, expires: m.expiresAt(now, now), version: 1, owner: own}
+	e := m.newEntry(id, sn, m.stamp(now))
+	rec := store.Record{Fields: fields, Created: sn.created, Expires: sn.expires, Owner: own}
 	if err := m.store.Create(ctx, e.key, rec); err != nil {
 		return nil, err
 	}
+	m.keys.Store(e.key, e)
 	m.cache.Set(id, e)
+	m.event(ctx, Event{Kind: EventCreated, Handle: e.key, Owner: own, At: now})
 	return e, nil
+}
+
+// settle records what a successful write of this process tells about its
+// cached copy e: when the engine's version went from cur's to v in one
+// step, the new snapshot is exactly the engine's state, current as of the
+// write's start (unless a change message invalidated e meanwhile);
+// otherwise another process wrote in between, and the copy, built on
+// cur, misses that change: the next read reloads it.
+func (m *Manager) settle(e *entry, cur *snapshot, v uint64, checked, start int64) {
+	if v != cur.version+1 {
+		e.checked.Store(invalid)
+		return
+	}
+	if checked != invalid && start > checked {
+		e.checked.CompareAndSwap(checked, start)
+	}
 }
 
 // update sends fs to the engine for the existing session and swaps in the
@@ -127,6 +150,7 @@ func (s *Session) update(ctx context.Context, op, key string, fs []Field) error 
 	cur := e.snap.Load()
 	now := m.now()
 	if !m.live(cur, now) {
+		m.expire(ctx, e, cur)
 		s.lost(e)
 		return opError(op, key, ErrNotFound)
 	}
@@ -135,21 +159,29 @@ func (s *Session) update(ctx context.Context, op, key string, fs []Field) error 
 		return opError(op, key, ErrTooLarge)
 	}
 	c := changeFor(fields, fs)
+	own := cur.owner
+	if o, ok := m.ownerChange(fs); ok {
+		c.Owner, own = ptr(o), o
+	}
 	expires := cur.expires
 	if t := m.touchDue(cur, now); !t.IsZero() {
 		c.Expires, expires = t, t
 	}
-	if err := m.store.Update(ctx, e.key, c); err != nil {
+	checked, start := e.checked.Load(), m.stamp(now)
+	v, err := m.store.Update(ctx, e.key, c)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			s.lost(e)
 		}
 		return opError(op, key, err)
 	}
-	e.snap.Store(&snapshot{fields: fields, size: size, created: cur.created, expires: expires})
+	e.snap.Store(&snapshot{fields: fields, size: size, created: cur.created, expires: expires, version: v, owner: own})
+	m.settle(e, cur, v, checked, start)
+	m.publish(ctx, bus.Changed, e.key, v)
 	if !c.Expires.IsZero() {
 		s.extended = true
 	}
-	m.written(e)
+	m.written(e, v)
 	return nil
 }
 
@@ -162,23 +194,28 @@ func (s *Session) renew(ctx context.Context) error {
 	cur := e.snap.Load()
 	now := m.now()
 	if !m.live(cur, now) {
+		m.expire(ctx, e, cur)
 		s.lost(e)
 		return opError("renew", "", ErrNotFound)
 	}
-	fields, size := cur.fields, cur.size
+	fields, size, own := cur.fields, cur.size, cur.owner
 	if len(s.pending) > 0 {
-		fields, size = applyFields(cur.fields, pendingFields(s.pending))
+		fs := pendingFields(s.pending)
+		fields, size = applyFields(cur.fields, fs)
 		if size > m.maxSize {
 			return opError("renew", "", ErrTooLarge)
+		}
+		if o, ok := m.ownerChange(fs); ok {
+			own = o
 		}
 	}
 	id, err := identity.NewID()
 	if err != nil {
 		return opError("renew", "", err)
 	}
-	sn := &snapshot{fields: fields, size: size, created: cur.created, expires: m.expiresAt(cur.created, now)}
-	ne := newEntry(id, sn)
-	rec := store.Record{Fields: fields, Created: sn.created, Expires: sn.expires}
+	sn := &snapshot{fields: fields, size: size, created: cur.created, expires: m.expiresAt(cur.created, now), version: 1, owner: own}
+	ne := m.newEntry(id, sn, m.stamp(now))
+	rec := store.Record{Fields: fields, Created: sn.created, Expires: sn.expires, Owner: own}
 	if err := m.store.Create(ctx, ne.key, rec); err != nil {
 		return opError("renew", "", err)
 	}
@@ -190,8 +227,12 @@ func (s *Session) renew(ctx context.Context) error {
 		return opError("renew", "", err)
 	}
 	e.snap.Store(goneSnapshot)
+	m.marks.put(e.key, true, 0)
 	m.forget(e)
+	m.keys.Store(ne.key, ne)
 	m.cache.Set(id, ne)
+	m.publish(ctx, bus.Deleted, e.key, 0)
+	m.event(ctx, Event{Kind: EventRenewed, Handle: ne.key, Previous: e.key, Owner: own, At: now})
 	s.e, s.id, s.pending, s.writeID = ne, id, nil, true
 	return nil
 }
@@ -208,6 +249,11 @@ func (s *Session) destroy(ctx context.Context) error {
 	defer e.mu.Unlock()
 	if err := m.store.Delete(ctx, e.key); err != nil {
 		return opError("destroy", "", err)
+	}
+	if cur := e.snap.Load(); !cur.gone {
+		m.marks.put(e.key, true, 0)
+		m.publish(ctx, bus.Deleted, e.key, 0)
+		m.event(ctx, Event{Kind: EventDestroyed, Handle: e.key, Owner: cur.owner})
 	}
 	s.lost(e)
 	s.pending, s.isNew, s.writeID, s.extended, s.clearID = nil, false, false, false, true

@@ -1,0 +1,217 @@
+package session
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/bus"
+)
+
+// Cache coherence between managers ("many nodes, one truth").
+//
+// Every cached entry carries checked: a time at which its copy held every
+// change the engine had completed. A read serves the cached copy only if
+// it is fresh (see fresh): checked is not before the epoch (the last time
+// the bus subscription came up; before that, messages may have been
+// missed) and, while the time bound applies, not older than the
+// staleness bound. Otherwise the copy is revalidated (revalidate in
+// cache.go): a version check with store.Versioner, or a reload.
+//
+// The time bound applies when there is no bus and WithMaxStaleness set a
+// bound, and while a bus's subscription is down. With the bus up, change
+// messages keep the cache current instead: a Changed message about a
+// version newer than the cached one, or a Deleted message, marks the
+// entry invalid and drops it, so the next read loads the session again.
+//
+// Messages carry the engine key, the cache is keyed by session ID: the
+// manager keeps keys (engine key -> entry) in step with the cache
+// (indexed before an entry enters the cache, removed by the cache's
+// deletion listener), so the read path never hashes an ID.
+//
+// Versions, not clocks, order changes. A record of the newest version
+// and of deletions seen per key (marks) covers a load racing a message:
+// see loader.Load.
+
+// stamp returns t on the manager's monotonic time line (nanoseconds since
+// the manager was made), the unit of entry.checked and of the epoch.
+func (m *Manager) stamp(t time.Time) int64 {
+	return int64(t.Sub(m.base))
+}
+
+// fresh reports whether the cached copy e may be served to a request
+// that began at now without asking the engine.
+func (m *Manager) fresh(e *entry, now time.Time) bool {
+	c := e.checked.Load()
+	if c < m.epoch.Load() {
+		return false
+	}
+	return !m.bounded.Load() || c >= m.stamp(now)-int64(m.maxStale)
+}
+
+// invalidateKey applies news about the session with engine key key to
+// this process: a change to version v (deleted false), or its deletion.
+// It records the news for loads in flight, then drops the cached copy
+// unless it is already at least as new.
+func (m *Manager) invalidateKey(key string, deleted bool, v uint64) {
+	m.marks.put(key, deleted, v)
+	x, ok := m.keys.Load(key)
+	if !ok {
+		return
+	}
+	e := x.(*entry)
+	if s := e.snap.Load(); !deleted && !s.gone && s.version >= v {
+		return // an old or repeated message: the copy is as new
+	}
+	e.checked.Store(invalid)
+	m.forget(e)
+}
+
+// deliver applies a message from the bus. The manager's own messages are
+// ignored: its cache already has its changes.
+func (m *Manager) deliver(msg bus.Message) {
+	if msg.Node == m.node || msg.Key == "" {
+		return
+	}
+	switch msg.Kind {
+	case bus.Changed:
+		m.invalidateKey(msg.Key, false, msg.Version)
+	case bus.Deleted:
+		m.invalidateKey(msg.Key, true, 0)
+	}
+}
+
+// busState applies a change of the bus subscription's state. Down: the
+// staleness bound applies to every cached session. Up: messages may have
+// been missed while it was down, so every session cached before now is
+// revalidated before its next use (the epoch moves), and the bound is
+// lifted.
+func (m *Manager) busState(up bool) {
+	if up {
+		// +1: a copy checked at this very instant may predate the
+		// subscription too.
+		m.epoch.Store(m.stamp(m.now()) + 1)
+		m.bounded.Store(false)
+		m.busUp.Store(true)
+		m.logger().Info("session: bus subscription up; every session cached before is revalidated before its next use")
+		return
+	}
+	m.bounded.Store(m.maxStale > 0)
+	m.busUp.Store(false)
+	if m.maxStale > 0 {
+		m.logger().Warn("session: bus subscription down; cached sessions older than the staleness bound are revalidated before use",
+			slog.Duration("max_staleness", m.maxStale))
+	} else {
+		m.logger().Warn("session: bus subscription down; without a staleness bound cached sessions are served as they are until it is back")
+	}
+}
+
+// subscribeRetry is how long the manager waits before calling Subscribe
+// again when a Bus returned without being stopped (a Bus normally
+// reconnects by itself and returns only when its context ends).
+const subscribeRetry = time.Second
+
+// subscribe runs the bus subscription until ctx ends.
+func (m *Manager) subscribe(ctx context.Context) {
+	for {
+		err := m.bus.Subscribe(ctx, m.deliver, m.busState)
+		if ctx.Err() != nil {
+			return
+		}
+		if m.busUp.Load() {
+			m.busState(false)
+		}
+		m.logger().Error("session: bus subscription ended; subscribing again", slog.Any("err", err),
+			slog.Duration("retry_in", subscribeRetry))
+		t := time.NewTimer(subscribeRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// marks records, per engine key, the newest version and the deletions
+// this process has heard of recently, so that a load racing a message
+// does not cache what the message made stale (see loader.Load).
+//
+// It is bounded: two generations of at most markLimit keys each; the
+// current one becomes the previous one every markPeriod or when full,
+// and the previous one is dropped. A mark therefore lives between one and
+// two periods unless a flood of messages fills generations faster; a load
+// that saw two generation changes no longer trusts the absence of a
+// mark.
+type marks struct {
+	mu    sync.RWMutex
+	cur   map[string]mark
+	prev  map[string]mark
+	since time.Time
+	gen   atomic.Uint64
+}
+
+// mark is what is known about one key.
+type mark struct {
+	version uint64
+	deleted bool
+}
+
+const (
+	markLimit  = 16384
+	markPeriod = 30 * time.Second
+)
+
+func newMarks() *marks {
+	return &marks{cur: map[string]mark{}, prev: map[string]mark{}, since: time.Now()}
+}
+
+// merge combines two marks of one key.
+func (a mark) merge(b mark) mark {
+	return mark{version: max(a.version, b.version), deleted: a.deleted || b.deleted}
+}
+
+// put records a change to version v, or a deletion, of key.
+func (ms *marks) put(key string, deleted bool, v uint64) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if len(ms.cur) >= markLimit || time.Since(ms.since) >= markPeriod {
+		ms.prev, ms.cur, ms.since = ms.cur, make(map[string]mark, len(ms.cur)), time.Now()
+		ms.gen.Add(1)
+	}
+	mk := mark{version: v, deleted: deleted}.merge(ms.cur[key]).merge(ms.prev[key])
+	ms.cur[key] = mk
+}
+
+// get returns what is recorded about key.
+func (ms *marks) get(key string) (mark, bool) {
+	ms.mu.RLock()
+	defer ms.mu.RUnlock()
+	a, ok1 := ms.cur[key]
+	b, ok2 := ms.prev[key]
+	return a.merge(b), ok1 || ok2
+}
+
+// generation counts the generation changes so far.
+func (ms *marks) generation() uint64 { return ms.gen.Load() }
+
+// expire handles a cached copy e found past its deadline while serving a
+// request: if this call removes it from the cache, the session is marked
+// deleted here, announced as deleted on the bus and reported to the
+// Expired hook (once per manager that notices).
+func (m *Manager) expire(ctx context.Context, e *entry, s *snapshot) {
+	if s.gone || !m.forget(e) {
+		return
+	}
+	m.expiredFound(ctx, e.key, s)
+}
+
+// expiredFound handles a session found past its deadline (cached, or as
+// the engine returned it).
+func (m *Manager) expiredFound(ctx context.Context, key string, s *snapshot) {
+	m.marks.put(key, true, 0)
+	m.publish(ctx, bus.Deleted, key, 0)
+	m.event(ctx, Event{Kind: EventExpired, Handle: key, Owner: s.owner})
+}
