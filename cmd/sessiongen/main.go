@@ -19,6 +19,8 @@
 //	type TView struct{ ... }                          // typed view of a session
 //	func TFrom(ctx context.Context) TView             // view of the request's session
 //	func TOf(s *session.Session) TView                // view of s
+//	func TOptions() []session.Option                  // options of session.New T implies
+//	const TOwnerKey = "k"                             // with an owner index only
 //	func (v TView) Session() *session.Session
 //	func (v TView) F() (X, bool)                      // ok false: absent or undecodable
 //	func (v TView) SetF(ctx context.Context, x X) error
@@ -50,10 +52,28 @@
 //	session:"key,max=N,elem=M"        slice, map, array: each element (map
 //	                                  value) bounded by M as max bounds a field
 //	session:"key,max=N,keymax=K"      map with string keys: keys of at most K bytes
+//	session:"key,index"               the owner index (combines with max=N)
 //	session:"-"                       not stored (as is a field without a session tag)
 //
 // A key is 1 to 128 bytes of valid UTF-8, unique within the struct. A struct
 // with no tagged field is an error. Tagged fields must be exported.
+//
+// # Owner index
+//
+// The option index marks the field whose value names the session's owner,
+// e.g. the signed-in user: `session:"uid,index"`. At most one field of a
+// struct carries it, and its type is a string or an integer of any width,
+// or a named type over one. sessiongen then declares TOwnerKey, the
+// field's key, and TOptions returns session.WithOwnerKey(TOwnerKey): pass
+// it to session.New, e.g.
+//
+//	mgr, err := session.New(append(TOptions(), session.WithStore(st))...)
+//
+// and the engine keeps an index of sessions by owner, through which
+// (*session.Manager).Sessions lists an owner's sessions and
+// (*session.Manager).RevokeAll ends them on every node. TOptions exists
+// for every struct and returns nil for one without an owner index, so
+// code calling it need not change when a field gains the option.
 //
 // Supported field types: bool; int, int8..int64; uint, uint8..uint64;
 // float32, float64; string; []byte; [N]byte; time.Time; time.Duration and
@@ -129,6 +149,10 @@ Tags on the struct's fields:
 	session:"key,max=N,elem=M"     bound each element (map value) of a slice,
 	                               array or map as max bounds a field
 	session:"key,max=N,keymax=K"   map with string keys: keys of at most K bytes
+	session:"key,index"            the owner index: at most one field, a string
+	                               or integer; with max=N too, e.g. "user,max=64,index".
+	                               Pass TOptions() (session.WithOwnerKey(TOwnerKey))
+	                               to session.New for Manager.Sessions and RevokeAll
 	session:"-"                    not stored; so is a field without a session tag
 Fields of a struct stored inside a field take bounds without a key:
 	session:",max=N"

@@ -126,3 +126,25 @@ func Rename(ctx context.Context, name string) error {
 	out, err = goCmd(t, dir, "build", "./...")
 	require.NoError(t, err, out)
 }
+
+// TestOwnerIndexRuns generates the owner_index scenario and runs its
+// owner_test.go against the real runtime: the generated Options make the
+// manager index sessions by the index field, so Sessions and RevokeAll
+// find them; a struct without an index implies no option.
+func TestOwnerIndexRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and tests a generated package; skipped with -short")
+	}
+	sc := loadScenario(t, filepath.Join(scenarioDir(t), "owner_index.txtar"))
+	require.Contains(t, sc.files, "owner_test.go")
+	dir := newModule(t, sc.files)
+	res, err := generate(sc.options(dir))
+	require.NoError(t, err, "%s", errorTextOrEmpty(err, dir))
+	require.NoError(t, writeFile(res))
+	out, err := goCmd(t, dir, "test", "-count=1", "-v", "./...")
+	require.NoError(t, err, "go test of the generated package:\n%s", out)
+	for _, name := range []string{"TestOptionsIndexTheOwner", "TestNoIndexNoOptions"} {
+		assert.Contains(t, out, "--- PASS: "+name+" ", "the generated package's test %s ran and passed", name)
+	}
+	assert.NotContains(t, out, "--- FAIL")
+}

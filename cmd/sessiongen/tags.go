@@ -24,6 +24,9 @@ type tagInfo struct {
 	Key string
 	// Bounds holds the max=, elem= and keymax= options.
 	Bounds bounds
+	// Index is set by the index option: the field is the owner index,
+	// whose value names the session's owner (see session.WithOwnerKey).
+	Index bool
 }
 
 // bounds are the size options of one tag. A nil pointer is an option that
@@ -57,6 +60,18 @@ func parseTag(s string, nested bool) (tagInfo, error) {
 	}
 	for _, opt := range parts[1:] {
 		name, val, ok := strings.Cut(opt, "=")
+		if name == "index" {
+			switch {
+			case nested:
+				return t, fmt.Errorf("session tag option index applies to a field of the session struct, not to a field of a nested struct")
+			case ok:
+				return t, fmt.Errorf("session tag option %q takes no value: write index", opt)
+			case t.Index:
+				return t, fmt.Errorf("session tag option index given twice")
+			}
+			t.Index = true
+			continue
+		}
 		var dst **int
 		switch name {
 		case "max":
@@ -66,7 +81,7 @@ func parseTag(s string, nested bool) (tagInfo, error) {
 		case "keymax":
 			dst = &t.Bounds.KeyMax
 		default:
-			return t, fmt.Errorf("unknown session tag option %q (want max=N, elem=N or keymax=N)", opt)
+			return t, fmt.Errorf("unknown session tag option %q (want max=N, elem=N, keymax=N or index)", opt)
 		}
 		if !ok {
 			return t, fmt.Errorf("session tag option %q needs a value: %s=N", name, name)

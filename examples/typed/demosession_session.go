@@ -30,6 +30,13 @@ const (
 // measure, see session.WithMaxSize).
 const DemoSessionMaxSize = 362
 
+// DemoSessionOwnerKey is the session key of the owner index, DemoSession.User
+// (tag option index): its value names the session's owner. Pass
+// session.WithOwnerKey(DemoSessionOwnerKey) to session.New (DemoSessionOptions
+// does) so that the engine indexes sessions by owner and Manager.Sessions and
+// Manager.RevokeAll can find a user's sessions.
+const DemoSessionOwnerKey = "user"
+
 // DemoSessionView is a typed view of a session holding the fields of
 // DemoSession. Each field is stored under its own key and read and written on
 // its own; Load and Save handle all fields at once. A view is a small value:
@@ -48,6 +55,14 @@ func DemoSessionFrom(ctx context.Context) DemoSessionView {
 // DemoSessionOf returns the typed view of s.
 func DemoSessionOf(s *session.Session) DemoSessionView {
 	return DemoSessionView{s: s}
+}
+
+// DemoSessionOptions returns the options of session.New that DemoSession
+// implies: session.WithOwnerKey(DemoSessionOwnerKey), so that sessions are
+// indexed by their owner, DemoSession.User. Add your own after them:
+// session.New(append(DemoSessionOptions(), session.WithStore(st))...).
+func DemoSessionOptions() []session.Option {
+	return []session.Option{session.WithOwnerKey(DemoSessionOwnerKey)}
 }
 
 // Session returns the underlying session, for untyped access.
@@ -219,21 +234,21 @@ func (DemoSessionView) decodeCart(b []byte) ([]string, error) {
 	d := msgpack.NewDecoder(r)
 	n0, err := d.DecodeArrayLen()
 	if err != nil {
-		return x, fmt.Errorf("Cart: %w", err)
+		return x, fmt.Errorf("at Cart: %w", err)
 	}
 	if n0 > 8 {
-		return x, fmt.Errorf("Cart: %d elements, over max=8", n0)
+		return x, fmt.Errorf("at Cart: %d elements, over max=8", n0)
 	}
 	if n0 >= 0 {
 		x = make([]string, n0)
 		for i0 := range x {
 			raw, err := d.DecodeRaw()
 			if err != nil {
-				return x, fmt.Errorf("Cart[i]: %w", err)
+				return x, fmt.Errorf("at Cart[i]: %w", err)
 			}
 			y, err := codec.String(raw)
 			if err != nil {
-				return x, fmt.Errorf("Cart[i]: %w", err)
+				return x, fmt.Errorf("at Cart[i]: %w", err)
 			}
 			x[i0] = y
 		}
@@ -312,7 +327,7 @@ func (v DemoSessionView) Save(ctx context.Context, data DemoSession) error {
 // decodeError wraps an error decoding the value of field under key with
 // session.ErrDecode.
 func (DemoSessionView) decodeError(field, key string, err error) error {
-	return fmt.Errorf("DemoSession.%s (key %q): %w: %w", field, key, session.ErrDecode, err)
+	return fmt.Errorf("%s.%s (key %q): %w: %w", "DemoSession", field, key, session.ErrDecode, err)
 }
 
 // The conversion below compiles only while DemoSession has exactly the fields

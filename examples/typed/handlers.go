@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	session "github.com/sessiongen/sessiongen/runtime"
@@ -25,18 +26,21 @@ type app struct {
 	log *slog.Logger
 }
 
-// newApp returns the app keeping its sessions in st. The session cookie
-// is named "sid" and persistent (it lasts as long as the session, so a
-// visitor stays signed in across browser restarts as well as server
-// restarts).
-func newApp(st store.Store, log *slog.Logger) (*app, error) {
+// newApp returns the app keeping its sessions in st, with the options
+// DemoSession implies (its owner index, the user: see DemoSessionOptions)
+// and then extra (a bus, for instance). The session cookie is named "sid"
+// and persistent (it lasts as long as the session, so a visitor stays
+// signed in across browser restarts as well as server restarts). Close
+// the app's manager (a.mgr.Close) when done.
+func newApp(st store.Store, log *slog.Logger, extra ...session.Option) (*app, error) {
 	a := &app{log: log}
-	mgr, err := session.New(
+	opts := append(DemoSessionOptions(),
 		session.WithStore(st),
 		session.WithLogger(log),
 		session.WithIdentities(&identity.Cookie{Name: "sid", Persistent: true}),
 		session.WithErrorHandler(a.sessionError),
 	)
+	mgr, err := session.New(append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("session manager: %w", err)
 	}
@@ -55,6 +59,8 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("POST /cart", a.cartForm)
 	mux.HandleFunc("GET /api/me", a.me)
 	mux.HandleFunc("POST /api/cart", a.cartAPI)
+	mux.HandleFunc("GET /api/sessions", a.sessions)
+	mux.HandleFunc("POST /api/logout-everywhere", a.logoutEverywhere)
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -172,11 +178,102 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 	visits, _ := sess.Visits()
 	visits++
 	if err := sess.SetVisits(ctx, visits); err != nil {
+		if errors.Is(err, session.ErrNotFound) {
+			// Another process ended the session (sign-out, log out
+			// everywhere) just before this one heard of it.
+			writeError(w, http.StatusUnauthorized, "not signed in")
+			return
+		}
 		a.serverError(w, r, "count the visit", err)
 		return
 	}
 	cart, _ := sess.Cart()
 	writeJSON(w, http.StatusOK, meResponse{User: user, Visits: visits, Cart: nonNil(cart)})
+}
+
+// sessionInfo is one session in the body of GET /api/sessions. It
+// carries no session ID, nor the handle that names the session in the
+// engine.
+type sessionInfo struct {
+	// Created is when the session was first written (here: at sign-in,
+	// which gives the session a new ID).
+	Created time.Time `json:"created"`
+	// LastSeen is when the session's expiry was last extended; the
+	// runtime extends it at most every quarter of the idle timeout.
+	LastSeen time.Time `json:"lastSeen"`
+	// Expires is when the session ends unless it is used again.
+	Expires time.Time `json:"expires"`
+	// Current is set for the session of the request.
+	Current bool `json:"current"`
+}
+
+// sessionsResponse is the body of GET /api/sessions.
+type sessionsResponse struct {
+	User     string        `json:"user"`
+	Sessions []sessionInfo `json:"sessions"`
+}
+
+// sessions serves GET /api/sessions: the signed-in user's live sessions,
+// on every device and every process sharing the engine, oldest first,
+// the request's own marked current; 401 when not signed in.
+func (a *app) sessions(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	sess := DemoSessionFrom(ctx)
+	user, ok := sess.User()
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "not signed in")
+		return
+	}
+	list, err := a.mgr.Sessions(ctx, user)
+	if err != nil {
+		a.serverError(w, r, "list the user's sessions", err)
+		return
+	}
+	// Sessions names each session by its engine key (a hash of its ID):
+	// the request's own is the one whose key is that of its ID.
+	current := store.Key(sess.Session().ID())
+	out := sessionsResponse{User: user, Sessions: make([]sessionInfo, 0, len(list))}
+	for _, si := range list {
+		out.Sessions = append(out.Sessions, sessionInfo{
+			Created:  si.Created,
+			LastSeen: si.LastSeen,
+			Expires:  si.Expires,
+			Current:  si.Handle == current,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// revokedResponse is the body of POST /api/logout-everywhere.
+type revokedResponse struct {
+	// Revoked is the number of sessions ended, the request's own
+	// included.
+	Revoked int `json:"revoked"`
+}
+
+// logoutEverywhere serves POST /api/logout-everywhere: it ends every
+// session of the signed-in user, on every device and, through the bus,
+// at once on every process sharing the engine; 401 when not signed in.
+// The request's own session is among them; its cookie is cleared too.
+func (a *app) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	sess := DemoSessionFrom(ctx)
+	user, ok := sess.User()
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "not signed in")
+		return
+	}
+	n, err := a.mgr.RevokeAll(ctx, user)
+	if err != nil {
+		a.serverError(w, r, "revoke the user's sessions", err)
+		return
+	}
+	// The session is gone from the engine; Destroy clears the cookie.
+	if err := sess.Session().Destroy(ctx); err != nil && !errors.Is(err, session.ErrNotFound) {
+		a.serverError(w, r, "destroy the session", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, revokedResponse{Revoked: n})
 }
 
 // cartResponse is the body of POST /api/cart.

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -302,7 +303,8 @@ func TestBoundsMatchTags(t *testing.T) {
 		require.True(t, ok, name)
 		return f.Tag.Get("session")
 	}
-	assert.Equal(t, fmt.Sprintf("user,max=%d", maxUserLen), tag("User"))
+	assert.Equal(t, fmt.Sprintf("user,max=%d,index", maxUserLen), tag("User"))
+	assert.Equal(t, DemoSessionKeyUser, DemoSessionOwnerKey, "the user is the owner index")
 	assert.Equal(t, "visits", tag("Visits"))
 	assert.Equal(t, fmt.Sprintf("cart,max=%d,elem=%d", maxCartItems, maxItemLen), tag("Cart"))
 }
@@ -326,4 +328,52 @@ func TestBadForms(t *testing.T) {
 	defer raw.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, raw.StatusCode)
 	assert.Empty(t, b.sid())
+}
+
+func TestSessionsAndLogoutEverywhere(t *testing.T) {
+	srv := newTestServer(t, nil)
+	anon := newBrowser(t, srv.URL)
+	jsonError(t, anon.get("/api/sessions"), http.StatusUnauthorized)
+	jsonError(t, anon.post("/api/logout-everywhere"), http.StatusUnauthorized)
+
+	// bob signs in on two devices, carol on one.
+	laptop, phone, carol := newBrowser(t, srv.URL), newBrowser(t, srv.URL), newBrowser(t, srv.URL)
+	before := time.Now().Add(-time.Second)
+	laptop.login("bob")
+	phone.login("bob")
+	carol.login("carol")
+
+	res := phone.get("/api/sessions")
+	require.Equal(t, http.StatusOK, res.status, res.body)
+	assert.NotContains(t, res.body, laptop.sid(), "no session ID in the list")
+	assert.NotContains(t, res.body, phone.sid(), "no session ID in the list")
+	list := decode[sessionsResponse](t, res)
+	assert.Equal(t, "bob", list.User)
+	require.Len(t, list.Sessions, 2, "bob's two sessions, not carol's")
+	for i, s := range list.Sessions {
+		assert.True(t, s.Created.After(before), "session %d created", i)
+		assert.False(t, s.LastSeen.Before(s.Created), "session %d: last seen not before created", i)
+		assert.True(t, s.Expires.After(s.LastSeen), "session %d: expires after last seen", i)
+	}
+	assert.Equal(t, 1, countCurrent(list), "exactly the phone's session is current")
+	other := decode[sessionsResponse](t, laptop.get("/api/sessions"))
+	require.Len(t, other.Sessions, 2)
+	assert.Equal(t, 1, countCurrent(other), "exactly the laptop's session is current")
+	// The same two sessions, each marked current by its own device.
+	for i := range 2 {
+		assert.Equal(t, list.Sessions[i].Created, other.Sessions[i].Created)
+		assert.NotEqual(t, list.Sessions[i].Current, other.Sessions[i].Current, "session %d is current for one device only", i)
+	}
+	assert.Len(t, decode[sessionsResponse](t, carol.get("/api/sessions")).Sessions, 1)
+
+	// The phone ends every session of bob, its own included.
+	laptopSID := laptop.sid()
+	res = phone.post("/api/logout-everywhere")
+	require.Equal(t, http.StatusOK, res.status, res.body)
+	assert.Equal(t, 2, decode[revokedResponse](t, res).Revoked)
+	assert.Empty(t, phone.sid(), "the phone's cookie is cleared")
+	jsonError(t, phone.get("/api/me"), http.StatusUnauthorized)
+	jsonError(t, laptop.get("/api/me"), http.StatusUnauthorized)
+	jsonError(t, laptop.withSID(laptopSID).get("/api/sessions"), http.StatusUnauthorized)
+	assert.Equal(t, "carol", carol.me().User, "carol keeps hers")
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
@@ -33,6 +34,7 @@ func newTestServer(t *testing.T, st store.Store) *httptest.Server {
 	}
 	a, err := newApp(st, testLogger(t))
 	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, a.mgr.Close()) })
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)
 	return srv
@@ -143,6 +145,13 @@ func (b *browser) withSID(sid string) *browser {
 	require.NoError(b.t, err)
 	nb.c.Jar.SetCookies(u, []*http.Cookie{{Name: "sid", Value: sid, Path: "/"}})
 	return nb
+}
+
+// at returns a client for the server at base sharing b's cookie jar (a
+// jar keeps cookies per host, not per port: two processes on two ports of
+// 127.0.0.1 both get them).
+func (b *browser) at(base string) *browser {
+	return &browser{t: b.t, base: base, c: b.c}
 }
 
 // decode requires a JSON response and decodes its body into a T.

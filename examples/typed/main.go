@@ -10,16 +10,36 @@
 // engine by URL (memory:, bolt:PATH, redis://, postgres://, mysql://,
 // dynamodb://); run it with -h for the list.
 //
+// # Many instances
+//
+// Several processes may share one engine, behind a load balancer without
+// session affinity. Each keeps a cache of sessions; a bus tells the others
+// when one changes or ends a session, so they drop their copy at once.
+// With -store redis:// (or redis+cluster://) the bus is Redis pub/sub on
+// the same client, with -store postgres:// PostgreSQL LISTEN/NOTIFY on the
+// same pool; -bus redis://... puts it on a Redis of its own beside any
+// engine, -bus none turns it off. For example, two instances on Redis:
+//
+//	go run ./examples/typed -addr 127.0.0.1:8081 -store redis://127.0.0.1:6379/0 &
+//	go run ./examples/typed -addr 127.0.0.1:8082 -store redis://127.0.0.1:6379/0 &
+//
+// Sign in on one, and the other knows you; sign out on one, and the other
+// refuses the old cookie.
+//
 // Routes:
 //
-//	GET  /          the page: the signed-in user (#user), a sign-in form, the cart
-//	POST /login     form user: renews the session ID, stores the user, 303 to /
-//	POST /logout    destroys the session, 303 to /
-//	POST /cart      form item: the page's add form, 303 to /
-//	GET  /api/me    200 {"user":..., "visits":N, "cart":[...]}; 401 when not signed in
-//	POST /api/cart  form item: 200 {"cart":[...]}; 413 over the cart's bounds
+//	GET  /                        the page: the signed-in user (#user), a sign-in form, the cart
+//	POST /login                   form user: renews the session ID, stores the user, 303 to /
+//	POST /logout                  destroys the session, 303 to /
+//	POST /cart                    form item: the page's add form, 303 to /
+//	GET  /api/me                  200 {"user":..., "visits":N, "cart":[...]}; 401 when not signed in
+//	POST /api/cart                form item: 200 {"cart":[...]}; 413 over the cart's bounds
+//	GET  /api/sessions            200 {"user":..., "sessions":[{"created", "lastSeen", "expires",
+//	                              "current"}, ...]}: the user's sessions everywhere; 401 when not signed in
+//	POST /api/logout-everywhere   ends every session of the user: 200 {"revoked":N}; 401 when not signed in
 //
-// SIGINT or SIGTERM shuts the server down gracefully and closes the engine.
+// SIGINT or SIGTERM shuts the server down gracefully, then stops the
+// session manager (and its bus subscription) and closes the engine.
 package main
 
 import (
@@ -35,6 +55,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	session "github.com/sessiongen/sessiongen/runtime"
 )
 
 // shutdownTimeout bounds how long requests in flight may take to finish
@@ -59,6 +81,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	dataDir := fs.String("data", "./data", "directory of the default bbolt file (created if missing)")
 	storeURL := fs.String("store", "", storeUsage)
+	busURL := fs.String("bus", "", busUsage)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./examples/typed [flags]\n\nThe sessiongen demo app.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -81,6 +104,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		log.Error("bad -store flag", slog.Any("err", err))
 		return 2
 	}
+	bspec, err := parseBusURL(*busURL, spec)
+	if err != nil {
+		log.Error("bad -bus flag", slog.Any("err", err))
+		return 2
+	}
 	eng, err := spec.open(ctx)
 	if err != nil {
 		log.Error("open the session store", slog.String("store", spec.kind), slog.String("where", spec.where), slog.Any("err", err))
@@ -92,11 +120,34 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		}
 	}()
 
-	a, err := newApp(eng, log)
+	b, err := bspec.open(ctx, eng, log)
+	if err != nil {
+		log.Error("open the bus", slog.Any("err", err))
+		return 1
+	}
+	defer func() {
+		if err := b.Close(); err != nil {
+			log.Error("close the bus", slog.Any("err", err))
+		}
+	}()
+	var extra []session.Option
+	if b.Bus != nil {
+		extra = append(extra, session.WithBus(b.Bus))
+	}
+	// The engine itself, not the wrapper: the manager finds its optional
+	// capabilities (the owner index, version checks) by type assertion.
+	a, err := newApp(eng.Store, log, extra...)
 	if err != nil {
 		log.Error("start", slog.Any("err", err))
 		return 1
 	}
+	// Runs after the server's shutdown, before the bus and the engine
+	// close: it stops the bus subscription and flushes what is queued.
+	defer func() {
+		if err := a.mgr.Close(); err != nil {
+			log.Error("close the session manager", slog.Any("err", err))
+		}
+	}()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Error("listen", slog.Any("err", err))
@@ -113,7 +164,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", slog.String("url", "http://"+ln.Addr().String()+"/"),
-		slog.String("store", eng.name), slog.String("where", eng.where))
+		slog.String("store", eng.name), slog.String("where", eng.where), slog.String("bus", b.where))
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -3,7 +3,7 @@ package main
 //go:generate go run github.com/sessiongen/sessiongen/cmd/sessiongen -type=DemoSession
 
 // DemoSession is everything the demo keeps in a visitor's session. The
-// generated file demosession_sessiongen.go (go generate) gives it typed
+// generated file demosession_session.go (go generate) gives it typed
 // accessors: DemoSessionFrom(ctx) returns a DemoSessionView with User(),
 // SetUser(ctx, v), RemoveUser(ctx) and so on. The tags' bounds are proven
 // at generate time to fit the runtime's 1024-byte session limit, and the
@@ -11,7 +11,10 @@ package main
 // session.ErrTooLarge.
 type DemoSession struct {
 	// User is the signed-in user's name; absent for anonymous visitors.
-	User string `session:"user,max=64"`
+	// It is the owner index (tag option index): the engine lists a
+	// user's sessions under it, for GET /api/sessions and POST
+	// /api/logout-everywhere.
+	User string `session:"user,max=64,index"`
 	// Visits counts the calls of GET /api/me.
 	Visits int64 `session:"visits"`
 	// Cart holds up to 8 items of up to 32 bytes each.

@@ -197,6 +197,10 @@ type engine struct {
 	store.Store
 	// name is the engine's kind, where its location.
 	name, where string
+	// redis is the client of a redis or redis-cluster engine, pool the
+	// pool of a postgres engine: the default -bus shares them.
+	redis redis.UniversalClient
+	pool  *pgxpool.Pool
 	// closers run in order by Close.
 	closers []func() error
 }
@@ -233,41 +237,27 @@ func (spec storeSpec) open(ctx context.Context) (*engine, error) {
 		}
 		e.Store, e.closers = s, []func() error{s.Close}
 	case "redis", "redis-cluster":
-		var client redis.UniversalClient
-		if spec.kind == "redis" {
-			opts, err := redis.ParseURL(spec.url)
-			if err != nil {
-				return nil, fmt.Errorf("redis: %w", err)
-			}
-			client = redis.NewClient(opts)
-		} else {
-			opts, err := redis.ParseClusterURL(spec.url)
-			if err != nil {
-				return nil, fmt.Errorf("redis: %w", err)
-			}
-			client = redis.NewClusterClient(opts)
-		}
-		if err := client.Ping(ctx).Err(); err != nil {
-			_ = client.Close()
-			return nil, fmt.Errorf("redis: ping %s: %w", spec.where, err)
+		client, err := spec.redisClient(ctx)
+		if err != nil {
+			return nil, err
 		}
 		s, err := redisstore.New(client)
 		if err != nil {
 			_ = client.Close()
 			return nil, err
 		}
-		e.Store, e.closers = s, []func() error{client.Close}
+		e.Store, e.redis, e.closers = s, client, []func() error{client.Close}
 	case "postgres":
-		pool, err := pgxpool.New(ctx, spec.url)
+		pool, err := spec.pgPool(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: %w", err)
+			return nil, err
 		}
 		s, err := pgstore.New(ctx, pool, pgstore.WithCreateSchema(true))
 		if err != nil {
 			pool.Close()
 			return nil, err
 		}
-		e.Store = s
+		e.Store, e.pool = s, pool
 		e.closers = []func() error{s.Close, func() error { pool.Close(); return nil }}
 	case "mysql":
 		conn, err := mysql.NewConnector(spec.mysql)
@@ -301,4 +291,42 @@ func (spec storeSpec) open(ctx context.Context) (*engine, error) {
 		return nil, fmt.Errorf("%w: unknown engine %q", errStoreURL, spec.kind)
 	}
 	return e, nil
+}
+
+// redisClient connects to the Redis server or cluster of a redis or
+// redis-cluster spec and checks that it answers.
+func (spec storeSpec) redisClient(ctx context.Context) (redis.UniversalClient, error) {
+	var client redis.UniversalClient
+	if spec.kind == "redis" {
+		opts, err := redis.ParseURL(spec.url)
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		client = redis.NewClient(opts)
+	} else {
+		opts, err := redis.ParseClusterURL(spec.url)
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		client = redis.NewClusterClient(opts)
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("redis: ping %s: %w", spec.where, err)
+	}
+	return client, nil
+}
+
+// pgPool opens a connection pool to the database of a postgres spec and
+// checks that it answers.
+func (spec storeSpec) pgPool(ctx context.Context) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, spec.url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: ping %s: %w", spec.where, err)
+	}
+	return pool, nil
 }
