@@ -43,9 +43,11 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// smallInput's generate line is spliced so that `go generate ./...` on this
+// repository does not take it for one of its own.
 const smallInput = `package scn
 
-//go:generate sessiongen -type=UserSession
+//go:` + `generate sessiongen -type=UserSession
 
 // UserSession is the signed-in user.
 type UserSession struct {
