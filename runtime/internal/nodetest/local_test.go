@@ -22,7 +22,7 @@ func localEnv() Env {
 			},
 			Held: true,
 		}
-	}}
+	}, HeldOutages: true}
 }
 
 func TestLocal(t *testing.T) {

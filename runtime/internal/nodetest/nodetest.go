@@ -42,6 +42,12 @@ type Env struct {
 	// Open prepares a set of sessions of its own (a key prefix, tables,
 	// a channel) for one cluster.
 	Open func(t testing.TB) Backend
+	// HeldOutages says whether the backends Open returns can hold a bus
+	// outage for as long as a test needs (Backend.Held). Run runs the
+	// round-robin-while-down scenario only on such environments; the
+	// transports that reconnect by themselves within milliseconds are
+	// covered by BoundWhileBusDown and RevalidateAfterBusUp instead.
+	HeldOutages bool
 }
 
 // Backend gives the nodes of one cluster their engine and bus.
