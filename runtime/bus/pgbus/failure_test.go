@@ -29,29 +29,6 @@ func terminate(t *testing.T, pool *pgxpool.Pool, app string) int {
 	return n
 }
 
-// publishUntil publishes m through b until it is delivered to r, failing
-// the test after ten seconds.
-func publishUntil(t *testing.T, b bus.Bus, r *bustest.Recorder, m bus.Message) {
-	t.Helper()
-	bustest.Eventually(t, 10*time.Second, "delivery after the outage", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if b.Publish(ctx, m) != nil {
-			time.Sleep(50 * time.Millisecond)
-			return false
-		}
-		deadline := time.Now().Add(time.Second)
-		for time.Now().Before(deadline) {
-			msgs := r.Messages()
-			if len(msgs) > 0 && msgs[len(msgs)-1] == m {
-				return true
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		return false
-	})
-}
-
 // TestListenerTerminated ends the listener's server process three times
 // (pg_terminate_backend, found by its application_name): each time the
 // Bus reports the loss, connects and listens again by itself (the same
@@ -61,9 +38,9 @@ func TestListenerTerminated(t *testing.T) {
 	pool := testPool(t)
 	app := bustest.UniqueName("sessiongen-test-")
 	ch := bustest.Channel()
-	var logs lockedBuffer
+	var logs bustest.LogBuffer
 	sub := newBus(t, testPool(t), ch, pgbus.WithApplicationName(app),
-		pgbus.WithHealthCheck(200*time.Millisecond), pgbus.WithLogger(logs.logger()))
+		pgbus.WithHealthCheck(200*time.Millisecond), pgbus.WithLogger(logs.Logger()))
 	pub := newBus(t, pool, ch)
 	r := bustest.Subscribe(t, sub)
 	r.WaitUps(1, bustest.Wait)
@@ -118,7 +95,7 @@ func TestListenerFrozen(t *testing.T) {
 
 	px.thaw()
 	r.WaitUps(2, 15*time.Second)
-	publishUntil(t, pub, r, bustest.Msg("pub", "key", 2))
+	bustest.PublishUntil(t, pub, r, bustest.Msg("pub", "key", 2))
 	assert.Equal(t, m1, r.Messages()[0])
 	assert.Equal(t, []bool{true, false, true}, r.States())
 }
@@ -138,7 +115,7 @@ func TestServerUnreachableAtStart(t *testing.T) {
 
 	px.thaw()
 	r.WaitUps(1, 15*time.Second)
-	publishUntil(t, newBus(t, pool, ch), r, bustest.Msg("pub", "key", 1))
+	bustest.PublishUntil(t, newBus(t, pool, ch), r, bustest.Msg("pub", "key", 1))
 	assert.Equal(t, []bool{true}, r.States())
 }
 

@@ -44,7 +44,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -52,6 +51,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessiongen/sessiongen/runtime/bus"
+	"github.com/sessiongen/sessiongen/runtime/bus/internal/resub"
 )
 
 // errInvalid reports arguments the Bus refuses before any round trip.
@@ -60,12 +60,12 @@ var errInvalid = errors.New("invalid argument")
 // Bus is a [bus.Bus] on PostgreSQL LISTEN/NOTIFY. It is safe for
 // concurrent use; create it with [New].
 type Bus struct {
-	pool      *pgxpool.Pool
-	cfg       config
-	conn      *pgx.ConnConfig // listener connection settings; never modified after New
-	listen    string          // the LISTEN statement
-	log       *slog.Logger
-	malformed atomic.Uint64
+	pool   *pgxpool.Pool
+	cfg    config
+	conn   *pgx.ConnConfig // listener connection settings; never modified after New
+	listen string          // the LISTEN statement
+	log    *slog.Logger
+	dec    resub.Decoder
 }
 
 var _ bus.Bus = (*Bus)(nil)
@@ -118,6 +118,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Bus, error) {
 		conn:   cc,
 		listen: "LISTEN " + pgx.Identifier{cfg.channel}.Sanitize(),
 		log:    log,
+		dec:    resub.Decoder{Log: log, Name: "pgbus", Channel: cfg.channel},
 	}, nil
 }
 
@@ -136,17 +137,4 @@ func (b *Bus) Publish(ctx context.Context, m bus.Message) error {
 
 // Malformed returns how many received payloads the Bus's subscriptions
 // skipped because they were not messages in the wire format, since New.
-func (b *Bus) Malformed() uint64 { return b.malformed.Load() }
-
-// handle decodes one payload and delivers it, or counts and logs it as
-// malformed.
-func (b *Bus) handle(payload string, deliver func(bus.Message)) {
-	m, err := bus.Decode([]byte(payload))
-	if err != nil {
-		n := b.malformed.Add(1)
-		b.log.Warn("pgbus: skipped a malformed message",
-			"channel", b.cfg.channel, "bytes", len(payload), "skipped", n, "error", err)
-		return
-	}
-	deliver(m)
-}
+func (b *Bus) Malformed() uint64 { return b.dec.Malformed() }

@@ -1,12 +1,9 @@
 package pgbus_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -74,18 +71,21 @@ func notify(t *testing.T, pool *pgxpool.Pool, channel, payload string) {
 	require.NoError(t, err)
 }
 
+// transport is the shared tests' view of pgbus on the server in envDSN.
+var transport = bustest.Transport{
+	Name: "pgbus",
+	New: func(t *testing.T, channel string) bus.Bus {
+		return newBus(t, testPool(t), channel)
+	},
+	Inject: func(t *testing.T, channel, payload string) {
+		notify(t, testPool(t), channel, payload)
+	},
+	Malformed: func(b bus.Bus) uint64 { return b.(*pgbus.Bus).Malformed() },
+}
+
 func TestBus(t *testing.T) {
 	testConfig(t)
-	bustest.Run(t, bustest.Transport{
-		Name: "pgbus",
-		New: func(t *testing.T, channel string) bus.Bus {
-			return newBus(t, testPool(t), channel)
-		},
-		Inject: func(t *testing.T, channel, payload string) {
-			notify(t, testPool(t), channel, payload)
-		},
-		Malformed: func(b bus.Bus) uint64 { return b.(*pgbus.Bus).Malformed() },
-	})
+	bustest.Run(t, transport)
 }
 
 // TestChannelExact: the channel name is used as given, case and quotes
@@ -151,41 +151,8 @@ func TestNewInvalid(t *testing.T) {
 // TestMalformedLogged checks that a skipped payload is logged, without
 // its content.
 func TestMalformedLogged(t *testing.T) {
-	pool := testPool(t)
 	ch := bustest.Channel()
-	var logs lockedBuffer
-	sub := newBus(t, pool, ch, pgbus.WithLogger(logs.logger()))
-	r := bustest.Subscribe(t, sub)
-	r.WaitUps(1, bustest.Wait)
-	notify(t, pool, ch, "secret-looking garbage")
-	bustest.Publish(t, newBus(t, pool, ch), bustest.Msg("n", "k", 1))
-	r.WaitMessages(1, bustest.Wait)
-	assert.Equal(t, uint64(1), sub.Malformed())
-	out := logs.String()
-	assert.Contains(t, out, "pgbus: skipped a malformed message")
-	assert.Contains(t, out, "channel="+ch)
-	assert.NotContains(t, out, "secret-looking")
-}
-
-// lockedBuffer is a log destination safe to read while a Bus writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// logger returns a text logger at Debug level writing to b.
-func (b *lockedBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var logs bustest.LogBuffer
+	sub := newBus(t, testPool(t), ch, pgbus.WithLogger(logs.Logger()))
+	bustest.MalformedLogged(t, transport, sub, ch, &logs)
 }

@@ -3,19 +3,12 @@ package pgbus
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiongen/sessiongen/runtime/bus"
-)
-
-// Reconnection backoff: the first retry after a loss waits about
-// backoffMin, each failed attempt doubles the wait up to backoffMax.
-const (
-	backoffMin = 50 * time.Millisecond
-	backoffMax = 2 * time.Second
+	"github.com/sessiongen/sessiongen/runtime/bus/internal/resub"
 )
 
 // connectTimeout bounds opening the listener connection when the pool's
@@ -40,40 +33,13 @@ func (b *Bus) Subscribe(ctx context.Context, deliver func(bus.Message), state fu
 	if state == nil {
 		state = func(bool) {}
 	}
-	wait := backoffMin
-	failures := 0 // failed attempts since the last subscription
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		up, err := b.run(ctx, deliver, func() {
-			b.log.Info("pgbus: listening", "channel", b.cfg.channel, "failed_attempts", failures)
-			state(true)
-		})
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
-		}
-		switch {
-		case up:
-			state(false)
-			b.log.Warn("pgbus: listener connection lost; listening again", "channel", b.cfg.channel, "error", err)
-			wait, failures = backoffMin, 0
-		case failures == 0:
-			failures++
-			b.log.Warn("pgbus: cannot listen; retrying", "channel", b.cfg.channel, "error", err)
-		default:
-			failures++
-			b.log.Debug("pgbus: cannot listen; retrying", "channel", b.cfg.channel, "failed_attempts", failures, "error", err)
-		}
-		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, backoffMax)
-	}
+	return resub.Loop(ctx, b.log, b.cfg.channel, resub.Logs{
+		Up:    "pgbus: listening",
+		Lost:  "pgbus: listener connection lost; listening again",
+		Retry: "pgbus: cannot listen; retrying",
+	}, state, func(ctx context.Context, up func()) (bool, error) {
+		return b.run(ctx, deliver, up)
+	})
 }
 
 // run opens a listener connection, listens and delivers notifications
@@ -110,7 +76,7 @@ func (b *Bus) run(ctx context.Context, deliver func(bus.Message), up func()) (wa
 		silent := wctx.Err() != nil
 		cancel()
 		if n != nil && n.Channel == b.cfg.channel {
-			b.handle(n.Payload, deliver)
+			b.dec.Handle(n.Payload, deliver)
 		}
 		if err == nil {
 			continue

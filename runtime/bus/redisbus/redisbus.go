@@ -52,11 +52,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiongen/sessiongen/runtime/bus"
+	"github.com/sessiongen/sessiongen/runtime/bus/internal/resub"
 )
 
 // errInvalid reports arguments the Bus refuses before any round trip.
@@ -65,10 +65,10 @@ var errInvalid = errors.New("invalid argument")
 // Bus is a [bus.Bus] on Redis pub/sub. It is safe for concurrent use;
 // create it with [New].
 type Bus struct {
-	client    redis.UniversalClient
-	cfg       config
-	log       *slog.Logger
-	malformed atomic.Uint64
+	client redis.UniversalClient
+	cfg    config
+	log    *slog.Logger
+	dec    resub.Decoder
 }
 
 var _ bus.Bus = (*Bus)(nil)
@@ -95,7 +95,12 @@ func New(client redis.UniversalClient, opts ...Option) (*Bus, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Bus{client: client, cfg: cfg, log: log}, nil
+	return &Bus{
+		client: client,
+		cfg:    cfg,
+		log:    log,
+		dec:    resub.Decoder{Log: log, Name: "redisbus", Channel: cfg.channel},
+	}, nil
 }
 
 // isNilClient reports whether c is nil or a nil pointer of one of
@@ -152,17 +157,4 @@ func (b *Bus) Publish(ctx context.Context, m bus.Message) error {
 
 // Malformed returns how many received payloads the Bus's subscriptions
 // skipped because they were not messages in the wire format, since New.
-func (b *Bus) Malformed() uint64 { return b.malformed.Load() }
-
-// handle decodes one payload and delivers it, or counts and logs it as
-// malformed.
-func (b *Bus) handle(payload string, deliver func(bus.Message)) {
-	m, err := bus.Decode([]byte(payload))
-	if err != nil {
-		n := b.malformed.Add(1)
-		b.log.Warn("redisbus: skipped a malformed message",
-			"channel", b.cfg.channel, "bytes", len(payload), "skipped", n, "error", err)
-		return
-	}
-	deliver(m)
-}
+func (b *Bus) Malformed() uint64 { return b.dec.Malformed() }

@@ -1,12 +1,9 @@
 package redisbus_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -164,40 +161,7 @@ func TestNewInvalid(t *testing.T) {
 func TestMalformedLogged(t *testing.T) {
 	addr := serverAddr(t)
 	ch := bustest.Channel()
-	var logs lockedBuffer
-	sub := newBus(t, newClient(t, addr), ch, redisbus.WithLogger(logs.logger()))
-	r := bustest.Subscribe(t, sub)
-	r.WaitUps(1, bustest.Wait)
-	c := newClient(t, addr)
-	require.NoError(t, c.Publish(context.Background(), ch, "secret-looking garbage").Err())
-	bustest.Publish(t, newBus(t, c, ch), bustest.Msg("n", "k", 1))
-	r.WaitMessages(1, bustest.Wait)
-	assert.Equal(t, uint64(1), sub.Malformed())
-	out := logs.String()
-	assert.Contains(t, out, "redisbus: skipped a malformed message")
-	assert.Contains(t, out, "channel="+ch)
-	assert.NotContains(t, out, "secret-looking")
-}
-
-// lockedBuffer is a log destination safe to read while a Bus writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// logger returns a text logger at Debug level writing to b.
-func (b *lockedBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var logs bustest.LogBuffer
+	sub := newBus(t, newClient(t, addr), ch, redisbus.WithLogger(logs.Logger()))
+	bustest.MalformedLogged(t, transport(func(t *testing.T) redis.UniversalClient { return newClient(t, addr) }), sub, ch, &logs)
 }

@@ -4,20 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiongen/sessiongen/runtime/bus"
-)
-
-// Reconnection backoff: the first retry after a loss waits about
-// backoffMin, each failed attempt doubles the wait up to backoffMax.
-const (
-	backoffMin = 50 * time.Millisecond
-	backoffMax = 2 * time.Second
+	"github.com/sessiongen/sessiongen/runtime/bus/internal/resub"
 )
 
 // Reasons a subscription counts as lost without an error from go-redis.
@@ -43,40 +36,13 @@ func (b *Bus) Subscribe(ctx context.Context, deliver func(bus.Message), state fu
 	if state == nil {
 		state = func(bool) {}
 	}
-	wait := backoffMin
-	failures := 0 // failed attempts since the last subscription
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		up, err := b.listen(ctx, deliver, func() {
-			b.log.Info("redisbus: subscribed", "channel", b.cfg.channel, "failed_attempts", failures)
-			state(true)
-		})
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
-		}
-		switch {
-		case up:
-			state(false)
-			b.log.Warn("redisbus: subscription lost; resubscribing", "channel", b.cfg.channel, "error", err)
-			wait, failures = backoffMin, 0
-		case failures == 0:
-			failures++
-			b.log.Warn("redisbus: cannot subscribe; retrying", "channel", b.cfg.channel, "error", err)
-		default:
-			failures++
-			b.log.Debug("redisbus: cannot subscribe; retrying", "channel", b.cfg.channel, "failed_attempts", failures, "error", err)
-		}
-		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, backoffMax)
-	}
+	return resub.Loop(ctx, b.log, b.cfg.channel, resub.Logs{
+		Up:    "redisbus: subscribed",
+		Lost:  "redisbus: subscription lost; resubscribing",
+		Retry: "redisbus: cannot subscribe; retrying",
+	}, state, func(ctx context.Context, up func()) (bool, error) {
+		return b.listen(ctx, deliver, up)
+	})
 }
 
 // listen runs one subscription on a new connection until it fails or ctx
@@ -128,7 +94,7 @@ func (b *Bus) listen(ctx context.Context, deliver func(bus.Message), up func()) 
 		pinged = false // anything received proves the connection alive
 		switch m := msg.(type) {
 		case *redis.Message:
-			b.handle(m.Payload, deliver)
+			b.dec.Handle(m.Payload, deliver)
 		case *redis.Subscription:
 			if m.Kind == "unsubscribe" && m.Channel == b.cfg.channel {
 				return true, errUnsubscribed

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/ownercheck"
 )
 
 // MaxOwnerLen is the longest owner, in bytes, the store keeps (the owner
@@ -18,23 +18,10 @@ import (
 const MaxOwnerLen = 255
 
 // checkOwner refuses owners the owner column cannot hold, or that are not
-// text: longer than [MaxOwnerLen] bytes, not valid UTF-8, or holding a
-// NUL byte (refused by pgstore too, so both SQL engines take the same
-// owners). The errors wrap [store.ErrInvalid].
-func checkOwner(owner string) error {
-	switch {
-	case len(owner) > MaxOwnerLen:
-		return fmt.Errorf("%w: owner longer than %d bytes", store.ErrInvalid, MaxOwnerLen)
-	case !utf8.ValidString(owner):
-		return fmt.Errorf("%w: owner is not valid UTF-8", store.ErrInvalid)
-	}
-	for i := 0; i < len(owner); i++ {
-		if owner[i] == 0 {
-			return fmt.Errorf("%w: owner holds a NUL byte", store.ErrInvalid)
-		}
-	}
-	return nil
-}
+// text (see [ownercheck.Check], shared with pgstore so both SQL engines
+// take the same owners): longer than [MaxOwnerLen] bytes, not valid UTF-8,
+// or holding a NUL byte. The errors wrap [store.ErrInvalid].
+func checkOwner(owner string) error { return ownercheck.Check(owner, MaxOwnerLen) }
 
 // ownerArg returns the owner column's argument for owner: its bytes (sent
 // as binary, whatever the connection's character set), or NULL for none.

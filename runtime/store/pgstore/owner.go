@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/ownercheck"
 )
 
 // MaxOwnerLen is the longest owner, in bytes, the store keeps: plenty for
@@ -18,21 +17,10 @@ import (
 // can hold.
 const MaxOwnerLen = 255
 
-// checkOwner refuses owners the owner column or its index cannot hold:
-// longer than [MaxOwnerLen] bytes, not valid UTF-8, or holding a NUL byte
-// (which PostgreSQL text cannot store). The errors wrap
-// [store.ErrInvalid].
-func checkOwner(owner string) error {
-	switch {
-	case len(owner) > MaxOwnerLen:
-		return fmt.Errorf("%w: owner longer than %d bytes", store.ErrInvalid, MaxOwnerLen)
-	case !utf8.ValidString(owner):
-		return fmt.Errorf("%w: owner is not valid UTF-8", store.ErrInvalid)
-	case strings.IndexByte(owner, 0) >= 0:
-		return fmt.Errorf("%w: owner holds a NUL byte", store.ErrInvalid)
-	}
-	return nil
-}
+// checkOwner refuses owners the owner column or its index cannot hold
+// (see [ownercheck.Check]): longer than [MaxOwnerLen] bytes, not valid
+// UTF-8, or holding a NUL byte. The errors wrap [store.ErrInvalid].
+func checkOwner(owner string) error { return ownercheck.Check(owner, MaxOwnerLen) }
 
 // Version returns the version of the live session under key, or
 // [store.ErrNotFound] when there is none or it has expired. One query

@@ -89,36 +89,11 @@ func TestIndexFollowsRows(t *testing.T) {
 	pool := testPool(t)
 	sessions, _, tables := testTables(t)
 	s := newTestStore(t, pool, tables, WithCleanupInterval(0))
-	ctx := context.Background()
-	owner := enginetest.UniqueName("owner-")
-	count := func() int {
+	enginetest.SQLIndexFollowsRows(t, s, func(owner string) int {
 		var n int
-		require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+quoteTable(sessions)+" WHERE owner = $1", owner).Scan(&n))
+		require.NoError(t, pool.QueryRow(context.Background(), "SELECT count(*) FROM "+quoteTable(sessions)+" WHERE owner = $1", owner).Scan(&n))
 		return n
-	}
-	deleted, moved, expired := storetest.NewKey(t), storetest.NewKey(t), storetest.NewKey(t)
-	for _, key := range []string{deleted, moved} {
-		rec := enginetest.LiveRecord("a", "1")
-		rec.Owner = owner
-		require.NoError(t, s.Create(ctx, key, rec))
-	}
-	rec := enginetest.ExpiredRecord()
-	rec.Owner = owner
-	require.NoError(t, s.Create(ctx, expired, rec))
-	require.Equal(t, 3, count())
-
-	require.NoError(t, s.Delete(ctx, deleted))
-	other := owner + "-other"
-	_, err := s.Update(ctx, moved, store.Change{Owner: &other})
-	require.NoError(t, err)
-	assert.Equal(t, 1, count(), "the expired session's row is left for the cleanup")
-	owned, err := s.Owned(ctx, owner)
-	require.NoError(t, err)
-	assert.Empty(t, owned, "an expired session is never listed")
-
-	_, err = s.DeleteExpired(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, 0, count(), "the cleanup removed the expired session's entry")
+	})
 }
 
 // v1Schema is the DDL of the release before versions and owners, to show
@@ -173,20 +148,7 @@ func TestUpgrade(t *testing.T) {
 			} else {
 				s = newTestStore(t, pool, tables, WithCreateSchema(true))
 			}
-			got, err := s.Load(ctx, key)
-			require.NoError(t, err)
-			assert.Equal(t, map[string][]byte{"a": []byte("1")}, got.Fields)
-			assert.Equal(t, uint64(1), got.Version)
-			assert.Empty(t, got.Owner)
-
-			owner := enginetest.UniqueName("owner-")
-			v, err := s.Update(ctx, key, store.Change{Owner: &owner})
-			require.NoError(t, err)
-			assert.Equal(t, uint64(2), v)
-			owned, err := s.Owned(ctx, owner)
-			require.NoError(t, err)
-			require.Len(t, owned, 1)
-			assert.Equal(t, key, owned[0].Key)
+			enginetest.SQLUpgraded(t, s, key, 1)
 		})
 	}
 }

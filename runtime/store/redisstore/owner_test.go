@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/redisserver"
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/redisstore"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
@@ -261,8 +262,8 @@ var (
 // has cached no script: each EVALSHA answered NOSCRIPT (which ran
 // nothing) is sent again as EVAL, once, and the writes take effect once.
 func TestPipelineScriptFallback(t *testing.T) {
-	srv := startOwnServer(t)
-	c := ownClient(t, srv, time.Second)
+	srv := redisserver.Start(t, envAddr)
+	c := srv.Client(t, time.Second)
 	s, err := redisstore.New(c)
 	require.NoError(t, err)
 	counter := &commandCounter{}

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/redisserver"
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
@@ -22,7 +23,7 @@ import (
 // client (redis.NewFailoverClient): a master and one sentinel the test
 // starts itself on spare ports.
 func TestSentinelConformance(t *testing.T) {
-	master := startOwnServer(t)
+	master := redisserver.Start(t, envAddr)
 	port := enginetest.FreePort(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
@@ -30,9 +31,9 @@ func TestSentinelConformance(t *testing.T) {
 		"port "+strconv.Itoa(port)+"\n"+
 			"bind 127.0.0.1\n"+
 			"dir "+dir+"\n"+
-			"sentinel monitor sessiongen 127.0.0.1 "+strconv.Itoa(master.port)+" 1\n"), 0o600))
+			"sentinel monitor sessiongen 127.0.0.1 "+strconv.Itoa(master.Port())+" 1\n"), 0o600))
 	var out bytes.Buffer
-	cmd := exec.Command(master.bin, conf, "--sentinel")
+	cmd := exec.Command(master.Bin(), conf, "--sentinel")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -47,7 +48,7 @@ func TestSentinelConformance(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		addr, err := sc.GetMasterAddrByName(ctx, "sessiongen").Result()
-		return err == nil && len(addr) == 2 && addr[1] == strconv.Itoa(master.port)
+		return err == nil && len(addr) == 2 && addr[1] == strconv.Itoa(master.Port())
 	})
 
 	c := redis.NewFailoverClient(&redis.FailoverOptions{

@@ -1,12 +1,9 @@
 package redisstore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,98 +14,20 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/redisserver"
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
 	"github.com/sessiongen/sessiongen/runtime/store/redisstore"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
 )
 
-// ownServer is a redis-server the test starts, stops and restarts itself.
-type ownServer struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	port int
-	cmd  *exec.Cmd
-	out  *bytes.Buffer
-}
-
-// startOwnServer starts redis-server on a spare loopback port. The test
-// needs envAddr set (the signal that servers are available) and fails when
-// redis-server is not on PATH.
-func startOwnServer(t *testing.T) *ownServer {
-	t.Helper()
-	serverAddr(t)
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("%s is set but redis-server is not on PATH: %v", envAddr, err)
-	}
-	s := &ownServer{t: t, bin: bin, dir: t.TempDir(), port: enginetest.FreePort(t)}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-// addr is the server's host:port.
-func (s *ownServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-
-// start launches the server and waits until it answers PING.
-func (s *ownServer) start() {
-	s.t.Helper()
-	s.out = &bytes.Buffer{}
-	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	require.NoError(s.t, s.cmd.Start())
-	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			s.t.Fatalf("redis-server on port %d did not answer: %v\n%s", s.port, err, s.out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop kills the server (no clean shutdown) and waits for it to exit.
-func (s *ownServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
-
-// ownClient is a client on s that fails fast while the server is down.
-func ownClient(t *testing.T, s *ownServer, readTimeout time.Duration) *redis.Client {
-	c := redis.NewClient(&redis.Options{
-		Addr:                  s.addr(),
-		DialTimeout:           time.Second,
-		ReadTimeout:           readTimeout,
-		WriteTimeout:          time.Second,
-		MaxRetries:            1,
-		ContextTimeoutEnabled: true,
-	})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // TestServerStopAndRestart kills the server in the middle of a run (while
 // a writer keeps going), checks that every operation reports a wrapped
 // error and nothing panics, then restarts the server on the same port and
 // checks that the same Store works again.
 func TestServerStopAndRestart(t *testing.T) {
-	srv := startOwnServer(t)
-	c := ownClient(t, srv, time.Second)
+	srv := redisserver.Start(t, envAddr)
+	c := srv.Client(t, time.Second)
 	s, err := redisstore.New(c)
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -163,7 +82,7 @@ func TestServerStopAndRestart(t *testing.T) {
 	}()
 	waitFor(t, "writer succeeding before the outage", func() bool { return ok.Load() >= 5 })
 
-	srv.stop()
+	srv.Kill()
 	enginetest.RequireEngineError(t, update(ctx, s, key, store.Change{Set: map[string][]byte{"c": []byte("3")}}), "redisstore", "update")
 	_, err = s.Load(ctx, key)
 	enginetest.RequireEngineError(t, err, "redisstore", "load")
@@ -171,7 +90,7 @@ func TestServerStopAndRestart(t *testing.T) {
 	enginetest.RequireEngineError(t, s.Delete(ctx, key), "redisstore", "delete")
 	waitFor(t, "writer failing during the outage", func() bool { return failed.Load() >= 3 })
 
-	srv.start()
+	srv.Restart()
 	// The restarted server kept nothing (no persistence): the old session
 	// is gone, and the Store, never re-created, works again.
 	waitFor(t, "the old session to read as not found", func() bool {
@@ -200,8 +119,8 @@ func TestServerStopAndRestart(t *testing.T) {
 // each operation gives up at its context's deadline with a wrapped
 // context.DeadlineExceeded.
 func TestContextDeadline(t *testing.T) {
-	srv := startOwnServer(t)
-	c := ownClient(t, srv, 10*time.Second) // only the context may end the wait
+	srv := redisserver.Start(t, envAddr)
+	c := srv.Client(t, 10*time.Second) // only the context may end the wait
 	s, err := redisstore.New(c)
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -209,7 +128,7 @@ func TestContextDeadline(t *testing.T) {
 	require.NoError(t, s.Create(ctx, key, store.Record{Created: time.Now(), Expires: time.Now().Add(time.Hour)}))
 	require.NoError(t, update(ctx, s, key, store.Change{}), "warm up the script")
 
-	admin := redis.NewClient(&redis.Options{Addr: srv.addr()})
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer admin.Close()
 	// The pause ends by itself: while it lasts, even CLIENT UNPAUSE waits.
 	const pause = 1500 * time.Millisecond

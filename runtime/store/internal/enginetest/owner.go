@@ -91,3 +91,65 @@ func SQLOwnerLimits(t *testing.T, engine string, s store.Store, maxLen int) {
 	require.NoError(t, err)
 	assert.Empty(t, owned, "the empty owner owns nothing")
 }
+
+// SQLIndexStore is what the shared owner-index tests of the SQL engines
+// need: an [SQLStore] with an owner index.
+type SQLIndexStore interface {
+	SQLStore
+	store.OwnerIndex
+}
+
+// SQLIndexFollowsRows checks that the owner index of an SQL engine is the
+// owner column, so its entries go with their rows: a Delete, an owner
+// change and the cleanup of expired sessions leave no row under the old
+// owner. rows counts the rows under an owner, expired ones included.
+func SQLIndexFollowsRows(t *testing.T, s SQLIndexStore, rows func(owner string) int) {
+	ctx := context.Background()
+	owner := UniqueName("owner-")
+	count := func() int { return rows(owner) }
+	deleted, moved, expired := storetest.NewKey(t), storetest.NewKey(t), storetest.NewKey(t)
+	for _, key := range []string{deleted, moved} {
+		rec := LiveRecord("a", "1")
+		rec.Owner = owner
+		require.NoError(t, s.Create(ctx, key, rec))
+	}
+	rec := ExpiredRecord()
+	rec.Owner = owner
+	require.NoError(t, s.Create(ctx, expired, rec))
+	require.Equal(t, 3, count())
+
+	require.NoError(t, s.Delete(ctx, deleted))
+	other := owner + "-other"
+	_, err := s.Update(ctx, moved, store.Change{Owner: &other})
+	require.NoError(t, err)
+	assert.Equal(t, 1, count(), "the expired session's row is left for the cleanup")
+	owned, err := s.Owned(ctx, owner)
+	require.NoError(t, err)
+	assert.Empty(t, owned, "an expired session is never listed")
+
+	_, err = s.DeleteExpired(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 0, count(), "the cleanup removed the expired session's entry")
+}
+
+// SQLUpgraded checks a session written by the release before owners, read
+// through s once its tables are upgraded: it keeps its fields (a: "1") and
+// its version, has no owner, and joins the owner index when it gets one
+// (its version going up by one).
+func SQLUpgraded(t *testing.T, s SQLIndexStore, key string, version uint64) {
+	ctx := context.Background()
+	got, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	assert.Equal(t, map[string][]byte{"a": []byte("1")}, got.Fields)
+	assert.Equal(t, version, got.Version)
+	assert.Empty(t, got.Owner)
+
+	owner := UniqueName("owner-")
+	v, err := s.Update(ctx, key, store.Change{Owner: &owner})
+	require.NoError(t, err)
+	assert.Equal(t, version+1, v)
+	owned, err := s.Owned(ctx, owner)
+	require.NoError(t, err)
+	require.Len(t, owned, 1)
+	assert.Equal(t, key, owned[0].Key)
+}

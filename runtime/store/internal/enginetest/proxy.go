@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sessiongen/sessiongen/runtime/internal/freeport"
 )
 
 // Proxy is a TCP forwarder to a server that the test can stop (every
@@ -111,9 +113,5 @@ func (p *Proxy) Stop() {
 // FreePort returns a loopback TCP port nothing listened on a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return port
+	return freeport.Get(t)
 }
