@@ -162,16 +162,9 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 		if err != nil {
 			return err
 		}
-		v := bk.recs.Get([]byte(key))
-		if v == nil {
-			return store.ErrNotFound
-		}
-		h, err := decodeHeader(v)
+		v, _, err := bk.live(key, time.Now())
 		if err != nil {
 			return err
-		}
-		if !h.live(time.Now()) {
-			return store.ErrNotFound
 		}
 		rec, err = decodeRecord(v)
 		return err
@@ -195,19 +188,9 @@ func (s *Store) Version(ctx context.Context, key string) (uint64, error) {
 		if err != nil {
 			return err
 		}
-		v := bk.recs.Get([]byte(key))
-		if v == nil {
-			return store.ErrNotFound
-		}
-		h, err := decodeHeader(v)
-		if err != nil {
-			return err
-		}
-		if !h.live(time.Now()) {
-			return store.ErrNotFound
-		}
+		_, h, err := bk.live(key, time.Now())
 		version = h.version
-		return nil
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("boltstore: version: %w", err)
@@ -282,16 +265,9 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 		if err != nil {
 			return err
 		}
-		old := bk.recs.Get([]byte(key))
-		if old == nil {
-			return store.ErrNotFound
-		}
-		oh, err := decodeHeader(old)
+		_, oh, err := bk.live(key, time.Now())
 		if err != nil {
 			return err
-		}
-		if !oh.live(time.Now()) {
-			return store.ErrNotFound
 		}
 		fields := make(map[string][]byte)
 		if err := rangeFields(oh.fields, func(k, v []byte) { fields[string(k)] = v }); err != nil {
@@ -364,6 +340,23 @@ type bucketSet struct {
 }
 
 // buckets returns the store's nested buckets in tx.
+// live returns the stored value and header of the session under key,
+// or store.ErrNotFound when there is none or it has expired at now.
+func (bk bucketSet) live(key string, now time.Time) ([]byte, header, error) {
+	v := bk.recs.Get([]byte(key))
+	if v == nil {
+		return nil, header{}, store.ErrNotFound
+	}
+	h, err := decodeHeader(v)
+	if err != nil {
+		return nil, header{}, err
+	}
+	if !h.live(now) {
+		return nil, header{}, store.ErrNotFound
+	}
+	return v, h, nil
+}
+
 func (s *Store) buckets(tx *bolt.Tx) (bucketSet, error) {
 	b := tx.Bucket(s.bucket)
 	if b == nil {
