@@ -43,6 +43,20 @@ var (
 	// ErrInvalid reports a call an engine refuses before touching its
 	// data: an empty key or field key, or a zero Expires.
 	ErrInvalid = errors.New("invalid store request")
+	// ErrConflict reports a Change whose expectations on fields
+	// ([Change.Expect]) did not hold in the engine when it was applied.
+	// Nothing was written.
+	ErrConflict = errors.New("session changed concurrently")
+	// ErrTooLarge reports a Change that would take the stored session
+	// over its size limit ([Change.MaxSize]). Nothing was written.
+	ErrTooLarge = errors.New("session too large")
+	// ErrCorrupt reports a record the engine holds under the key but
+	// cannot parse: garbage metadata, a value of the wrong type, a
+	// document that is not one. The error names the engine and the key
+	// (a hash, never a session ID). Load, Version, Update and Move report
+	// it and write nothing; Delete removes a corrupt record like any
+	// other, and OwnerIndex.Owned leaves it out.
+	ErrCorrupt = errors.New("corrupt session record")
 )
 
 // Record is a whole session as an engine holds it.
@@ -77,6 +91,14 @@ type Record struct {
 // such a Change applies Remove first, so Set wins. A session whose every
 // field was removed still exists (with no fields) until it is deleted or
 // expires.
+//
+// A Change may carry conditions that the engine checks atomically with
+// applying it, in the same round trip: [Change.Expect] (compare-and-set
+// on fields) and [Change.MaxSize] (the session's size limit). When the
+// session is missing the engine reports ErrNotFound; otherwise, when an
+// expectation fails, ErrConflict; otherwise, when the limit would be
+// passed, ErrTooLarge. In each case it writes nothing. [Change.Check]
+// implements both conditions for engines that hold the fields in hand.
 type Change struct {
 	// Set holds the fields to write, key to encoded value.
 	Set map[string][]byte
@@ -89,11 +111,99 @@ type Change struct {
 	// and moves the session in the owner index, atomically with the rest
 	// of the change where the engine allows (see [OwnerIndex]).
 	Owner *string
+	// Expect, when not empty, makes the change conditional: each key
+	// must hold exactly the given bytes when the change is applied, and
+	// a key given a value of length 0 (nil or empty) must be absent.
+	// Fields not named here may have changed freely. The manager never
+	// stores a value of length 0, so "absent" is never ambiguous for
+	// it.
+	Expect map[string][]byte
+	// MaxSize, when above 0, is the session's size limit: the change
+	// fails with ErrTooLarge when the session's size after it (see
+	// [Size]) would exceed MaxSize and be larger than before it. A
+	// change that does not grow the session is never refused, so a
+	// session over a lowered limit can still shrink.
+	MaxSize int
 }
 
 // Empty reports whether the change writes nothing at all.
 func (c Change) Empty() bool {
 	return len(c.Set) == 0 && len(c.Remove) == 0 && c.Expires.IsZero() && c.Owner == nil
+}
+
+// Check reports whether c may be applied to a session holding fields:
+// nil, or an error wrapping ErrConflict when an expectation fails, or
+// ErrTooLarge when the size limit would be passed (in that order). It
+// does not check that the session is live. Engines that read the fields
+// under a lock or in a transaction use it; others check the same rules
+// in their own language (a Lua script, SQL) and must agree with it.
+func (c Change) Check(fields map[string][]byte) error {
+	for k, want := range c.Expect {
+		got, ok := fields[k]
+		if len(want) == 0 {
+			if ok {
+				return ErrConflict
+			}
+			continue
+		}
+		if !ok || string(got) != string(want) {
+			return ErrConflict
+		}
+	}
+	if c.MaxSize > 0 && len(c.Set) > 0 {
+		before := Size(fields)
+		after := before + c.SizeDelta(fields)
+		if after > c.MaxSize && after > before {
+			return ErrTooLarge
+		}
+	}
+	return nil
+}
+
+// SizeDelta returns how much applying c to a session holding fields
+// changes its size (Remove first, then Set, as Update applies them).
+func (c Change) SizeDelta(fields map[string][]byte) int {
+	d := 0
+	gone := make(map[string]bool, len(c.Remove)+len(c.Set))
+	for _, k := range c.Remove {
+		if v, ok := fields[k]; ok && !gone[k] {
+			d -= len(k) + len(v)
+			gone[k] = true
+		}
+	}
+	for k, v := range c.Set {
+		if old, ok := fields[k]; ok && !gone[k] {
+			d -= len(k) + len(old)
+		}
+		d += len(k) + len(v)
+	}
+	return d
+}
+
+// Apply returns a copy of fields with c's Remove and Set applied (Remove
+// first, so Set wins). The byte slices are shared, not copied.
+func (c Change) Apply(fields map[string][]byte) map[string][]byte {
+	out := make(map[string][]byte, len(fields)+len(c.Set))
+	for k, v := range fields {
+		out[k] = v
+	}
+	for _, k := range c.Remove {
+		delete(out, k)
+	}
+	for k, v := range c.Set {
+		out[k] = v
+	}
+	return out
+}
+
+// Size returns a session's size as the limit counts it: the sum over its
+// fields of len(key) + len(value).
+func Size(fields map[string][]byte) int {
+	n := 0
+	for k, v := range fields {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // Store is a storage engine. Implementations are safe for concurrent use.
@@ -121,6 +231,34 @@ type Store interface {
 	// Delete removes the session (and its owner-index entry). Deleting a
 	// missing session is not an error.
 	Delete(ctx context.Context, key string) error
+
+	// Move gives the live session under from the new key to (the
+	// manager's Renew), applying c on the way, and returns the record now
+	// stored under to. The data comes from the engine's live record,
+	// never from a copy the caller holds, and the move is conditional:
+	// afterwards the record exists under to only if from was live when
+	// it was moved, and from no longer exists. c's conditions (Expect,
+	// MaxSize) are checked against the live record; c.Expires, which
+	// must not be zero, is the new record's expiry; c.Owner, when not
+	// nil, its owner (else it keeps from's). The new record keeps from's
+	// Created and has Version 1, as after Create.
+	//
+	// No write is lost: an Update of from that returned before Move began
+	// is in the moved record, and an Update racing Move either lands
+	// before it (and is moved) or fails with ErrNotFound. A Delete of
+	// from racing Move either makes Move fail with ErrNotFound, leaving
+	// nothing under to, or comes after it and finds nothing to delete:
+	// a revoked session is never revived.
+	//
+	// Move returns ErrNotFound when from is missing or expired,
+	// ErrExists when a live session has the key to, ErrConflict or
+	// ErrTooLarge as Update does, and ErrInvalid for an empty key, equal
+	// keys or a zero c.Expires; in each case it writes nothing. An
+	// engine that cannot move in one atomic step (keys that may live on
+	// different servers) says in its documentation what a crash between
+	// its steps leaves behind: at worst an orphan record under to that no
+	// client holds the ID of, never a second live copy of from.
+	Move(ctx context.Context, from, to string, c Change) (Record, error)
 }
 
 // Versioner is implemented by engines that can report a session's

@@ -257,6 +257,9 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 		s.data.drop(p, key, e)
 		return 0, fmt.Errorf("memstore: update: %w", store.ErrNotFound)
 	}
+	if err := c.Check(e.fields); err != nil {
+		return 0, fmt.Errorf("memstore: update: %w", err)
+	}
 	// Remove goes first, so a key both removed and set ends up set.
 	for _, k := range c.Remove {
 		delete(e.fields, k)
@@ -273,6 +276,77 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 	}
 	e.version++
 	return e.version, nil
+}
+
+// Move gives the live session under from the key to, with c applied,
+// in one step under the locks of both keys' shards (see
+// [store.Store.Move]).
+func (s *Store) Move(ctx context.Context, from, to string, c store.Change) (store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, fmt.Errorf("memstore: move: %w", err)
+	}
+	switch {
+	case from == "" || to == "":
+		return store.Record{}, fmt.Errorf("memstore: move: %w", errEmptyKey)
+	case from == to:
+		return store.Record{}, fmt.Errorf("memstore: move: %w: the keys are equal", store.ErrInvalid)
+	case c.Expires.IsZero():
+		return store.Record{}, fmt.Errorf("memstore: move: %w", errNoExpiry)
+	}
+	if err := checkFieldKeys(c.Set); err != nil {
+		return store.Record{}, fmt.Errorf("memstore: move: %w", err)
+	}
+	i, j := s.data.index(from), s.data.index(to)
+	pf, pt := &s.data.parts[i], &s.data.parts[j]
+	// Lock the shards in index order so two moves never deadlock.
+	first, second := pf, pt
+	if j < i {
+		first, second = second, first
+	}
+	first.mu.Lock()
+	defer first.mu.Unlock()
+	if second != first {
+		second.mu.Lock()
+		defer second.mu.Unlock()
+	}
+	now := time.Now()
+	e, ok := pf.m[from]
+	if !ok || !e.live(now) {
+		if ok {
+			s.data.drop(pf, from, e)
+		}
+		return store.Record{}, fmt.Errorf("memstore: move: %w", store.ErrNotFound)
+	}
+	old, exists := pt.m[to]
+	if exists && old.live(now) {
+		return store.Record{}, fmt.Errorf("memstore: move: %w", store.ErrExists)
+	}
+	if err := c.Check(e.fields); err != nil {
+		return store.Record{}, fmt.Errorf("memstore: move: %w", err)
+	}
+	ne := &entry{
+		fields:  copyFields(c.Apply(e.fields)),
+		created: e.created,
+		expires: c.Expires,
+		version: 1,
+		owner:   e.owner,
+	}
+	if c.Owner != nil {
+		ne.owner = *c.Owner
+	}
+	if exists {
+		s.data.drop(pt, to, old)
+	}
+	s.data.drop(pf, from, e)
+	s.data.owners.move(to, "", ne.owner)
+	pt.m[to] = ne
+	return store.Record{
+		Fields:  copyFields(ne.fields),
+		Created: ne.created,
+		Expires: ne.expires,
+		Version: ne.version,
+		Owner:   ne.owner,
+	}, nil
 }
 
 // Delete removes the session under key. A missing key is not an error.
@@ -298,7 +372,12 @@ func (sh *shards) drop(p *shard, key string, e *entry) {
 
 // shard returns the part of the map that holds key.
 func (sh *shards) shard(key string) *shard {
-	return &sh.parts[maphash.String(sh.seed, key)%shardCount]
+	return &sh.parts[sh.index(key)]
+}
+
+// index returns the number of the shard that holds key.
+func (sh *shards) index(key string) uint64 {
+	return maphash.String(sh.seed, key) % shardCount
 }
 
 // live reports whether the entry has not expired at now.

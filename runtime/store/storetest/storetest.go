@@ -125,6 +125,19 @@ var cases = []testCase{
 	// owner.go
 	{"OwnerCreate", testOwnerCreate},
 	{"OwnerChange", testOwnerChange},
+	// conditions.go
+	{"ExpectHolds", testExpectHolds},
+	{"ExpectFails", testExpectFails},
+	{"ExpectOtherFieldsFree", testExpectOtherFieldsFree},
+	{"ExpectMissing", testExpectMissing},
+	{"CompareAndSetCounter", testCompareAndSetCounter},
+	{"MaxSize", testMaxSize},
+	{"MaxSizeConcurrent", testMaxSizeConcurrent},
+	// move.go
+	{"MoveRoundTrip", testMoveRoundTrip},
+	{"MoveOwner", testMoveOwner},
+	{"MoveRefused", testMoveRefused},
+	{"MoveRaces", testMoveRaces},
 	// concurrency.go
 	{"ConcurrentFieldWriters", testConcurrentFieldWriters},
 	{"ConcurrentCreate", testConcurrentCreate},

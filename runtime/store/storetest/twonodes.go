@@ -84,6 +84,13 @@ func TwoNodes(t *testing.T, a, b store.Store) {
 	t.Run("DeleteUpdateRaceBothNodes", func(t *testing.T) {
 		deleteUpdateRace(t, b, []store.Store{a, b}, b)
 	})
+	t.Run("CompareAndSetCounter", func(t *testing.T) {
+		CompareAndSetCounter(t, []store.Store{a, b})
+	})
+	t.Run("MaxSizeConcurrent", func(t *testing.T) {
+		MaxSizeConcurrent(t, []store.Store{a, b})
+	})
+	MoveRaces(t, a, b)
 }
 
 // versionsAndOwnerSeenOnOther writes a session through a and b in turn,
