@@ -1,6 +1,7 @@
 package identity_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -120,4 +121,83 @@ func ExampleSigner() {
 	// new token signed with the new key: true true
 	// forged token accepted: false
 	// unsigned cookie read as ""
+}
+
+// A sibling subdomain planted "sid=garbage" for the whole domain; the
+// browser sends it before the real cookie. Read skips it and takes the
+// first well-formed (with a Signer: verifying) cookie of its name, among
+// the first 4 of that name.
+func ExampleCookie_Read() {
+	c := &identity.Cookie{}
+	id, err := identity.NewID()
+	if err != nil {
+		panic(err)
+	}
+
+	r := httptest.NewRequest(http.MethodGet, "http://www.example.com/", nil)
+	r.Header.Set("Cookie", "sid=garbage; theme=dark; sid="+id)
+	fmt.Println("planted cookie skipped:", c.Read(r) == id)
+
+	r.Header.Set("Cookie", strings.Repeat("sid=garbage; ", 4)+"sid="+id)
+	fmt.Printf("after 4 planted cookies: %q\n", c.Read(r))
+	// Output:
+	// planted cookie skipped: true
+	// after 4 planted cookies: ""
+}
+
+// A "__Host-" cookie cannot be set or overwritten by another subdomain:
+// it is always written Secure, with Path=/ and no Domain. Validate (which
+// the session manager calls when it is built) refuses a "__Host-" cookie
+// configured with a Path or Domain.
+func ExampleCookie_hostPrefix() {
+	c := &identity.Cookie{Name: "__Host-sid"}
+	fmt.Println("valid:", c.Validate() == nil)
+
+	id, err := identity.NewID()
+	if err != nil {
+		panic(err)
+	}
+	w := httptest.NewRecorder()
+	c.Write(w, httptest.NewRequest(http.MethodGet, "https://example.com/login", nil), id, time.Time{})
+	fmt.Println(strings.Replace(w.Header().Get("Set-Cookie"), id, "<id>", 1))
+
+	bad := &identity.Cookie{Name: "__Host-sid", Path: "/app"}
+	err = bad.Validate()
+	fmt.Println(errors.Is(err, identity.ErrInvalid))
+	fmt.Println(err)
+	// Output:
+	// valid: true
+	// __Host-sid=<id>; Path=/; HttpOnly; Secure; SameSite=Lax
+	// true
+	// identity: cookie "__Host-sid": identity: invalid configuration: a __Host- cookie is only accepted by browsers with Path "/" and no Domain (have Path "/app", Domain ""): remove them, or drop the __Host- prefix
+}
+
+// An application mounted under /app with http.StripPrefix sees
+// r.URL.Path "/login", but the browser asked for "/app/login". Identities
+// match the path the browser requested, so a Cookie with Path "/app"
+// serves the mounted handler and is set where the browser sends it back.
+func ExampleCookie_stripPrefix() {
+	ids := []identity.Identity{
+		&identity.Cookie{Name: "app", Path: "/app"},
+		&identity.Cookie{Name: "site"},
+	}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := identity.Select(ids, r).(*identity.Cookie)
+		fmt.Printf("handler sees %s, identity %q\n", r.URL.Path, c.Name)
+		id, err := identity.NewID()
+		if err != nil {
+			panic(err)
+		}
+		c.Write(w, r, id, time.Time{})
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/app/", http.StripPrefix("/app", app))
+
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/app/login", nil))
+	hc := w.Result().Cookies()[0]
+	fmt.Printf("cookie %q on Path=%s\n", hc.Name, hc.Path)
+	// Output:
+	// handler sees /login, identity "app"
+	// cookie "app" on Path=/app
 }

@@ -47,8 +47,11 @@ type Header struct {
 	// (see [MatchHost]). Default "" (every host).
 	Host string
 
-	// Path is the path prefix this identity serves (see [MatchPath]).
-	// Default "/" (every path).
+	// Path is the path prefix this identity serves (see [MatchPath]),
+	// as the client requested it: matched against the path of
+	// r.RequestURI, not the r.URL.Path a handler such as
+	// http.StripPrefix rewrites (see [Header.Match]). Default "/" (every
+	// path).
 	Path string
 
 	// Signer, when set, signs the token Write hands out and Read refuses
@@ -83,7 +86,9 @@ func (h *Header) responseName() string {
 }
 
 // Match reports whether h serves r: the request host matches Host and the
-// request path lies under Path.
+// path the client requested lies under Path. As with [Cookie.Match], the
+// path comes from r.RequestURI (so http.StripPrefix does not change the
+// answer), falling back to r.URL when RequestURI is empty.
 func (h *Header) Match(r *http.Request) bool {
 	return matchRequest(r, h.Host, h.Path)
 }

@@ -4,7 +4,10 @@
 //
 // Session IDs are 32 random bytes in unpadded base64url ([NewID],
 // [ValidID]). Several identities can serve one manager; [Select] picks the
-// first whose host and path match ([MatchHost], [MatchPath]). [Cookie] and
+// first whose host and path match ([MatchHost], [MatchPath]). The path
+// matched is the one the client requested (the path of r.RequestURI), so
+// identities keep working under http.StripPrefix and sub-routers that
+// rewrite r.URL.Path. [Cookie] and
 // [Header] also have a Validate method that reports a configuration which
 // cannot work; a manager may call it (through an interface assertion) when
 // it is built.

@@ -7,7 +7,9 @@ import (
 
 // Select returns the first identity in ids whose Match reports true for r,
 // or nil when none does. nil entries are skipped. Put the most specific
-// identities (a host, a longer path) first.
+// identities (a host, a longer path) first. [Cookie] and [Header] match
+// the path the client requested (from r.RequestURI), so Select gives the
+// same answer before and inside http.StripPrefix (see [Cookie.Match]).
 func Select(ids []Identity, r *http.Request) Identity {
 	for _, id := range ids {
 		if id != nil && id.Match(r) {
@@ -76,12 +78,52 @@ func requestHost(r *http.Request) string {
 	return ""
 }
 
-// requestPath returns r.URL.Path, or "/" when there is none.
+// requestPath returns the path the client requested, as browsers match
+// cookie paths against it: the path of r.RequestURI, which handlers such
+// as http.StripPrefix do not rewrite (unlike r.URL.Path). When
+// RequestURI is empty (a request built in the program, not received by
+// a server), "*" or without a path (authority-form), it falls back to
+// r.URL's escaped path (RawPath when valid, else Path). The result is
+// "/" when there is no path at all. It does not allocate unless
+// r.URL.Path needs escaping.
 func requestPath(r *http.Request) string {
-	if r.URL == nil || r.URL.Path == "" {
+	if p, ok := uriPath(r.RequestURI); ok {
+		return p
+	}
+	if r.URL == nil {
 		return "/"
 	}
-	return r.URL.Path
+	if p := r.URL.EscapedPath(); p != "" {
+		return p
+	}
+	return "/"
+}
+
+// uriPath returns the path of a request-target (RFC 9112, section 3.2):
+// the part of an origin-form target ("/a/b?q") before the query, or the
+// path of an absolute-form target ("http://h/a/b?q"; "/" when it has
+// none). ok is false for an empty target, "*" and an authority-form
+// target ("host:443"), which carry no path.
+func uriPath(uri string) (path string, ok bool) {
+	if uri == "" {
+		return "", false
+	}
+	if uri[0] != '/' {
+		i := strings.Index(uri, "://")
+		if i <= 0 || strings.ContainsAny(uri[:i], "/?#") {
+			return "", false // "*", authority-form or not a URI
+		}
+		rest := uri[i+3:]
+		j := strings.IndexAny(rest, "/?#")
+		if j < 0 || rest[j] != '/' {
+			return "/", true
+		}
+		uri = rest[j:]
+	}
+	if i := strings.IndexAny(uri, "?#"); i >= 0 {
+		uri = uri[:i]
+	}
+	return uri, true
 }
 
 // matchRequest reports whether r matches a host pattern and path prefix.
