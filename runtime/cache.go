@@ -105,21 +105,14 @@ func (l loader) Load(ctx context.Context, id string) (*entry, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, otter.ErrNotFound
 	}
+	if errors.Is(err, store.ErrCorrupt) {
+		m.dropCorrupt(ctx, key, err)
+		return nil, otter.ErrNotFound
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	fields := rec.Fields
-	if fields == nil {
-		fields = map[string][]byte{}
-	}
-	s := &snapshot{
-		fields:  fields,
-		size:    sizeOf(fields),
-		created: rec.Created,
-		expires: rec.Expires,
-		version: rec.Version,
-		owner:   rec.Owner,
-	}
+	s := snapshotOf(m.validFields(ctx, key, rec))
 	if !m.live(s, m.now()) {
 		m.expiredFound(ctx, key, s)
 		return nil, otter.ErrNotFound
@@ -206,6 +199,10 @@ func (m *Manager) revalidate(ctx context.Context, id string, e *entry, now time.
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			m.forget(e)
+			return nil, nil
+		case errors.Is(err, store.ErrCorrupt):
+			m.forget(e)
+			m.dropCorrupt(ctx, e.key, err)
 			return nil, nil
 		case err != nil:
 			return nil, fmt.Errorf("revalidate: %w", err)

@@ -66,6 +66,11 @@ func (m *Manager) invalidateKey(key string, deleted bool, v uint64) {
 		return // an old or repeated message: the copy is as new
 	}
 	e.checked.Store(invalid)
+	if deleted {
+		// Requests in flight that hold the entry see it gone too: none
+		// of them serves, writes or renews it afterwards.
+		e.snap.Store(goneSnapshot)
+	}
 	m.forget(e)
 }
 

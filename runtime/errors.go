@@ -13,8 +13,17 @@ import (
 var (
 	// ErrTooLarge reports a change that would make the session's encoded
 	// size (keys plus msgpack values) exceed the manager's limit. Nothing
-	// was changed, in the cache or in the engine.
-	ErrTooLarge = errors.New("session too large")
+	// was changed, in the cache or in the engine. The engine enforces the
+	// limit too, atomically with the change, so sessions written by
+	// several processes at once never pass it either. It is
+	// [store.ErrTooLarge].
+	ErrTooLarge = store.ErrTooLarge
+
+	// ErrConflict reports a compare-and-set ([Update], [Session.UpdateRaw])
+	// that kept meeting concurrent changes of its key and gave up after
+	// [MaxUpdateTries] tries. Nothing was changed. It is
+	// [store.ErrConflict].
+	ErrConflict = store.ErrConflict
 
 	// ErrNotFound reports a session that no longer exists: it was
 	// destroyed, renewed or expired while the request used it. It is
@@ -72,6 +81,21 @@ var (
 	// not a session handle (43 base64url characters).
 	ErrInvalidHandle = errors.New("invalid session handle")
 )
+
+// sizeError reports a change over the size limit with the figures: how
+// large the session would be and the limit. It wraps ErrTooLarge.
+type sizeError struct{ size, limit int }
+
+func (e *sizeError) Error() string {
+	return fmt.Sprintf("%v: it would be %d bytes, the limit is %d", ErrTooLarge, e.size, e.limit)
+}
+
+func (e *sizeError) Unwrap() error { return ErrTooLarge }
+
+// errEncode reports a value v that msgpack could not encode.
+func errEncode(v any, err error) error {
+	return fmt.Errorf("%w of type %T: %w", ErrEncode, v, err)
+}
 
 // MaxKeyLen is the longest key, in bytes.
 const MaxKeyLen = 128

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/sessiongen/sessiongen/runtime/bus"
 	"github.com/sessiongen/sessiongen/runtime/identity"
-	"github.com/sessiongen/sessiongen/runtime/store"
 )
 
 // startResponse runs once, just before the response headers go out (or
@@ -81,7 +79,6 @@ func (s *Session) finish() {
 // returned: the session still works and its expiry is merely not
 // extended. Called with mu held.
 func (s *Session) flush() error {
-	m := s.m
 	if s.isNew {
 		return s.flushNew()
 	}
@@ -91,94 +88,30 @@ func (s *Session) flush() error {
 	if e == nil {
 		return nil
 	}
-	if len(pending) == 0 && !s.seen.IsZero() && m.touchDue(e.snap.Load(), s.seen).IsZero() {
+	if len(pending) == 0 && !s.seen.IsZero() && s.m.touchDue(e.snap.Load(), s.seen).IsZero() {
 		// The common case, a read-only request: nothing to send. The
 		// lookup's time is recent enough to judge the extension by.
 		return nil
 	}
-	now := m.now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	cur := e.snap.Load()
-	if !m.live(cur, now) {
-		m.expire(s.ctx, e, cur)
-		s.lost(e)
-		if len(pending) > 0 {
-			return opError("flush", "", ErrNotFound)
-		}
-		return nil
-	}
-	next := *cur
-	var c store.Change
 	if len(pending) > 0 {
-		fs := pendingFields(pending)
-		next.fields, next.size = applyFields(cur.fields, fs)
-		if hasSet(fs) && next.size > m.maxSize {
-			return opError("flush", "", ErrTooLarge)
-		}
-		c = changeFor(next.fields, fs)
-		if o, ok := m.ownerChange(fs); ok {
-			c.Owner, next.owner = ptr(o), o
-		}
+		return s.commit(s.ctx, "flush", "", pendingFields(pending), nil)
 	}
-	if t := m.touchDue(cur, now); !t.IsZero() {
-		c.Expires, next.expires = t, t
+	err := s.commit(s.ctx, "extend expiry", "", nil, nil)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		s.m.reportError(s.ctx, err)
 	}
-	if c.Empty() {
-		return nil
-	}
-	checked, start := e.checked.Load(), m.stamp(now)
-	v, err := m.store.Update(s.ctx, e.key, c)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			s.lost(e)
-			if len(pending) == 0 {
-				return nil
-			}
-		}
-		if len(pending) == 0 {
-			m.reportError(s.ctx, opError("extend expiry", "", err))
-			return nil
-		}
-		return opError("flush", "", err)
-	}
-	next.version = v
-	e.snap.Store(&next)
-	m.settle(e, cur, v, checked, start)
-	m.publish(s.ctx, bus.Changed, e.key, v)
-	if !c.Expires.IsZero() {
-		s.extended = true
-	}
-	m.written(e, v)
 	return nil
 }
 
 // flushNew creates the session staged under OnResponse. Called with mu
 // held.
 func (s *Session) flushNew() error {
-	pending := s.pending
-	s.pending, s.isNew = nil, false
-	fields := make(map[string][]byte, len(pending))
-	for k, v := range pending {
-		if v != nil {
-			fields[k] = v
-		}
+	fs := pendingFields(s.pending)
+	s.pending = nil
+	if err := s.create(s.ctx, "flush", "", fs); err != nil {
+		s.id, s.isNew, s.writeID = "", false, false
+		return err
 	}
-	if len(fields) == 0 { // every key set was removed again
-		s.id, s.writeID = "", false
-		return nil
-	}
-	size := sizeOf(fields)
-	if size > s.m.maxSize {
-		s.id, s.writeID = "", false
-		return opError("flush", "", ErrTooLarge)
-	}
-	e, err := s.m.create(s.ctx, s.id, fields, size)
-	if err != nil {
-		s.id, s.writeID = "", false
-		return opError("flush", "", err)
-	}
-	s.e = e
 	return nil
 }
 

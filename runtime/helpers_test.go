@@ -26,7 +26,7 @@ var errInjected = errors.New("injected engine failure")
 // not failed goes to the real engine.
 type countingStore struct {
 	store.Store
-	loads, creates, updates, deletes, versions atomic.Int64
+	loads, creates, updates, deletes, versions, moves atomic.Int64
 
 	mu sync.Mutex
 	// afterLoad, when set, is called after the engine answered a Load
@@ -62,7 +62,7 @@ func (c *countingStore) injected(op, key string) error {
 }
 
 func (c *countingStore) calls() int64 {
-	return c.loads.Load() + c.creates.Load() + c.updates.Load() + c.deletes.Load()
+	return c.loads.Load() + c.creates.Load() + c.updates.Load() + c.deletes.Load() + c.moves.Load()
 }
 
 func (c *countingStore) seenKeys() []string {
@@ -133,6 +133,14 @@ func (c *countingStore) Owned(ctx context.Context, owner string) ([]store.Owned,
 		return nil, err
 	}
 	return c.Store.(store.OwnerIndex).Owned(ctx, owner)
+}
+
+func (c *countingStore) Move(ctx context.Context, from, to string, ch store.Change) (store.Record, error) {
+	c.moves.Add(1)
+	if err := c.injected("move", from); err != nil {
+		return store.Record{}, err
+	}
+	return c.Store.Move(ctx, from, to, ch)
 }
 
 func (c *countingStore) Delete(ctx context.Context, key string) error {

@@ -214,28 +214,45 @@ func (m *Manager) RevokeOthers(ctx context.Context, s *Session) (int, error) {
 	return m.revokeOwned(ctx, op, owner, keep)
 }
 
+// maxRevokeRounds bounds the list-and-delete rounds of one revocation
+// of an owner's sessions.
+const maxRevokeRounds = 8
+
 // revokeOwned deletes every live session of owner except the one with
-// engine key keep.
+// engine key keep. A session renewed while it runs moves to a key the
+// first listing did not hold (the engine lists it under the owner before
+// the old key goes), so the owner's sessions are listed again after any
+// round that met one, until a listing holds nothing left to revoke: a
+// renewal cannot carry a session past a revocation.
 func (m *Manager) revokeOwned(ctx context.Context, op, owner, keep string) (int, error) {
 	idx, err := m.ownerIndex(op, owner)
 	if err != nil {
 		return 0, err
 	}
-	list, err := idx.Owned(ctx, owner)
-	if err != nil {
-		return 0, fmt.Errorf("session: %s: %w", op, err)
-	}
 	n := 0
 	var errs []error
-	for _, o := range list {
-		if o.Key == keep {
-			continue
+	done := map[string]bool{}
+	for range maxRevokeRounds {
+		list, err := idx.Owned(ctx, owner)
+		if err != nil {
+			return n, fmt.Errorf("session: %s: %w", op, err)
 		}
-		if err := m.revokeKey(ctx, o.Key, owner); err != nil {
-			errs = append(errs, err)
-			continue
+		met := false
+		for _, o := range list {
+			if o.Key == keep || done[o.Key] {
+				continue
+			}
+			met, done[o.Key] = true, true
+			switch err := m.revokeKey(ctx, o.Key, owner); {
+			case err == nil:
+				n++
+			case !errors.Is(err, store.ErrNotFound):
+				errs = append(errs, err)
+			}
 		}
-		n++
+		if !met {
+			break
+		}
 	}
 	if len(errs) > 0 {
 		return n, fmt.Errorf("session: %s: %d of %d deletions failed: %w", op, len(errs), len(errs)+n, errors.Join(errs...))
@@ -265,13 +282,31 @@ func (m *Manager) Revoke(ctx context.Context, handle string) error {
 	return nil
 }
 
-// revokeKey deletes the session with engine key key everywhere.
+// revokedExpiry is the expiry a revocation gives a session before it
+// deletes it: long past on every clock.
+var revokedExpiry = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// revokeKey ends the session with engine key key everywhere. It first
+// expires the session with a conditional write, which fails with
+// ErrNotFound when no live session has the key (deleted, expired or
+// renewed away before it), so the caller learns whether it revoked
+// anything; then it deletes the record, which also stops a renewal
+// still moving it (see store.Store.Move), announces the deletion on the
+// bus and runs the Destroyed hook. It returns ErrNotFound when there was
+// nothing live to revoke.
 func (m *Manager) revokeKey(ctx context.Context, key, owner string) error {
+	_, gone := m.store.Update(ctx, key, store.Change{Expires: revokedExpiry})
+	if gone != nil && !errors.Is(gone, store.ErrNotFound) && !errors.Is(gone, store.ErrCorrupt) {
+		return gone
+	}
 	if err := m.store.Delete(ctx, key); err != nil {
 		return err
 	}
 	m.invalidateKey(key, true, 0)
 	m.publish(ctx, bus.Deleted, key, 0)
+	if gone != nil {
+		return gone
+	}
 	m.event(ctx, Event{Kind: EventDestroyed, Handle: key, Owner: owner})
 	return nil
 }

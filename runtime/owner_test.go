@@ -239,7 +239,7 @@ func TestRevokeAllDropsCachedCopies(t *testing.T) {
 func TestRevokeAllReportsFailures(t *testing.T) {
 	h := newHarness(t, WithOwnerKey("uid"))
 	a, b := h.newSession("uid", "ada"), h.newSession("uid", "ada")
-	h.store.failOn("delete:"+store.Key(a.Value), errInjected)
+	h.store.failOn("update:"+store.Key(a.Value), errInjected)
 	n, err := h.m.RevokeAll(context.Background(), "ada")
 	require.ErrorIs(t, err, errInjected)
 	assert.Equal(t, 1, n)

@@ -73,14 +73,12 @@ package session
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime/identity"
-	"github.com/sessiongen/sessiongen/runtime/store"
 )
 
 // Session is one request's view of its session. Get it with
@@ -188,7 +186,7 @@ func (s *Session) Set(ctx context.Context, key string, v any) error {
 	}
 	b, err := encode(v)
 	if err != nil {
-		return opError("set", key, fmt.Errorf("%w of type %T: %w", ErrEncode, v, err))
+		return opError("set", key, errEncode(v, err))
 	}
 	return s.apply(ctx, "set", key, []Field{{Key: key, Value: b}})
 }
@@ -388,30 +386,4 @@ func pendingDelta(base, pending map[string][]byte) int {
 		}
 	}
 	return d
-}
-
-// changeFor returns the engine change that turns the fields named in keys
-// into their values in next (present: set; absent: removed).
-func changeFor(next map[string][]byte, fs []Field) store.Change {
-	var c store.Change
-	for _, f := range fs {
-		if v, ok := next[f.Key]; ok {
-			if c.Set == nil {
-				c.Set = make(map[string][]byte, len(fs))
-			}
-			c.Set[f.Key] = v
-			continue
-		}
-		dup := false
-		for _, k := range c.Remove {
-			if k == f.Key {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			c.Remove = append(c.Remove, f.Key)
-		}
-	}
-	return c
 }

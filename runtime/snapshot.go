@@ -4,6 +4,8 @@ import (
 	"maps"
 	"sort"
 	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
 )
 
 // snapshot is one immutable state of a session. A new snapshot replaces
@@ -29,6 +31,22 @@ type snapshot struct {
 	// gone marks a session that was destroyed, renewed away or found
 	// missing: it holds no data and is never written again.
 	gone bool
+}
+
+// snapshotOf returns the snapshot of a record as the engine returned it.
+func snapshotOf(rec store.Record) *snapshot {
+	fields := rec.Fields
+	if fields == nil {
+		fields = map[string][]byte{}
+	}
+	return &snapshot{
+		fields:  fields,
+		size:    sizeOf(fields),
+		created: rec.Created,
+		expires: rec.Expires,
+		version: rec.Version,
+		owner:   rec.Owner,
+	}
 }
 
 // goneSnapshot is the state of a session that no longer exists.

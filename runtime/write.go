@@ -3,12 +3,17 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/sessiongen/sessiongen/runtime/bus"
 	"github.com/sessiongen/sessiongen/runtime/identity"
 	"github.com/sessiongen/sessiongen/runtime/store"
 )
+
+// The write path, top to bottom: apply stages a change (OnResponse) or
+// sends it now; send creates the session or commits the change to the
+// engine; commit is the one place an existing session is written, with
+// the engine checking the change's conditions (the size limit, and the
+// expectations of a compare-and-set) atomically with it.
 
 // apply makes the change fs (validated keys; a nil Value removes) to the
 // session: staged for the response under OnResponse, sent to the engine
@@ -27,10 +32,7 @@ func (s *Session) apply(ctx context.Context, op, key string, fs []Field) error {
 	if s.m.mode == OnResponse && s.phase.Load() == phaseBefore {
 		return s.stage(op, key, fs)
 	}
-	if s.e == nil {
-		return s.create(ctx, op, key, fs)
-	}
-	return s.update(ctx, op, key, fs)
+	return s.send(ctx, op, key, fs, nil)
 }
 
 // context returns ctx, or the request's context when ctx is nil.
@@ -39,16 +41,6 @@ func (s *Session) context(ctx context.Context) context.Context {
 		return s.ctx
 	}
 	return ctx
-}
-
-// hasSet reports whether fs writes at least one value.
-func hasSet(fs []Field) bool {
-	for _, f := range fs {
-		if f.Value != nil {
-			return true
-		}
-	}
-	return false
 }
 
 // stage adds fs to the request's pending changes (OnResponse, before the
@@ -70,7 +62,7 @@ func (s *Session) stage(op, key string, fs []Field) error {
 		next[f.Key] = f.Value
 	}
 	if hasSet(fs) && size+pendingDelta(base, next) > s.m.maxSize {
-		return opError(op, key, ErrTooLarge)
+		return s.tooLarge(op, key, size+pendingDelta(base, next))
 	}
 	if s.e == nil && !s.isNew {
 		id, err := identity.NewID()
@@ -83,28 +75,58 @@ func (s *Session) stage(op, key string, fs []Field) error {
 	return nil
 }
 
-// create writes a new session holding fs to the engine (Immediate, or
-// after the headers under OnResponse).
-func (s *Session) create(ctx context.Context, op, key string, fs []Field) error {
-	if !hasSet(fs) {
+// send writes fs to the engine now, together with the request's pending
+// changes (which it clears on success): it creates the session when the
+// engine has none yet, and commits the change otherwise. expect, when
+// not nil, makes the change a compare-and-set (see commit). Called with
+// mu held.
+func (s *Session) send(ctx context.Context, op, key string, fs []Field, expect map[string][]byte) error {
+	if len(s.pending) > 0 {
+		fs = append(pendingFields(s.pending), fs...)
+	}
+	if s.e == nil {
+		if err := s.create(ctx, op, key, fs); err != nil {
+			return err
+		}
+		s.pending = nil
 		return nil
 	}
-	if s.phase.Load() != phaseBefore {
+	if err := s.commit(ctx, op, key, fs, expect); err != nil {
+		return err
+	}
+	s.pending = nil
+	return nil
+}
+
+// create writes a new session holding fs to the engine, under the ID
+// chosen when the change was staged (OnResponse) or a new one. Called
+// with mu held.
+func (s *Session) create(ctx context.Context, op, key string, fs []Field) error {
+	if !hasSet(fs) {
+		if s.isNew { // every key set was removed again
+			s.id, s.isNew, s.writeID = "", false, false
+		}
+		return nil
+	}
+	if !s.isNew && s.phase.Load() != phaseBefore {
 		return opError(op, key, ErrHeadersWritten)
 	}
 	fields, size := applyFields(nil, fs)
 	if size > s.m.maxSize {
-		return opError(op, key, ErrTooLarge)
+		return s.tooLarge(op, key, size)
 	}
-	id, err := identity.NewID()
-	if err != nil {
-		return opError(op, key, err)
+	id := s.id
+	if !s.isNew {
+		var err error
+		if id, err = identity.NewID(); err != nil {
+			return opError(op, key, err)
+		}
 	}
 	e, err := s.m.create(ctx, id, fields, size)
 	if err != nil {
 		return opError(op, key, err)
 	}
-	s.e, s.id, s.writeID = e, id, true
+	s.e, s.id, s.isNew, s.writeID = e, id, false, true
 	return nil
 }
 
@@ -125,6 +147,81 @@ func (m *Manager) create(ctx context.Context, id string, fields map[string][]byt
 	return e, nil
 }
 
+// commit sends fs to the existing session s.e in one engine call, with a
+// due sliding extension, and swaps in the new snapshot. An empty fs
+// sends only the extension, if due. The change carries the size limit
+// when it writes a value, so the engine refuses it when the stored
+// session, whatever this process's cached copy holds, would pass the
+// limit; and, when expect is not nil, the expectation that each key of
+// expect still holds the given bytes (nil: absent) in the engine, so it
+// fails with ErrConflict when another request or process changed them.
+// Called with mu held.
+func (s *Session) commit(ctx context.Context, op, key string, fs []Field, expect map[string][]byte) error {
+	m, e := s.m, s.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cur := e.snap.Load()
+	now := m.now()
+	if !m.live(cur, now) {
+		m.expire(ctx, e, cur)
+		s.lost(e)
+		return opError(op, key, ErrNotFound)
+	}
+	for k, want := range expect {
+		// A writer of this process changed the field since the caller
+		// read it: a conflict, known without asking the engine.
+		if got, ok := cur.fields[k]; ok != (want != nil) || string(got) != string(want) {
+			return opError(op, key, ErrConflict)
+		}
+	}
+	next := *cur
+	c := changeOf(fs)
+	c.Expect = expect
+	if len(fs) > 0 {
+		next.fields, next.size = applyFields(cur.fields, fs)
+		if hasSet(fs) {
+			if next.size > m.maxSize && next.size > cur.size {
+				return s.tooLarge(op, key, next.size)
+			}
+			c.MaxSize = m.maxSize
+		}
+		if o, ok := m.ownerChange(fs); ok {
+			c.Owner, next.owner = ptr(o), o
+		}
+	}
+	if t := m.touchDue(cur, now); !t.IsZero() {
+		c.Expires, next.expires = t, t
+	}
+	if c.Empty() {
+		return nil
+	}
+	checked, start := e.checked.Load(), m.stamp(now)
+	v, err := m.store.Update(ctx, e.key, c)
+	if err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			s.lost(e)
+		case errors.Is(err, store.ErrCorrupt):
+			m.dropCorrupt(ctx, e.key, err)
+			s.lost(e)
+		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrTooLarge):
+			// The engine holds what this copy does not: read it again
+			// before the next use.
+			e.checked.Store(invalid)
+		}
+		return opError(op, key, err)
+	}
+	next.version = v
+	e.snap.Store(&next)
+	m.settle(e, cur, v, checked, start)
+	m.publish(ctx, bus.Changed, e.key, v)
+	if !c.Expires.IsZero() {
+		s.extended = true
+	}
+	m.written(e, v)
+	return nil
+}
+
 // settle records what a successful write of this process tells about its
 // cached copy e: when the engine's version went from cur's to v in one
 // step, the new snapshot is exactly the engine's state, current as of the
@@ -141,52 +238,12 @@ func (m *Manager) settle(e *entry, cur *snapshot, v uint64, checked, start int64
 	}
 }
 
-// update sends fs to the engine for the existing session and swaps in the
-// new snapshot. A due sliding extension goes with it.
-func (s *Session) update(ctx context.Context, op, key string, fs []Field) error {
-	m, e := s.m, s.e
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	cur := e.snap.Load()
-	now := m.now()
-	if !m.live(cur, now) {
-		m.expire(ctx, e, cur)
-		s.lost(e)
-		return opError(op, key, ErrNotFound)
-	}
-	fields, size := applyFields(cur.fields, fs)
-	if hasSet(fs) && size > m.maxSize {
-		return opError(op, key, ErrTooLarge)
-	}
-	c := changeFor(fields, fs)
-	own := cur.owner
-	if o, ok := m.ownerChange(fs); ok {
-		c.Owner, own = ptr(o), o
-	}
-	expires := cur.expires
-	if t := m.touchDue(cur, now); !t.IsZero() {
-		c.Expires, expires = t, t
-	}
-	checked, start := e.checked.Load(), m.stamp(now)
-	v, err := m.store.Update(ctx, e.key, c)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			s.lost(e)
-		}
-		return opError(op, key, err)
-	}
-	e.snap.Store(&snapshot{fields: fields, size: size, created: cur.created, expires: expires, version: v, owner: own})
-	m.settle(e, cur, v, checked, start)
-	m.publish(ctx, bus.Changed, e.key, v)
-	if !c.Expires.IsZero() {
-		s.extended = true
-	}
-	m.written(e, v)
-	return nil
-}
-
-// renew moves the session to a new ID: create under the new key, delete
-// the old one, then move the cache entry. Called with mu held, s.e set.
+// renew moves the session to a new ID in the engine, from the engine's
+// live record (with the request's pending changes applied on the way),
+// then moves the cache entry. When the session was deleted meanwhile
+// (revoked, destroyed or renewed elsewhere) nothing is revived: the
+// request is left without a session, as after Destroy. Called with mu
+// held, s.e set.
 func (s *Session) renew(ctx context.Context) error {
 	m, e := s.m, s.e
 	e.mu.Lock()
@@ -198,41 +255,46 @@ func (s *Session) renew(ctx context.Context) error {
 		s.lost(e)
 		return opError("renew", "", ErrNotFound)
 	}
-	fields, size, own := cur.fields, cur.size, cur.owner
+	var c store.Change
 	if len(s.pending) > 0 {
 		fs := pendingFields(s.pending)
-		fields, size = applyFields(cur.fields, fs)
-		if size > m.maxSize {
-			return opError("renew", "", ErrTooLarge)
+		c = changeOf(fs)
+		if hasSet(fs) {
+			c.MaxSize = m.maxSize
 		}
 		if o, ok := m.ownerChange(fs); ok {
-			own = o
+			c.Owner = ptr(o)
 		}
 	}
+	c.Expires = m.expiresAt(cur.created, now)
 	id, err := identity.NewID()
 	if err != nil {
 		return opError("renew", "", err)
 	}
-	sn := &snapshot{fields: fields, size: size, created: cur.created, expires: m.expiresAt(cur.created, now), version: 1, owner: own}
-	ne := m.newEntry(id, sn, m.stamp(now))
-	rec := store.Record{Fields: fields, Created: sn.created, Expires: sn.expires, Owner: own}
-	if err := m.store.Create(ctx, ne.key, rec); err != nil {
-		return opError("renew", "", err)
-	}
-	if err := m.store.Delete(ctx, e.key); err != nil {
-		// The old ID must not keep working: undo, report, change nothing.
-		if derr := m.store.Delete(context.WithoutCancel(ctx), ne.key); derr != nil {
-			err = errors.Join(err, fmt.Errorf("removing the new copy: %w", derr))
+	key := store.Key(id)
+	rec, err := m.store.Move(ctx, e.key, key, c)
+	if err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
+			if errors.Is(err, store.ErrCorrupt) {
+				m.dropCorrupt(ctx, e.key, err)
+			}
+			m.marks.put(e.key, true, 0)
+			s.lost(e)
+			s.pending, s.isNew, s.writeID, s.extended, s.clearID = nil, false, false, false, true
+		case errors.Is(err, store.ErrTooLarge):
+			e.checked.Store(invalid)
 		}
 		return opError("renew", "", err)
 	}
+	ne := m.newEntry(id, snapshotOf(rec), m.stamp(now))
 	e.snap.Store(goneSnapshot)
 	m.marks.put(e.key, true, 0)
 	m.forget(e)
 	m.keys.Store(ne.key, ne)
 	m.cache.Set(id, ne)
 	m.publish(ctx, bus.Deleted, e.key, 0)
-	m.event(ctx, Event{Kind: EventRenewed, Handle: ne.key, Previous: e.key, Owner: own, At: now})
+	m.event(ctx, Event{Kind: EventRenewed, Handle: ne.key, Previous: e.key, Owner: rec.Owner, At: now})
 	s.e, s.id, s.pending, s.writeID = ne, id, nil, true
 	return nil
 }
@@ -258,6 +320,55 @@ func (s *Session) destroy(ctx context.Context) error {
 	s.lost(e)
 	s.pending, s.isNew, s.writeID, s.extended, s.clearID = nil, false, false, false, true
 	return nil
+}
+
+// tooLarge returns the error for a change that would make the session
+// size bytes large, over the limit.
+func (s *Session) tooLarge(op, key string, size int) error {
+	return opError(op, key, &sizeError{size: size, limit: s.m.maxSize})
+}
+
+// hasSet reports whether fs writes at least one value.
+func hasSet(fs []Field) bool {
+	for _, f := range fs {
+		if f.Value != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// changeOf returns the engine change that applies fs in order (a nil
+// Value removes its key; a later field with the same key wins).
+func changeOf(fs []Field) store.Change {
+	var c store.Change
+	for _, f := range fs {
+		if f.Value != nil {
+			if c.Set == nil {
+				c.Set = make(map[string][]byte, len(fs))
+			}
+			c.Set[f.Key] = f.Value
+			for i, k := range c.Remove {
+				if k == f.Key {
+					c.Remove = append(c.Remove[:i], c.Remove[i+1:]...)
+					break
+				}
+			}
+			continue
+		}
+		delete(c.Set, f.Key)
+		dup := false
+		for _, k := range c.Remove {
+			if k == f.Key {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			c.Remove = append(c.Remove, f.Key)
+		}
+	}
+	return c
 }
 
 // pendingFields turns pending changes into fields.

@@ -107,6 +107,7 @@ var cases = []testCase{
 	{"UpdateRemoveAllKeepsSession", testUpdateRemoveAllKeepsSession},
 	{"UpdateMissing", testUpdateMissing},
 	{"UpdateAfterDelete", testUpdateAfterDelete},
+	{"UpdateExpiresInPast", testUpdateExpiresInPast},
 	// delete.go
 	{"DeleteMissing", testDeleteMissing},
 	{"DeleteThenLoad", testDeleteThenLoad},

@@ -189,3 +189,24 @@ func testUpdateSetWinsOverRemove(t *testing.T, s store.Store) {
 	want.Version = 2
 	requireRecord(t, want, mustLoad(t, s, key))
 }
+
+// testUpdateExpiresInPast: an Update that moves the expiry into the past
+// (how a manager revokes a session before deleting it) succeeds, and from
+// then on the session is gone for Load, Update and Move, and an owner
+// index no longer lists it.
+func testUpdateExpiresInPast(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	owner := newOwner(t, "expire-past")
+	key, _ := createOwned(t, s, owner, time.Hour)
+	past := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	mustUpdate(t, s, key, store.Change{Expires: past})
+	requireNotFound(t, s, key)
+	require.ErrorIs(t, updateErr(ctx, s, key, store.Change{Expires: past}), store.ErrNotFound)
+	_, err := s.Move(ctx, key, NewKey(t), store.Change{Expires: msTime(time.Hour)})
+	require.ErrorIs(t, err, store.ErrNotFound)
+	if _, ok := s.(store.OwnerIndex); ok {
+		requireOwned(t, s, owner, nil)
+	}
+	require.NoError(t, s.Delete(ctx, key))
+	requireNotFound(t, s, key)
+}

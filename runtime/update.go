@@ -1,0 +1,196 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"time"
+)
+
+// Same-key read-modify-write (compare-and-set).
+//
+// Two requests that read a counter and write it back lose an increment
+// when they interleave, whatever the engine. Update and UpdateRaw do not:
+// the write carries the bytes the read saw as an expectation, the engine
+// applies it only if the key still holds them (in the same round trip as
+// any write), and on a conflict the session is read again from the
+// engine and the function called again with the fresh value. Other keys
+// changing meanwhile cause no retry.
+
+// MaxUpdateTries bounds the tries of one [Update] or [Session.UpdateRaw]
+// under contention; after the last conflict it returns an error wrapping
+// [ErrConflict]. Tries after the first wait a random time that doubles
+// with each try (between 0 and 1 ms, 2 ms, 4 ms... up to 64 ms), so
+// writers that keep colliding spread out.
+const MaxUpdateTries = 10
+
+// Update changes the value under key with fn, atomically: fn gets the
+// current value (ok false when the key is absent; old is then T's zero
+// value) and returns the new one, which is stored only if the key still
+// holds what fn was given, checked by the engine. When another request
+// or process changed the key in between, fn is called again with the
+// fresh value, at most [MaxUpdateTries] times in all (so fn must have no
+// other effects); then the error wraps [ErrConflict]. An error from fn
+// is returned as it is and nothing is changed. Update returns the value
+// stored.
+//
+// Update writes to the engine at once, whatever the flush mode: under
+// [OnResponse] the request's pending changes go with it. A session that
+// does not exist yet is created (its first Set). Values are encoded and
+// decoded as by [Session.Set] and [Value]; a stored value that does not
+// decode into a T gives an error wrapping [ErrDecode] without calling fn.
+//
+//	n, err := session.Update(ctx, s, "visits", func(n int, _ bool) (int, error) {
+//		return n + 1, nil
+//	})
+func Update[T any](ctx context.Context, s *Session, key string, fn func(old T, ok bool) (T, error)) (T, error) {
+	var stored T
+	_, err := s.UpdateRaw(ctx, key, func(b []byte, ok bool) ([]byte, error) {
+		var old T
+		if ok {
+			if err := decodeInto(&old, b); err != nil {
+				return nil, decodeError(key, reflect.TypeFor[T](), err)
+			}
+		}
+		v, err := fn(old, ok)
+		if err != nil {
+			return nil, err
+		}
+		nb, err := encode(v)
+		if err != nil {
+			return nil, opError("update", key, errEncode(v, err))
+		}
+		stored = v
+		return nb, nil
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return stored, nil
+}
+
+// UpdateRaw is the primitive under [Update], for generated code: fn gets
+// the encoded bytes under key (shared with the cache: do not modify
+// them) and returns the new encoded value, exactly one msgpack value
+// ([ErrInvalidValue] otherwise), or nil to remove the key. It returns
+// the bytes stored (nil when the key was removed). The size limit
+// applies as for [Session.Set].
+func (s *Session) UpdateRaw(ctx context.Context, key string, fn func(old []byte, ok bool) ([]byte, error)) ([]byte, error) {
+	if s == nil {
+		return nil, opError("update", key, ErrNoSession)
+	}
+	if !ValidKey(key) {
+		return nil, opError("update", key, ErrInvalidKey)
+	}
+	ctx = s.context(ctx)
+	var err error
+	for try := range MaxUpdateTries {
+		if try > 0 {
+			if err := backoff(ctx, try); err != nil {
+				return nil, opError("update", key, err)
+			}
+		}
+		var nb []byte
+		nb, err = s.updateOnce(ctx, key, fn)
+		if !errors.Is(err, ErrConflict) {
+			return nb, err
+		}
+	}
+	return nil, err
+}
+
+// updateOnce is one try of UpdateRaw.
+func (s *Session) updateOnce(ctx context.Context, key string, fn func(old []byte, ok bool) ([]byte, error)) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resolve()
+	if s.err != nil {
+		return nil, opError("update", key, s.err)
+	}
+	if s.e != nil && s.e.checked.Load() == invalid {
+		// A conflict or a change message showed the cached copy stale:
+		// read the session again first.
+		if err := s.reload(ctx); err != nil {
+			return nil, opError("update", key, err)
+		}
+	}
+	// The value the request sees (its own pending change first) goes to
+	// fn; the engine is asked to hold what this copy holds.
+	var engine []byte
+	if sn := s.current(); sn != nil {
+		engine = sn.fields[key]
+	}
+	old, ok := engine, engine != nil
+	if v, staged := s.pending[key]; staged {
+		old, ok = v, v != nil
+	}
+	nb, err := fn(old, ok)
+	if err != nil {
+		return nil, err
+	}
+	if nb != nil && !wellFormed(nb) {
+		return nil, opError("update", key, ErrInvalidValue)
+	}
+	nb = clone(nb)
+	fs := []Field{{Key: key, Value: nb}}
+	if err := s.m.checkOwner("update", fs); err != nil {
+		return nil, err
+	}
+	var expect map[string][]byte
+	if s.e != nil {
+		expect = map[string][]byte{key: engine}
+	}
+	if err := s.send(ctx, "update", key, fs, expect); err != nil {
+		return nil, err
+	}
+	return nb, nil
+}
+
+// reload replaces the request's cached copy with the engine's current
+// record. Called with mu held, s.e set.
+func (s *Session) reload(ctx context.Context) error {
+	m, e := s.m, s.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	start := m.stamp(m.now())
+	rec, err := m.store.Load(ctx, e.key)
+	if errors.Is(err, ErrNotFound) {
+		s.lost(e)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if cur := e.snap.Load(); cur.gone {
+		s.lost(e)
+		return ErrNotFound
+	}
+	e.snap.Store(snapshotOf(rec))
+	e.checked.Store(start)
+	return nil
+}
+
+// backoff waits before try number try (1 and up) of a compare-and-set: a
+// random time below 2^(try-1) ms, at most 64 ms.
+func backoff(ctx context.Context, try int) error {
+	ceiling := time.Millisecond << min(try-1, 6)
+	t := time.NewTimer(rand.N(ceiling))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// decodeInto decodes b into *dst: the hot types without reflection,
+// anything else with msgpack.
+func decodeInto[T any](dst *T, b []byte) error {
+	if handled, err := decodeFast(dst, b); handled {
+		return err
+	}
+	return unmarshal(b, dst)
+}
