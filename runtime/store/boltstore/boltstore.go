@@ -21,12 +21,52 @@
 // are small (about 1 KB), and bbolt rewrites a whole page on any change
 // anyway, so one value per session costs nothing over a value per field.
 //
+// Every write is one write transaction, so one commit: bbolt writes the
+// changed pages and then its meta page, with an fdatasync after each
+// (a few milliseconds on most disks). A refused write is rolled back and
+// costs no sync.
+//
+// # Conditions and Move
+//
+// Compare-and-set ([store.Change.Expect]) and the size limit
+// ([store.Change.MaxSize]) are checked by [store.Change.Check] on the
+// stored fields inside Update's write transaction, after the session is
+// found live and before anything is written; a failed check returns
+// [store.ErrConflict] or [store.ErrTooLarge] and the transaction is
+// rolled back. No other writer can run between the check and the write.
+//
+// [Store.Move] is one write transaction too, so it is atomic: it reads
+// the live record under from, refuses a live record under to, checks the
+// change's conditions, writes the new record under to (from's Created,
+// Version 1) with its index entries, and deletes from with its entries.
+// A crash either loses the whole transaction or keeps all of it (bbolt's
+// commit is atomic); nothing is ever left half moved. An Update or Delete
+// of from runs wholly before the move (and is moved, or makes it fail
+// with [store.ErrNotFound]) or wholly after it (and finds nothing).
+//
+// # Damaged records
+//
+// Records are written with a CRC-32C checksum, and every stored value is
+// checked whole (checksum, format, times, version, every length against
+// the bytes that remain) before anything is allocated for it, so no
+// stored bytes can make a read panic or allocate more than a small
+// multiple of their size. A record that fails the checks is reported by
+// Load, Version, Update and Move with an error wrapping
+// [store.ErrCorrupt] that names its key; they write nothing. Create and
+// Move replace it like an expired record; Delete removes it with the
+// index entries it can still find in it; Owned leaves it out and drops
+// its owner entry; the cleanup deletes it when it meets its expiry
+// entry. Index entries a damaged record no longer names are dropped by
+// Owned (owner entries) and the cleanup (expiry entries).
+//
 // # Expiry
 //
 // Load and Update treat a session past its Expires as missing. A
 // goroutine deletes expired sessions every minute by default
 // ([WithCleanupInterval]), walking the expiry index from the oldest entry,
-// so it never scans live sessions. [Store.Close] stops it.
+// so it never scans live sessions. [Store.Close] stops it. Times are kept
+// to the nanosecond, for years 1 to 9999; Create, Update and Move refuse
+// others with [store.ErrInvalid].
 //
 // # Owners
 //
@@ -63,6 +103,8 @@ var (
 	errEmptyKey      = fmt.Errorf("%w: empty key", store.ErrInvalid)
 	errEmptyFieldKey = fmt.Errorf("%w: empty field key", store.ErrInvalid)
 	errNoExpiry      = fmt.Errorf("%w: record has no expiry", store.ErrInvalid)
+	errBadTime       = fmt.Errorf("%w: time outside years 1 to 9999", store.ErrInvalid)
+	errSameKey       = fmt.Errorf("%w: the keys are equal", store.ErrInvalid)
 	errNoBucket      = errors.New("bucket name is empty")
 )
 
@@ -151,7 +193,8 @@ func (s *Store) Close() error {
 }
 
 // Load returns the session stored under key, or [store.ErrNotFound] when
-// there is none or it has expired.
+// there is none or it has expired, or an error wrapping [store.ErrCorrupt]
+// when it cannot be read.
 func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return store.Record{}, fmt.Errorf("boltstore: load: %w", err)
@@ -175,9 +218,9 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	return rec, nil
 }
 
-// Version returns the version of the live session under key, reading only
-// the head of its value, or [store.ErrNotFound] when there is none or it
-// has expired.
+// Version returns the version of the live session under key, checking
+// its value whole but allocating nothing for its fields, or
+// [store.ErrNotFound] when there is none or it has expired.
 func (s *Store) Version(ctx context.Context, key string) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("boltstore: version: %w", err)
@@ -199,8 +242,9 @@ func (s *Store) Version(ctx context.Context, key string) (uint64, error) {
 }
 
 // Create writes rec under key with version 1 and rec's owner. It returns
-// [store.ErrExists] when a live session has the key; an expired one is
-// replaced, index entries and all.
+// [store.ErrExists] when a live session has the key; an expired or
+// unreadable one is replaced, index entries and all. It refuses a zero
+// Expires and times outside years 1 to 9999 with [store.ErrInvalid].
 func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: create: %w", err)
@@ -218,18 +262,9 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 		if err != nil {
 			return err
 		}
-		if old := bk.recs.Get([]byte(key)); old != nil {
-			oh, err := decodeHeader(old)
-			if err == nil && oh.live(time.Now()) {
-				return store.ErrExists
-			}
-			// An unreadable value is replaced; its index entries, if
-			// any, are dropped when the cleanup or Owned meets them.
-			if err == nil {
-				if err := bk.unindex(key, oh); err != nil {
-					return err
-				}
-			}
+		// An expired or unreadable record is replaced.
+		if err := bk.vacate(key, time.Now()); err != nil {
+			return err
 		}
 		if err := bk.recs.Put([]byte(key), val); err != nil {
 			return err
@@ -242,10 +277,12 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	return nil
 }
 
-// Update applies c to the live session under key in one transaction and
-// returns its new version. It returns [store.ErrNotFound] and writes
-// nothing when the session is missing or has expired. A key both set and
-// removed ends up set.
+// Update applies c to the live session under key in one write
+// transaction and returns its new version. In that transaction it checks
+// c's conditions on the stored fields ([store.Change.Check]): it returns
+// [store.ErrNotFound] when the session is missing or has expired, then
+// [store.ErrConflict] or [store.ErrTooLarge], and in each case writes
+// nothing. A key both set and removed ends up set.
 func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("boltstore: update: %w", err)
@@ -253,8 +290,8 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 	if key == "" {
 		return 0, fmt.Errorf("boltstore: update: %w", errEmptyKey)
 	}
-	if _, ok := c.Set[""]; ok {
-		return 0, fmt.Errorf("boltstore: update: %w", errEmptyFieldKey)
+	if err := checkChange(c); err != nil {
+		return 0, fmt.Errorf("boltstore: update: %w", err)
 	}
 	var version uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -269,18 +306,15 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 		if err != nil {
 			return err
 		}
-		fields := make(map[string][]byte)
-		if err := rangeFields(oh.fields, func(k, v []byte) { fields[string(k)] = v }); err != nil {
+		fields := oh.fieldMap()
+		if err := c.Check(fields); err != nil {
 			return err
-		}
-		for _, k := range c.Remove {
-			delete(fields, k)
-		}
-		for k, v := range c.Set {
-			fields[k] = v
 		}
 		nh := oh
 		nh.version++
+		if nh.version >= maxVersion {
+			return fmt.Errorf("record %s: %w: version %d", key, store.ErrCorrupt, oh.version)
+		}
 		if !c.Expires.IsZero() {
 			nh.expires = c.Expires
 		}
@@ -288,8 +322,8 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 			nh.owner = *c.Owner
 		}
 		// encodeRecord copies every value, so nothing points into the
-		// page old lives on once Put changes it.
-		if err := bk.recs.Put([]byte(key), encodeRecord(nh, fields)); err != nil {
+		// page the old value lives on once Put changes it.
+		if err := bk.recs.Put([]byte(key), encodeRecord(nh, c.Apply(fields))); err != nil {
 			return err
 		}
 		version = nh.version
@@ -301,8 +335,9 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 	return version, nil
 }
 
-// Delete removes the session under key and its index entries. A missing
-// key is not an error.
+// Delete removes the session under key and its index entries, also when
+// the session cannot be read (then the entries it no longer names are
+// left to Owned and the cleanup). A missing key is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: delete: %w", err)
@@ -315,18 +350,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
-		old := bk.recs.Get([]byte(key))
-		if old == nil {
-			return nil
-		}
-		// A corrupt record loses its index entries to the cleanup and to
-		// Owned later.
-		if oh, err := decodeHeader(old); err == nil {
-			if err := bk.unindex(key, oh); err != nil {
-				return err
-			}
-		}
-		return bk.recs.Delete([]byte(key))
+		return bk.drop(key)
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: delete: %w", err)
@@ -339,9 +363,10 @@ type bucketSet struct {
 	recs, expiry, owners *bolt.Bucket
 }
 
-// buckets returns the store's nested buckets in tx.
 // live returns the stored value and header of the session under key,
-// or store.ErrNotFound when there is none or it has expired at now.
+// or store.ErrNotFound when there is none or it has expired at now, or an
+// error wrapping store.ErrCorrupt and naming the key when it cannot be
+// read.
 func (bk bucketSet) live(key string, now time.Time) ([]byte, header, error) {
 	v := bk.recs.Get([]byte(key))
 	if v == nil {
@@ -349,7 +374,7 @@ func (bk bucketSet) live(key string, now time.Time) ([]byte, header, error) {
 	}
 	h, err := decodeHeader(v)
 	if err != nil {
-		return nil, header{}, err
+		return nil, header{}, fmt.Errorf("record %s: %w", key, err)
 	}
 	if !h.live(now) {
 		return nil, header{}, store.ErrNotFound
@@ -357,6 +382,7 @@ func (bk bucketSet) live(key string, now time.Time) ([]byte, header, error) {
 	return v, h, nil
 }
 
+// buckets returns the store's nested buckets in tx.
 func (s *Store) buckets(tx *bolt.Tx) (bucketSet, error) {
 	b := tx.Bucket(s.bucket)
 	if b == nil {
@@ -381,16 +407,40 @@ func (bk bucketSet) index(key string, h header) error {
 	return bk.owners.Put(ownerKey(h.owner, key), nil)
 }
 
-// unindex deletes the expiry and owner index entries of session key with
-// header h.
-func (bk bucketSet) unindex(key string, h header) error {
-	if err := bk.expiry.Delete(expiryKey(h.expires, key)); err != nil {
-		return err
-	}
-	if h.owner == "" {
+// drop deletes the record under key, readable or not, with every index
+// entry it can find for it (see indexKeys). A missing key is not an
+// error.
+func (bk bucketSet) drop(key string) error {
+	v := bk.recs.Get([]byte(key))
+	if v == nil {
 		return nil
 	}
-	return bk.owners.Delete(ownerKey(h.owner, key))
+	expiry, owner := indexKeys(key, v)
+	if expiry != nil {
+		if err := bk.expiry.Delete(expiry); err != nil {
+			return err
+		}
+	}
+	if owner != nil {
+		if err := bk.owners.Delete(owner); err != nil {
+			return err
+		}
+	}
+	return bk.recs.Delete([]byte(key))
+}
+
+// vacate makes way for a new session under key: it returns
+// store.ErrExists when a live session has the key, and drops an expired
+// or unreadable record.
+func (bk bucketSet) vacate(key string, now time.Time) error {
+	v := bk.recs.Get([]byte(key))
+	if v == nil {
+		return nil
+	}
+	if h, err := decodeHeader(v); err == nil && h.live(now) {
+		return store.ErrExists
+	}
+	return bk.drop(key)
 }
 
 // reindex moves the index entries of session key from header from to
@@ -426,8 +476,22 @@ func checkCreate(key string, rec store.Record) error {
 	if rec.Expires.IsZero() {
 		return errNoExpiry
 	}
+	if !validTime(rec.Expires) || !validTime(rec.Created) {
+		return errBadTime
+	}
 	if _, ok := rec.Fields[""]; ok {
 		return errEmptyFieldKey
+	}
+	return nil
+}
+
+// checkChange refuses a change Update and Move cannot store.
+func checkChange(c store.Change) error {
+	if _, ok := c.Set[""]; ok {
+		return errEmptyFieldKey
+	}
+	if !c.Expires.IsZero() && !validTime(c.Expires) {
+		return errBadTime
 	}
 	return nil
 }

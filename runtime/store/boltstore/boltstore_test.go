@@ -145,17 +145,19 @@ func TestIndexBounded(t *testing.T) {
 func TestIndexBoundedByCleanup(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, "", WithCleanupInterval(0))
+	var lastShort time.Time
 	for range 10 {
 		rec := record(time.Millisecond)
 		rec.Owner = "u"
 		require.NoError(t, s.Create(ctx, storetest.NewKey(t), rec))
+		lastShort = rec.Expires
 	}
 	long := record(time.Hour)
 	long.Owner = "u"
 	longKey := storetest.NewKey(t)
 	require.NoError(t, s.Create(ctx, longKey, long))
 	require.Equal(t, 11, ownerEntries(t, s, "u"))
-	time.Sleep(5 * time.Millisecond)
+	time.Sleep(time.Until(lastShort))
 
 	n, err := s.purge(time.Now())
 	require.NoError(t, err)
@@ -417,6 +419,33 @@ func TestRefusesBadInput(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "1", string(got.Fields["a"]), "a refused Update changes nothing")
 	})
+	t.Run("TimeOutOfRange", func(t *testing.T) {
+		far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+		early := time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC)
+		key := storetest.NewKey(t)
+		for _, rec := range []store.Record{
+			{Created: time.Now(), Expires: far},
+			{Created: far, Expires: time.Now().Add(time.Hour)},
+			{Created: early, Expires: time.Now().Add(time.Hour)},
+		} {
+			require.ErrorIs(t, s.Create(ctx, key, rec), errBadTime)
+		}
+		_, err := s.Load(ctx, key)
+		require.ErrorIs(t, err, store.ErrNotFound)
+
+		// The zero time is in range (as Created), and the last instant.
+		last := far.Add(-time.Nanosecond)
+		require.NoError(t, s.Create(ctx, key, store.Record{Expires: last}))
+		_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": {1}}, Expires: far})
+		require.ErrorIs(t, err, store.ErrInvalid)
+		_, err = s.Move(ctx, key, storetest.NewKey(t), store.Change{Expires: far})
+		require.ErrorIs(t, err, store.ErrInvalid)
+		got, err := s.Load(ctx, key)
+		require.NoError(t, err)
+		require.True(t, got.Created.IsZero())
+		require.True(t, last.Equal(got.Expires))
+		require.Empty(t, got.Fields, "a refused Update changes nothing")
+	})
 	t.Run("KeyTooLarge", func(t *testing.T) {
 		key := string(bytes.Repeat([]byte("k"), bolt.MaxKeySize+1))
 		err := s.Create(ctx, key, record(time.Hour))
@@ -439,12 +468,12 @@ func TestCorruptRecord(t *testing.T) {
 	}))
 
 	_, err := s.Load(ctx, key)
-	require.ErrorIs(t, err, errCorrupt)
-	require.ErrorContains(t, err, "boltstore: load: corrupt record")
+	require.ErrorIs(t, err, store.ErrCorrupt)
+	require.ErrorContains(t, err, "boltstore: load: record "+key+": corrupt session record")
 	_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": {1}}})
-	require.ErrorIs(t, err, errCorrupt)
+	require.ErrorIs(t, err, store.ErrCorrupt)
 	_, err = s.Version(ctx, key)
-	require.ErrorIs(t, err, errCorrupt)
+	require.ErrorIs(t, err, store.ErrCorrupt)
 
 	// A new session may take the key; it replaces the unreadable value.
 	require.NoError(t, s.Create(ctx, key, record(time.Hour, "a", "1")))
@@ -478,6 +507,10 @@ func TestClosed(t *testing.T) {
 	require.ErrorIs(t, s.Delete(ctx, key), bolterrors.ErrDatabaseNotOpen)
 }
 
+// TestPurge: the cleanup deletes expired sessions a batch at a time,
+// oldest first, and no live one. The purges run at the recorded time now;
+// the live sessions expire an hour or more after it, so the Loads at the
+// end see them live however slow the machine.
 func TestPurge(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, "", WithCleanupInterval(0))
@@ -493,7 +526,7 @@ func TestPurge(t *testing.T) {
 			key := fmt.Sprintf("key-%05d", i)
 			exp := now.Add(time.Duration(i-n) * time.Second) // i < n: expired
 			if i >= n {
-				exp = exp.Add(time.Second)
+				exp = exp.Add(time.Hour)
 			}
 			h := header{created: now, expires: exp, version: 1, owner: fmt.Sprintf("owner-%d", i%3)}
 			if err := bk.recs.Put([]byte(key), encodeRecord(h, nil)); err != nil {
@@ -554,12 +587,15 @@ func TestPurgeKeepsNewerSession(t *testing.T) {
 func TestJanitorPurges(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, "", WithCleanupInterval(20*time.Millisecond))
-	require.NoError(t, s.Create(ctx, "short", record(30*time.Millisecond)))
+	short := record(30 * time.Millisecond)
+	require.NoError(t, s.Create(ctx, "short", short))
 	require.NoError(t, s.Create(ctx, "long", record(time.Hour)))
+	// The janitor ticks every 20 ms; give it many ticks after the expiry,
+	// counted from the recorded expiry, not from now.
 	require.Eventually(t, func() bool {
 		recs, _ := counts(t, s)
 		return recs == 1
-	}, 3*time.Second, 10*time.Millisecond)
+	}, time.Until(short.Expires)+10*time.Second, 10*time.Millisecond)
 	_, err := s.Load(ctx, "long")
 	require.NoError(t, err)
 	_, idx := counts(t, s)
@@ -678,7 +714,7 @@ func TestOwnedDropsStale(t *testing.T) {
 		}
 		return bk.recs.Put([]byte(corruptKey), []byte{recordFormat, 1})
 	}))
-	time.Sleep(5 * time.Millisecond)
+	time.Sleep(time.Until(expired.Expires))
 	require.Equal(t, 5, ownerEntries(t, s, "u"))
 
 	owned, err := s.Owned(ctx, "u")
@@ -692,4 +728,56 @@ func TestOwnedDropsStale(t *testing.T) {
 	require.Equal(t, 2, idx)
 	_, err = s.Load(ctx, otherKey)
 	require.NoError(t, err)
+}
+
+// TestLegacyV2Record: a session written in format 2 (before checksums)
+// loads as written, and an Update rewrites it in the current format.
+func TestLegacyV2Record(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "")
+	key := storetest.NewKey(t)
+	rec := record(time.Hour, "a", "1")
+	rec.Owner = "alice"
+	require.NoError(t, s.Create(ctx, key, rec))
+	putRaw(t, s, key, asV2(unsealed(rawRecord(t, s, key))))
+
+	got, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, "1", string(got.Fields["a"]))
+	require.Equal(t, "alice", got.Owner)
+	require.True(t, rec.Expires.Equal(got.Expires))
+	v, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"b": []byte("2")}})
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), v)
+	require.Equal(t, byte(recordFormat), rawRecord(t, s, key)[0], "rewritten in the current format")
+	requireConsistent(t, s)
+}
+
+// TestMoveOverUnreadable: Move replaces an unreadable record under to,
+// with the index entries Delete would remove, and leaves the indexes
+// consistent.
+func TestMoveOverUnreadable(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, "", WithCleanupInterval(0))
+	from, to := storetest.NewKey(t), storetest.NewKey(t)
+	rec := record(time.Hour, "a", "1")
+	require.NoError(t, s.Create(ctx, from, rec))
+	old := record(time.Hour, "old", "x")
+	old.Owner = "bob"
+	require.NoError(t, s.Create(ctx, to, old))
+	damaged := rawRecord(t, s, to)
+	damaged[len(damaged)-1] ^= 1
+	putRaw(t, s, to, damaged)
+
+	got, err := s.Move(ctx, from, to, store.Change{Set: map[string][]byte{"b": []byte("2")}, Expires: rec.Expires})
+	require.NoError(t, err)
+	require.Equal(t, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, got.Fields)
+	require.Equal(t, uint64(1), got.Version)
+	loaded, err := s.Load(ctx, to)
+	require.NoError(t, err)
+	require.Equal(t, got.Fields, loaded.Fields)
+	_, err = s.Load(ctx, from)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.Zero(t, ownerEntries(t, s, "bob"))
+	requireConsistent(t, s)
 }

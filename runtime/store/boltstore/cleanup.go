@@ -48,7 +48,10 @@ func (s *Store) purge(now time.Time) (int, error) {
 		}
 		var due [][]byte
 		c := bk.expiry.Cursor()
-		for k, _ := c.First(); k != nil && len(due) < purgeBatch; k, _ = c.Next() {
+		for k, v := c.First(); k != nil && len(due) < purgeBatch; k, v = c.Next() {
+			if v == nil && bk.expiry.Bucket(k) != nil {
+				continue // not an entry; nothing this package writes
+			}
 			expires, _, err := parseExpiryKey(k)
 			if err == nil && now.Before(expires) {
 				break
@@ -77,22 +80,15 @@ func (s *Store) purge(now time.Time) (int, error) {
 	return n, nil
 }
 
-// dropExpired deletes the session under key, with its owner index entry,
-// if it has expired at now or cannot be read. Its expiry index entry is
-// left to the caller.
+// dropExpired deletes the session under key, with its index entries, if
+// it has expired at now or cannot be read.
 func (bk bucketSet) dropExpired(key string, now time.Time) error {
 	v := bk.recs.Get([]byte(key))
 	if v == nil {
 		return nil
 	}
-	h, err := decodeHeader(v)
-	if err == nil && h.live(now) {
+	if h, err := decodeHeader(v); err == nil && h.live(now) {
 		return nil
 	}
-	if err == nil && h.owner != "" {
-		if err := bk.owners.Delete(ownerKey(h.owner, key)); err != nil {
-			return err
-		}
-	}
-	return bk.recs.Delete([]byte(key))
+	return bk.drop(key)
 }

@@ -12,11 +12,13 @@ import (
 
 // Owned returns the live sessions of owner, in no particular order. It
 // reads owner's range of the owner index (and each listed session's
-// head), never another owner's entries nor the sessions without an owner.
-// Entries it finds stale (an expired session, or one it cannot read) are
-// deleted afterwards in one write transaction, expired sessions with
-// them. An owner with no sessions, and the empty owner, give an empty
-// list.
+// record), never another owner's entries nor the sessions without an
+// owner. Entries it finds stale (a missing or expired session, one of
+// another owner, one it cannot read, an entry naming no key) are deleted
+// afterwards in one write transaction, expired sessions with them; an
+// unreadable session is left out of the list but kept for Load to report
+// and Delete to remove. An owner with no sessions, and the empty owner,
+// give an empty list.
 func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("boltstore: owned: %w", err)
@@ -34,7 +36,10 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 			return err
 		}
 		c := bk.owners.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if v == nil && bk.owners.Bucket(k) != nil {
+				continue // not an entry; nothing this package writes
+			}
 			key := string(k[len(prefix):])
 			h, ok := bk.ownedBy(key, owner, now)
 			if !ok {
@@ -72,7 +77,7 @@ func (bk bucketSet) ownedBy(key, owner string, now time.Time) (header, bool) {
 
 // dropStale deletes owner's index entries for keys, unless a session
 // became owner's live session meanwhile, and the expired sessions among
-// them, each with its expiry index entry.
+// them with all their index entries.
 func (s *Store) dropStale(ctx context.Context, owner string, keys []string, now time.Time) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := ctx.Err(); err != nil {
@@ -88,10 +93,7 @@ func (s *Store) dropStale(ctx context.Context, owner string, keys []string, now 
 			}
 			if v := bk.recs.Get([]byte(key)); v != nil {
 				if h, err := decodeHeader(v); err == nil && !h.live(now) {
-					if err := bk.expiry.Delete(expiryKey(h.expires, key)); err != nil {
-						return err
-					}
-					if err := bk.dropExpired(key, now); err != nil {
+					if err := bk.drop(key); err != nil {
 						return err
 					}
 				}
