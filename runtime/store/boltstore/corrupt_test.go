@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
@@ -262,4 +263,24 @@ func putRaw(t *testing.T, s *Store, key string, v []byte) {
 		}
 		return bk.recs.Put([]byte(key), v)
 	}))
+}
+
+// TestUserRecoversFromCorruption: for each corruption, a user whose
+// record was damaged can read (and gets a fresh session), sign out and
+// sign in through a manager, with no 500.
+func TestUserRecoversFromCorruption(t *testing.T) {
+	for _, c := range corruptions {
+		t.Run(c.name, func(t *testing.T) {
+			s := openTest(t, "", WithCleanupInterval(0))
+			enginetest.UserRecovers(t, s, func(t *testing.T, key string) {
+				// Rewrite the record in the layout the corruptions assume
+				// (owned by corruptOwner), then damage it.
+				ctx := context.Background()
+				require.NoError(t, s.Delete(ctx, key))
+				rec := store.Record{Fields: map[string][]byte{"a": []byte("1"), "b": []byte("22")}, Created: time.Now(), Expires: time.Now().Add(time.Hour), Owner: corruptOwner}
+				require.NoError(t, s.Create(ctx, key, rec))
+				putRaw(t, s, key, c.damage(rawRecord(t, s, key)))
+			})
+		})
+	}
 }

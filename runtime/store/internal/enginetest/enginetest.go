@@ -2,7 +2,8 @@
 // beyond the conformance suite in storetest: finding the servers through
 // environment variables, unique names for tables and key prefixes, a TCP
 // proxy that simulates an outage, a round-trip counter at the socket, and
-// test bodies that several engines run through small adapters. It is
+// test bodies that several engines run through small adapters (and
+// UserRecovers, which runs a manager over an engine). It is
 // imported by tests only, and imports no database driver.
 package enginetest
 
