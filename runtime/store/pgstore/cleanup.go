@@ -37,7 +37,9 @@ func (c *cleaner) sweep(ctx context.Context) (int64, error) {
 }
 
 // DeleteExpired deletes every session that has expired by the store's
-// clock, with its fields, and returns how many sessions it deleted. The
+// clock, and every damaged one whose expiry is 'infinity' (see the
+// package documentation), with their fields, and returns how many
+// sessions it deleted. The
 // background cleanup calls the same code; call it yourself when
 // [WithCleanupInterval] turned that off. Sessions locked by a request at
 // the time are left for the next run.

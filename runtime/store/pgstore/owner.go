@@ -23,26 +23,34 @@ const MaxOwnerLen = 255
 func checkOwner(owner string) error { return ownercheck.Check(owner, MaxOwnerLen) }
 
 // Version returns the version of the live session under key, or
-// [store.ErrNotFound] when there is none or it has expired. One query
+// [store.ErrNotFound] when there is none or it has expired, or an error
+// wrapping [store.ErrCorrupt] when its row cannot be parsed. One query
 // reading one row by its primary key, fields untouched.
 func (s *Store) Version(ctx context.Context, key string) (uint64, error) {
 	if key == "" {
 		return 0, fmt.Errorf("pgstore: version: %w", errEmptyKey)
 	}
-	var v int64
-	err := s.pool.QueryRow(ctx, s.q.version, key, s.now()).Scan(&v)
+	var (
+		ok bool
+		v  int64
+	)
+	err := s.pool.QueryRow(ctx, s.q.version, key, s.now()).Scan(&ok, &v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("pgstore: version: %w", store.ErrNotFound)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("pgstore: version: %w", err)
 	}
+	if !ok {
+		return 0, fmt.Errorf("pgstore: version: %w", errCorrupt(key))
+	}
 	return uint64(v), nil
 }
 
 // Owned returns the live sessions whose owner is owner, in no particular
 // order: one query served by the partial index on the owner column,
-// never a scan of all sessions. An empty owner owns nothing.
+// never a scan of all sessions. An empty owner owns nothing. Rows the
+// store cannot parse are left out.
 //
 // The index is the column itself: Delete removes a session's entry with
 // its row, an Update changing the owner moves it in the same statement,

@@ -40,15 +40,62 @@
 //
 // # Cost and atomicity
 //
-// Load is one query. Create is one statement; Update is one batch (a row
-// lock and one statement) in one implicit transaction; Delete, Version
-// and Owned are one statement each: each costs one round trip once the
-// pool's connection has prepared the statements. An Update locks the
-// session row first, so it applies to a live session only: after a
-// Delete, or once the session has expired, it writes nothing and returns
-// [store.ErrNotFound]. Concurrent Updates of one session run one after
-// the other, so writes to different fields all survive, and each gets a
-// version of its own.
+// Load is one query. Create is one statement; Update and Move are one
+// batch each (a row lock and one statement) in one implicit transaction;
+// Delete, Version and Owned are one statement each: each costs one round
+// trip once the pool's connection has prepared the statements. An Update
+// locks the session row first, so it applies to a live session only:
+// after a Delete, or once the session has expired, it writes nothing and
+// returns [store.ErrNotFound]. Concurrent Updates of one session run one
+// after the other, so writes to different fields all survive, and each
+// gets a version of its own.
+//
+// # Compare-and-set and the size limit
+//
+// A [store.Change]'s conditions are checked in the statement that
+// applies it, on the row the batch has just locked, so in the same round
+// trip and against fields no other writer can change meanwhile: each
+// name in Change.Expect is looked up among the session's field rows
+// (an expectation of length 0 wants no row), and with Change.MaxSize
+// the statement sums the octets of the names and values of the stored
+// fields and of the fields after the change. The statement writes the
+// fields, the expiry, the owner and the version only when every check
+// passes, and returns the verdicts: the missing session
+// ([store.ErrNotFound]) first, then a damaged row ([store.ErrCorrupt]),
+// then [store.ErrConflict], then [store.ErrTooLarge], as
+// [store.Change.Check] ranks them, and it agrees with Check exactly.
+//
+// # Move
+//
+// [Store.Move] is one batch in one implicit transaction, so it is
+// atomic and a crash leaves either the old session or the new one, never
+// both and never a part. The batch locks the rows of both keys (in key
+// order, so two Moves cannot deadlock), then one statement checks that
+// the old session is live and can be parsed, that no live session holds
+// the new key, and the change's conditions; only then does it insert the
+// new row (the old created time, the change's expiry, version 1, the
+// change's owner or the old one; an expired session under the new key is
+// taken over, as by Create), copy the old fields with the change applied,
+// and delete the old row, whose fields go by the cascade. An Update or a
+// Delete of the old key waits for the lock, or Move waits for theirs: one
+// that comes first is carried over (an Update) or makes Move fail with
+// [store.ErrNotFound] (a Delete); one that comes after finds no session.
+//
+// # Damaged rows
+//
+// A session row the store cannot parse, left by a bad writer within the
+// schema (a created or expires time of 'infinity' or '-infinity', a
+// version below 1 or too large to bump), is reported by Load, Version,
+// Update and Move with an error wrapping [store.ErrCorrupt] naming the
+// key, or with [store.ErrNotFound] when its expiry has passed (an expiry
+// of '-infinity'); they write nothing. Owned leaves such rows out, Delete
+// removes them, and the cleanup deletes rows expiring at 'infinity' too,
+// which would otherwise stay forever. A field row named "" (which no
+// store writes) is left out of Load, of the conditions and of the size,
+// and Move leaves it behind; an owner of "" reads as none. The schema's
+// NOT NULL columns keep out the other damage (a NULL time, version, field
+// name or value), and every finite time PostgreSQL holds is a valid
+// time.Time, so it is returned as stored.
 //
 // # Expiry
 //
@@ -75,6 +122,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/internal/cleanup"
@@ -95,13 +143,25 @@ var (
 	_ store.OwnerIndex = (*Store)(nil)
 )
 
-// Errors for input the store refuses.
+// Errors for input the store refuses. All but errNilPool wrap
+// [store.ErrInvalid] (their text is the reason alone).
 var (
 	errNilPool    = errors.New("nil pool")
-	errEmptyKey   = errors.New("empty key")
-	errNoExpiry   = errors.New("record has no expiry")
-	errEmptyField = errors.New("empty field key")
+	errEmptyKey   = invalid("empty key")
+	errNoExpiry   = invalid("record has no expiry")
+	errEmptyField = invalid("empty field key")
+	errSameKeys   = invalid("the keys are equal")
 )
+
+// invalid is a reason to refuse a call before any round trip; it wraps
+// [store.ErrInvalid].
+type invalid string
+
+// Error returns the reason.
+func (e invalid) Error() string { return string(e) }
+
+// Unwrap returns [store.ErrInvalid].
+func (e invalid) Unwrap() error { return store.ErrInvalid }
 
 // New returns a Store using pool, which stays the caller's to close (after
 // [Store.Close]). With [WithCreateSchema](true) it creates the tables if
@@ -146,7 +206,9 @@ func (s *Store) Close() error {
 }
 
 // Load returns the session stored under key, or [store.ErrNotFound] when
-// there is none or it has expired. One query.
+// there is none or it has expired. One query. A row the store cannot
+// parse (a time that is not finite, a version out of range) gives an
+// error wrapping [store.ErrCorrupt]; a field row named "" is left out.
 func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	if key == "" {
 		return store.Record{}, fmt.Errorf("pgstore: load: %w", errEmptyKey)
@@ -157,20 +219,25 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	}
 	defer rows.Close()
 	var (
-		rec     store.Record
-		found   bool
-		version int64
-		owner   *string
-		name    *string
-		value   []byte
+		rec              store.Record
+		found, ok        bool
+		created, expires pgtype.Timestamptz // may hold infinity
+		version          int64
+		owner            *string
+		name             *string
+		value            []byte
 	)
 	for rows.Next() {
-		if err := rows.Scan(&rec.Created, &rec.Expires, &version, &owner, &name, &value); err != nil {
+		if err := rows.Scan(&ok, &created, &expires, &version, &owner, &name, &value); err != nil {
 			return store.Record{}, fmt.Errorf("pgstore: load: %w", err)
+		}
+		if !ok {
+			return store.Record{}, fmt.Errorf("pgstore: load: %w", errCorrupt(key))
 		}
 		if !found {
 			found = true
 			rec.Fields = make(map[string][]byte)
+			rec.Created, rec.Expires = created.Time, expires.Time
 			rec.Version = uint64(version)
 			if owner != nil {
 				rec.Owner = *owner
@@ -224,45 +291,34 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 
 // Update applies c to the live session under key in one round trip (a
 // batch of two statements in one implicit transaction) and returns the
-// session's new version, or returns [store.ErrNotFound] having written
-// nothing. A key both in c.Set and c.Remove is written, not removed. The
-// version goes up by one with every Update, an empty one included, and
-// c.Owner moves the session in the owner index in the same statement.
+// session's new version. It returns [store.ErrNotFound] when the session
+// is missing or expired, an error wrapping [store.ErrCorrupt] when its
+// row cannot be parsed, and [store.ErrConflict] or [store.ErrTooLarge]
+// when c's conditions fail, in that order, having written nothing. A key
+// both in c.Set and c.Remove is written, not removed. The version goes
+// up by one with every Update, an empty one included, and c.Owner moves
+// the session in the owner index in the same statement.
 func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
 	if key == "" {
 		return 0, fmt.Errorf("pgstore: update: %w", errEmptyKey)
 	}
-	if _, ok := c.Set[""]; ok {
-		return 0, fmt.Errorf("pgstore: update: %w", errEmptyField)
-	}
-	var owner any // NULL keeps the owner; "" clears it
-	if c.Owner != nil {
-		if err := checkOwner(*c.Owner); err != nil {
-			return 0, fmt.Errorf("pgstore: update: %w", err)
-		}
-		owner = *c.Owner
-	}
-	names, values := columns(c.Set)
-	removed := make([]string, 0, len(c.Remove))
-	for _, k := range c.Remove {
-		if _, set := c.Set[k]; !set {
-			removed = append(removed, k)
-		}
-	}
-	var expires any // NULL keeps the expiry
-	if !c.Expires.IsZero() {
-		expires = c.Expires
+	args, err := newChangeArgs(c)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: update: %w", err)
 	}
 	now := s.now()
 
 	b := &pgx.Batch{}
 	b.Queue(s.q.lock, key, now)
-	b.Queue(s.q.update, key, now, names, values, removed, expires, owner)
+	b.Queue(s.q.update, args.params(key, now)...)
 	br := s.pool.SendBatch(ctx, b)
-	var version int64
-	_, err := br.Exec()
+	var (
+		sane, expected, fits bool
+		version              pgtype.Int8 // NULL when nothing was written
+	)
+	_, err = br.Exec()
 	if err == nil {
-		err = br.QueryRow().Scan(&version)
+		err = br.QueryRow().Scan(&sane, &expected, &fits, &version)
 	}
 	// A failure to close the batch outranks "no row".
 	if cerr := br.Close(); cerr != nil && (err == nil || errors.Is(err, pgx.ErrNoRows)) {
@@ -274,7 +330,10 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 	if err != nil {
 		return 0, fmt.Errorf("pgstore: update: %w", err)
 	}
-	return uint64(version), nil
+	if err := verdict(key, sane, true, expected, fits); err != nil {
+		return 0, fmt.Errorf("pgstore: update: %w", err)
+	}
+	return uint64(version.Int64), nil
 }
 
 // Delete removes the session under key and its fields. Deleting a missing
@@ -287,20 +346,4 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("pgstore: delete: %w", err)
 	}
 	return nil
-}
-
-// columns splits fields into parallel name and value slices for unnest,
-// never nil (pgx sends a nil slice as NULL) and with no nil value (the
-// column is NOT NULL; an empty value stays empty).
-func columns(fields map[string][]byte) ([]string, [][]byte) {
-	names := make([]string, 0, len(fields))
-	values := make([][]byte, 0, len(fields))
-	for k, v := range fields {
-		if v == nil {
-			v = []byte{}
-		}
-		names = append(names, k)
-		values = append(values, v)
-	}
-	return names, values
 }

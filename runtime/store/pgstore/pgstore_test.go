@@ -101,7 +101,16 @@ func TestContextDeadline(t *testing.T) {
 		_, err = tx.Exec(ctx, "LOCK TABLE "+quoteTable(sessions)+" IN ACCESS EXCLUSIVE MODE")
 		require.NoError(t, err)
 		return func() error { return tx.Rollback(ctx) }
-	}, enginetest.IndexOps(t, s)...)
+	}, append(enginetest.IndexOps(t, s), moveOp(t, s))...)
+}
+
+// moveOp is a Move between two fresh keys, for the checks of failing
+// operations.
+func moveOp(t *testing.T, s store.Store) enginetest.Op {
+	return enginetest.Op{Name: "move", Do: func(ctx context.Context) error {
+		_, err := s.Move(ctx, storetest.NewKey(t), storetest.NewKey(t), store.Change{Expires: time.Now().Add(time.Hour)})
+		return err
+	}}
 }
 
 // TestOutage cuts the connection to the server mid-run: every operation
@@ -122,7 +131,7 @@ func TestOutage(t *testing.T) {
 	cfg.ConnConfig.Fallbacks = nil
 	cfg.ConnConfig.ConnectTimeout = 2 * time.Second
 	s := newTestStore(t, newPool(t, cfg), tableOpt(t), WithCleanupInterval(0))
-	enginetest.Outage(t, "pgstore", s, p, 0, append(enginetest.IndexOps(t, s), enginetest.CleanupOp(s))...)
+	enginetest.Outage(t, "pgstore", s, p, 0, append(enginetest.IndexOps(t, s), enginetest.CleanupOp(s), moveOp(t, s))...)
 }
 
 func TestUnreachable(t *testing.T) {
@@ -160,7 +169,29 @@ func TestBadInput(t *testing.T) {
 	enginetest.SQLBadInput(t, "pgstore", s)
 	// A key the database cannot hold is an error, not a panic.
 	require.ErrorContains(t, s.Create(context.Background(), "nul\x00key", enginetest.LiveRecord()), "pgstore: create")
+
+	// The refusals wrap store.ErrInvalid, Move's included.
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	_, err := s.Load(ctx, "")
+	require.ErrorIs(t, err, store.ErrInvalid)
+	_, err = s.Version(ctx, "")
+	require.ErrorIs(t, err, store.ErrInvalid)
+	_, err = s.Update(ctx, "k", store.Change{Set: map[string][]byte{"": nil}})
+	require.ErrorIs(t, err, store.ErrInvalid)
+	require.ErrorIs(t, s.Delete(ctx, ""), store.ErrInvalid)
+	for name, c := range map[string]store.Change{
+		"empty field key":                     {Expires: exp, Set: map[string][]byte{"": nil}},
+		"invalid store request: owner longer": {Expires: exp, Owner: ptr(strings.Repeat("o", MaxOwnerLen+1))},
+	} {
+		_, err = s.Move(ctx, "a", "b", c)
+		require.ErrorIs(t, err, store.ErrInvalid, name)
+		require.ErrorContains(t, err, "pgstore: move: "+name, name)
+	}
 }
+
+// ptr returns a pointer to v.
+func ptr[T any](v T) *T { return &v }
 
 // TestMigration: the DDL from Schema, run by hand, is what New needs; the
 // tables may be schema-qualified and mixed-case.
