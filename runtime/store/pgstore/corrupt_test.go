@@ -322,3 +322,21 @@ func TestCleanupCorrupt(t *testing.T) {
 	_, err = manual.Load(ctx, live)
 	require.NoError(t, err, "live session after the cleanup loop")
 }
+
+// TestUserRecoversFromCorruption: for each corruption, a user whose row
+// was damaged can read (and gets a fresh session), sign out and sign in
+// through a manager, with no 500.
+func TestUserRecoversFromCorruption(t *testing.T) {
+	pool := newPool(t, testConfig(t))
+	sessions, _, tables := testTables(t)
+	s := newTestStore(t, pool, tables, WithCleanupInterval(0))
+	for _, c := range corruptions {
+		t.Run(c.name, func(t *testing.T) {
+			enginetest.UserRecovers(t, s, func(t *testing.T, key string) {
+				tag, err := pool.Exec(context.Background(), "UPDATE "+quoteTable(sessions)+" SET "+c.set+" WHERE session_key = $1", key)
+				require.NoError(t, err, "plant %s", c.set)
+				require.EqualValues(t, 1, tag.RowsAffected(), "plant %s", c.set)
+			})
+		})
+	}
+}
