@@ -79,7 +79,7 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 		}
 		keys[i] = k
 	}
-	metas, err := s.readMeta(ctx, keys)
+	metas, err := s.readOwned(ctx, keys, now)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: owned: %w", err)
 	}
@@ -92,7 +92,7 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 			continue
 		}
 		out = append(out, m.owned(keys[i]))
-		if e := m.expires.UnixMilli(); entries[i].Score < float64(e) {
+		if e := m.expires; entries[i].Score < float64(e) {
 			// The invariant was broken (an index write lost after its
 			// session write): repair it.
 			raise = append(raise, s.indexCall(owner, keys[i], indexScore(e, now), now))
@@ -108,15 +108,15 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 		}
 		// A session write racing with this call may have made a session
 		// the owner's after it was read: look again, restore its entry.
-		again, err := s.readMeta(ctx, stale)
+		now = nowMillis()
+		again, err := s.readOwned(ctx, stale, now)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: owned: check removed entries: %w", err)
 		}
-		now = nowMillis()
 		for i, m := range again {
 			if m.ownedBy(owner, now) {
 				out = append(out, m.owned(stale[i]))
-				raise = append(raise, s.indexCall(owner, stale[i], indexScore(m.expires.UnixMilli(), now), now))
+				raise = append(raise, s.indexCall(owner, stale[i], indexScore(m.expires, now), now))
 			}
 		}
 	}
@@ -131,57 +131,65 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 	return out, nil
 }
 
-// meta is the metadata of one session as [Store.readMeta] reads it.
-type meta struct {
-	owner            string
-	hasOwner, valid  bool // valid: created and expires parse
-	created, expires time.Time
-	version          uint64
+// ownedMeta is the metadata of one session as [Store.readOwned] reads
+// it.
+type ownedMeta struct {
+	owner    string
+	hasOwner bool
+	st       status // statusCorrupt for a missing session
+	meta
 }
 
-// ownedBy reports whether m is a live session of owner at now.
-func (m meta) ownedBy(owner string, now int64) bool {
-	return m.valid && m.hasOwner && m.owner == owner && m.expires.UnixMilli() > now
+// ownedBy reports whether m is a live session of owner at now. A session
+// frozen by a Move on a Cluster counts as live until its freeze ends
+// (see move.go): listed, it can still be revoked, which makes the Move
+// fail.
+func (m ownedMeta) ownedBy(owner string, now int64) bool {
+	return m.st == statusLive && m.hasOwner && m.owner == owner && m.expires > now
 }
 
 // owned returns m as the description of the session key.
-func (m meta) owned(key string) store.Owned {
-	return store.Owned{Key: key, Created: m.created, Expires: m.expires, Version: m.version}
+func (m ownedMeta) owned(key string) store.Owned {
+	return store.Owned{Key: key, Created: time.UnixMilli(m.created), Expires: time.UnixMilli(m.expires), Version: m.version}
 }
 
-// readMeta reads owner, times and version of each session in keys with
-// one pipelined HMGET per session (one round trip). A missing session
-// reads as a meta that is not valid.
-func (s *Store) readMeta(ctx context.Context, keys []string) ([]meta, error) {
+// readOwned reads owner, times and version of each session in keys with
+// one pipelined HMGET per session (one round trip), at now (Unix ms). A
+// missing, expired or corrupt session (garbage metadata, a key of another
+// type) reads as a meta that is not live.
+func (s *Store) readOwned(ctx context.Context, keys []string, now int64) ([]ownedMeta, error) {
 	pipe := s.client.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(keys))
 	for i, k := range keys {
 		cmds[i] = pipe.HMGet(ctx, s.redisKey(k), fieldOwner, fieldCreated, fieldExpires, fieldVersion)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
-	}
-	metas := make([]meta, len(keys))
+	_, _ = pipe.Exec(ctx) // each command keeps its own error
+	metas := make([]ownedMeta, len(keys))
 	for i, cmd := range cmds {
-		vals := cmd.Val()
+		m := &metas[i]
+		m.st = statusCorrupt
+		vals, err := cmd.Result()
+		if isWrongType(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
 		if len(vals) != 4 {
 			continue
 		}
-		m := &metas[i]
 		m.owner, m.hasOwner = vals[0].(string)
-		c, cok := vals[1].(string)
-		e, eok := vals[2].(string)
-		if cok && eok {
-			var ok1, ok2 bool
-			m.created, ok1 = parseMillis(c)
-			m.expires, ok2 = parseMillis(e)
-			m.valid = ok1 && ok2
-		}
-		if v, ok := vals[3].(string); ok {
-			if m.version, ok = parseVersion(v); !ok {
-				m.valid = false
+		names := [...]string{fieldCreated, fieldExpires, fieldVersion}
+		get := func(name string) (string, bool) {
+			for j, n := range names {
+				if n == name {
+					v, ok := vals[1+j].(string)
+					return v, ok
+				}
 			}
+			return "", false
 		}
+		m.meta, m.st, _ = parseMeta(get, now)
 	}
 	return metas, nil
 }

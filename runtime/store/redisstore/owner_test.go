@@ -233,25 +233,6 @@ func TestIndexWriteFails(t *testing.T) {
 	assert.Len(t, owned, 2, "the next Update wrote the missing entries")
 }
 
-// TestLegacyVersion checks a session written before versions existed (no
-// "\xffv"): it loads as version 0 and its next Update makes it 1.
-func TestLegacyVersion(t *testing.T) {
-	c, prefix, s := testStore(t)
-	ctx := context.Background()
-	key := storetest.NewKey(t)
-	now := time.Now().UnixMilli()
-	require.NoError(t, c.HSet(ctx, prefix+"{"+key+"}", "a", "1", "\xffc", now, "\xffe", now+60_000).Err())
-	got, err := s.Load(ctx, key)
-	require.NoError(t, err)
-	assert.Zero(t, got.Version)
-	v, err := s.Version(ctx, key)
-	require.NoError(t, err)
-	assert.Zero(t, v)
-	v, err = s.Update(ctx, key, store.Change{})
-	require.NoError(t, err)
-	assert.Equal(t, uint64(1), v)
-}
-
 // Compile-time check that the Store offers the optional capabilities.
 var (
 	_ store.Versioner  = (*redisstore.Store)(nil)

@@ -13,23 +13,98 @@
 // with session fields): the creation and expiry times in Unix
 // milliseconds ("\xffc", "\xffe"), the version ("\xffv"), and for a
 // session with an owner the owner ("\xffo") and the score its owner-index
-// entry is known to hold ("\xffi", see [Store.Owned]).
+// entry is known to hold ("\xffi", see [Store.Owned]). A Move on a
+// Cluster adds its own marks (see Move below).
 //
 // # Round trips and atomicity
 //
 // Load is one HGETALL. Create, Update and Delete are each one Lua script
 // (EVALSHA, falling back to EVAL the first time a server has not seen the
 // script). The Update script checks that the session exists and has not
-// expired before it writes anything, then writes only the changed fields
-// (HSET), deletes the removed ones (HDEL), moves the expiry and adds 1 to
-// the version (HINCRBY), all atomically; so two requests writing
-// different fields of one session both survive, an Update never brings
-// back a deleted or expired session, and every successful Update gets a
-// version of its own.
+// expired, then checks the change's conditions, before it writes
+// anything: each field of [store.Change.Expect] is compared with HGET
+// (byte for byte; an expected value of length 0 wants the field absent),
+// and, when [store.Change.MaxSize] is set and the change sets fields, the
+// session's size is summed over an HGETALL (session fields only, not the
+// metadata) before and after the change, refusing exactly as
+// [store.Change.Check] does. It answers a code for each refusal
+// (ErrNotFound, then ErrConflict, then ErrTooLarge) and writes nothing
+// then. Otherwise it writes only the changed fields (HSET), deletes the
+// removed ones (HDEL), moves the expiry and adds 1 to the version
+// (HINCRBY), all atomically; so two requests writing different fields of
+// one session both survive, a compare-and-set never loses an update, the
+// size limit holds across processes, an Update never brings back a
+// deleted or expired session, and every successful Update gets a version
+// of its own. Conditions cost no round trip of their own.
 //
-// [Store.Version] is one HMGET of the version and expiry. Delete is one
+// [Store.Version] is one HMGET of four metadata fields. Delete is one
 // script call, plus a ZREM of the session's owner-index entry when it had
 // an owner.
+//
+// # Move
+//
+// On a single server (a *redis.Client, also through Sentinel),
+// [Store.Move] is one script, atomic: it checks that the old session is
+// live and the change's conditions hold and that no live session has the
+// new key, writes the new hash (the fields with the change applied, the
+// old creation time, the new expiry by PEXPIREAT, version 1), moves the
+// owner-index entry and deletes the old hash. The script must name the
+// owner's index, which only the session knows: a Move that keeps the
+// owner of a session that has one is sent twice (the first call, which
+// writes nothing, learns the owner).
+//
+// On Redis Cluster (and with any other client) the two keys live in
+// different hash slots, so no script can touch both. Move then takes
+// three round trips:
+//
+//  1. A script on the old key checks that it is live and the conditions
+//     hold, then freezes it: it stores a random token ("\xffm"), keeps
+//     its expiry aside ("\xffh") and cuts its expiry to at most 30
+//     seconds ahead (the freeze). A frozen session reads as gone to
+//     Load, Version, Update and Move (Create reports ErrExists); Owned
+//     still lists it, so that a revocation can delete it, until the
+//     freeze ends. The script returns the session's fields.
+//  2. A script writes the new hash (as Create does, with the token in
+//     "\xfft", where it stays), pipelined with its owner-index entry.
+//  3. A script deletes the old hash only if it still carries the token,
+//     pipelined with the removal of its owner-index entry. If the old
+//     session is gone (deleted or revoked, or its freeze ended), Move
+//     deletes the new hash (only if it carries the token) and its entry,
+//     and fails with ErrNotFound.
+//
+// A Delete of the old key at any step thus makes the Move fail and
+// leaves nothing under the new key; an Update of the old key either lands
+// before step 1 (and is moved) or fails with ErrNotFound. When step 2
+// finds a live session under the new key, or a step fails (an error, a
+// lost reply, the context ending), Move undoes what it did, within five
+// seconds even past the context: it deletes the new hash and then thaws
+// the old one (its expiry restored); when the new hash cannot be deleted
+// the old one stays frozen, so there are never two live copies.
+//
+// A crash of the process (or a failure of the undo) leaves, after step 1,
+// a frozen old record that Redis purges when the freeze ends (the
+// session is lost: its client holds an ID that reads as gone); after step
+// 2, in addition, an orphan record under the new key that no client holds
+// the ID of, listed under its owner until it expires or is deleted (a
+// revocation through the owner index deletes it); after step 3, an
+// orphan record only. Never two live copies, and no frozen record outlives
+// its freeze.
+//
+// # Corrupt records
+//
+// A session key that holds another type than a hash, or a hash whose
+// expiry is garbage, missing or not positive, or whose creation time or
+// version is garbage or missing, is corrupt: Load, Version, Update and
+// Move report an error wrapping [store.ErrCorrupt] naming the key and
+// write nothing (an expired record is gone whatever else it holds, and
+// Version reports ErrNotFound for a hash without any metadata, which its
+// one HMGET cannot tell from none). Delete removes a corrupt record,
+// Create replaces it, Owned leaves it out. Times and versions are parsed
+// strictly (decimal digits only, the same rules in Go and in the
+// scripts). A hash field whose name is not a valid session field key
+// (empty, not UTF-8, a control character) is left out instead: Load
+// does not return it, the size limit does not count it and Move leaves it
+// behind.
 //
 // # Owner index
 //
@@ -53,6 +128,11 @@
 // error) and the session is marked so that its next Update writes the
 // entry again.
 //
+// A Move lists the new key under its owner (in its script on a single
+// server, in the pipeline of its second step on a Cluster) and removes
+// the old key's entry (in the same script when the owner stays, else with
+// one more command; on a Cluster in the pipeline of its last step).
+//
 // Every live session's entry keeps a score at or past the session's
 // expiry: the session hash records the score ("\xffi"), and an Update
 // that moves the expiry past it makes the Store raise the entry, one more
@@ -66,8 +146,10 @@
 // that still belong to the owner, and removes the other entries: stray
 // ones left by a Create refused with ErrExists or an Update of a missing
 // session, and those of sessions deleted (when Delete's ZREM failed),
-// expired, or given another owner or none (Update does not touch the old
-// owner's set). It then reads the removed entries' sessions once more and
+// moved away (when Move's removal failed), expired, corrupt, or given
+// another owner or none (Update does not touch the old owner's set). A
+// session frozen by a Move on a Cluster is listed until its freeze ends,
+// with that as its expiry. It then reads the removed entries' sessions once more and
 // restores any that a concurrent write has meanwhile given to the owner.
 // The one race left is on a Cluster, when the session write of a
 // concurrent Create or owner change reaches its master after its index
@@ -103,7 +185,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -120,6 +201,9 @@ const (
 	fieldVersion = "\xffv" // decimal, 1 after Create
 	fieldOwner   = "\xffo" // the owner, absent for none
 	fieldIndexed = "\xffi" // score of the owner-index entry, Unix ms
+	fieldMoving  = "\xffm" // token of the Move that froze the session (Cluster)
+	fieldHeld    = "\xffh" // the expiry a frozen session had (Cluster)
+	fieldMovedIn = "\xfft" // token of the Move that wrote the session (Cluster)
 )
 
 // DefaultPrefix is the key prefix used when [WithPrefix] is not given.
@@ -184,42 +268,44 @@ func (s *Store) redisKey(key string) string {
 }
 
 // Load returns the session stored under key, or an error wrapping
-// [store.ErrNotFound] when there is none or it has expired. It costs one
-// HGETALL.
+// [store.ErrNotFound] when there is none or it has expired, or
+// [store.ErrCorrupt] when the key holds something the Store cannot read.
+// It costs one HGETALL.
 func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	if key == "" {
 		return store.Record{}, fmt.Errorf("redisstore: load: %w: empty key", store.ErrInvalid)
 	}
 	m, err := s.client.HGetAll(ctx, s.redisKey(key)).Result()
+	if isWrongType(err) {
+		return store.Record{}, corruptErr("load", key, err.Error())
+	}
 	if err != nil {
 		return store.Record{}, fmt.Errorf("redisstore: load: %w", err)
 	}
 	if len(m) == 0 {
 		return store.Record{}, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
 	}
-	rec := store.Record{Fields: make(map[string][]byte, len(m))}
-	var haveCreated, haveExpires, versionOK = false, false, true
+	md, st, why := parseMeta(func(name string) (string, bool) {
+		v, ok := m[name]
+		return v, ok
+	}, nowMillis())
+	switch st {
+	case statusGone:
+		return store.Record{}, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
+	case statusCorrupt:
+		return store.Record{}, corruptErr("load", key, why)
+	}
+	rec := store.Record{
+		Fields:  make(map[string][]byte, len(m)),
+		Created: time.UnixMilli(md.created),
+		Expires: time.UnixMilli(md.expires),
+		Version: md.version,
+		Owner:   m[fieldOwner],
+	}
 	for k, v := range m {
-		switch {
-		case k == fieldCreated:
-			rec.Created, haveCreated = parseMillis(v)
-		case k == fieldExpires:
-			rec.Expires, haveExpires = parseMillis(v)
-		case k == fieldVersion:
-			rec.Version, versionOK = parseVersion(v)
-		case k == fieldOwner:
-			rec.Owner = v
-		case strings.HasPrefix(k, "\xff"):
-			// Other metadata (fieldIndexed, or of a later version).
-		default:
+		if validField(k) { // metadata and planted names are left out
 			rec.Fields[k] = []byte(v)
 		}
-	}
-	if !haveCreated || !haveExpires || !versionOK {
-		return store.Record{}, errors.New("redisstore: load: session hash lacks valid metadata (not written by redisstore?)")
-	}
-	if !rec.Expires.After(time.Now()) {
-		return store.Record{}, fmt.Errorf("redisstore: load: %w", store.ErrNotFound)
 	}
 	return rec, nil
 }
@@ -240,8 +326,8 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	if rec.Owner != "" {
 		score = indexScore(expires, now)
 	}
-	args := make([]any, 0, 5+2*len(rec.Fields))
-	args = append(args, now, rec.Created.UnixMilli(), expires, rec.Owner, score)
+	args := make([]any, 0, 6+2*len(rec.Fields))
+	args = append(args, now, rec.Created.UnixMilli(), expires, rec.Owner, score, "")
 	for k, v := range rec.Fields {
 		if err := checkField(k); err != nil {
 			return fmt.Errorf("redisstore: create: %w", err)
@@ -272,18 +358,97 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	return nil
 }
 
-// Owner modes of the Update script (ARGV[3]).
+// Owner modes of the Update and Move scripts (ARGV[3]).
 const (
 	ownerKeep  = "k"
 	ownerClear = "c"
 	ownerSet   = "s"
 )
 
+// ownerMode returns the owner mode of c and the new owner (mode
+// ownerSet).
+func ownerMode(c store.Change) (mode, owner string) {
+	switch {
+	case c.Owner == nil:
+		return ownerKeep, ""
+	case *c.Owner == "":
+		return ownerClear, ""
+	}
+	return ownerSet, *c.Owner
+}
+
+// changeArgs returns the script arguments encoding c's fields and
+// conditions, as luaLib's change reads them: the size limit (0 for none,
+// and for a change that sets nothing), the number of fields to set, the
+// number of expectations, the field, value pairs to set, the field, value
+// pairs expected (an empty value: absent), and the fields to remove
+// (those not also set: Set wins). It refuses field keys that are not
+// valid.
+func changeArgs(c store.Change) ([]any, error) {
+	limit := 0
+	if c.MaxSize > 0 && len(c.Set) > 0 {
+		limit = c.MaxSize
+	}
+	args := make([]any, 0, 3+2*len(c.Set)+2*len(c.Expect)+len(c.Remove))
+	args = append(args, limit, len(c.Set), len(c.Expect))
+	for k, v := range c.Set {
+		if err := checkField(k); err != nil {
+			return nil, err
+		}
+		args = append(args, k, v)
+	}
+	for k, v := range c.Expect {
+		if err := checkField(k); err != nil {
+			return nil, err
+		}
+		args = append(args, k, v)
+	}
+	for _, k := range c.Remove {
+		if err := checkField(k); err != nil {
+			return nil, err
+		}
+		if _, set := c.Set[k]; !set {
+			args = append(args, k)
+		}
+	}
+	return args, nil
+}
+
+// Codes the scripts answer instead of a result.
+const (
+	codeGone     = 0  // missing, expired or frozen by a Move
+	codeConflict = -1 // an expectation failed
+	codeTooLarge = -2 // the size limit would be passed
+	codeCorrupt  = -3 // the record cannot be read
+	codeExists   = -4 // Move: a live session has the new key
+	codeOwner    = -5 // Move: the script needs the owner's index
+)
+
+// codeErr returns the error of operation op on key for a script's code.
+func codeErr(op, key string, code int64) error {
+	switch code {
+	case codeGone:
+		return fmt.Errorf("redisstore: %s: %w", op, store.ErrNotFound)
+	case codeConflict:
+		return fmt.Errorf("redisstore: %s: %w", op, store.ErrConflict)
+	case codeTooLarge:
+		return fmt.Errorf("redisstore: %s: %w", op, store.ErrTooLarge)
+	case codeCorrupt:
+		return corruptErr(op, key, "unreadable metadata or not a hash")
+	case codeExists:
+		return fmt.Errorf("redisstore: %s: %w", op, store.ErrExists)
+	}
+	return fmt.Errorf("redisstore: %s: unexpected script answer %d", op, code)
+}
+
 // Update applies c to the live session under key in one script call (one
 // pipeline with the owner-index write when c sets an owner) and returns
-// the session's new version. It returns an error wrapping
-// [store.ErrNotFound], having written nothing, when the session does not
-// exist or has expired. A key both set and removed by c ends up set, as
+// the session's new version. The script checks c's conditions (Expect,
+// MaxSize) before it writes anything. It returns an error wrapping
+// [store.ErrNotFound] when the session does not exist or has expired,
+// [store.ErrConflict] or [store.ErrTooLarge] when a condition fails, and
+// [store.ErrCorrupt] when the record cannot be read; in each case it has
+// written nothing. A key both set and removed by c ends up set, as
 // [store.Change] documents.
 //
 // Rarely, when a session with an owner has lived long past the score of
@@ -298,35 +463,20 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 	if !c.Expires.IsZero() {
 		expires = strconv.FormatInt(c.Expires.UnixMilli(), 10)
 	}
-	mode, owner, score := ownerKeep, "", int64(0)
-	if c.Owner != nil {
-		mode, owner = ownerClear, *c.Owner
-		if owner != "" {
-			mode = ownerSet
-			if c.Expires.IsZero() {
-				score = now + maxIndexSlack // the expiry is unknown here
-			} else {
-				score = indexScore(c.Expires.UnixMilli(), now)
-			}
+	mode, owner := ownerMode(c)
+	score := int64(0)
+	if mode == ownerSet {
+		if c.Expires.IsZero() {
+			score = now + maxIndexSlack // the expiry is unknown here
+		} else {
+			score = indexScore(c.Expires.UnixMilli(), now)
 		}
 	}
-	args := make([]any, 0, 6+2*len(c.Set)+len(c.Remove))
-	args = append(args, now, expires, mode, owner, score, len(c.Set))
-	for k, v := range c.Set {
-		if err := checkField(k); err != nil {
-			return 0, fmt.Errorf("redisstore: update: %w", err)
-		}
-		args = append(args, k, v)
+	tail, err := changeArgs(c)
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: update: %w", err)
 	}
-	for _, k := range c.Remove {
-		if err := checkField(k); err != nil {
-			return 0, fmt.Errorf("redisstore: update: %w", err)
-		}
-		if _, set := c.Set[k]; set {
-			continue // Set wins over Remove (store.Change)
-		}
-		args = append(args, k)
-	}
+	args := append([]any{now, expires, mode, owner, score}, tail...)
 	update := &call{script: updateScript, keys: []string{s.redisKey(key)}, args: args}
 	var index *call
 	if mode == ownerSet {
@@ -337,9 +487,9 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: update: %w", err)
 	}
-	if res.version == 0 {
+	if res.code <= 0 {
 		// As in Create, a stray index entry is harmless.
-		return 0, fmt.Errorf("redisstore: update: %w", store.ErrNotFound)
+		return 0, codeErr("update", key, res.code)
 	}
 	if index != nil {
 		if err := index.cmd.Err(); err != nil {
@@ -360,19 +510,19 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 			return 0, fmt.Errorf("redisstore: update: owner index: %w", err)
 		}
 	}
-	return res.version, nil
+	return uint64(res.code), nil
 }
 
 // updateResult is what the Update script answers.
 type updateResult struct {
-	version uint64 // 0: the session is gone
-	owner   string // not "": the owner-index entry needs score
-	score   int64
+	code  int64  // the new version, or a code (codeGone...) when <= 0
+	owner string // not "": the owner-index entry needs score
+	score int64
 }
 
-// parseUpdate reads the Update script's answer: {0} when the session is
-// gone, {version} after a change, {version, owner, score} when the
-// owner-index entry must be raised to score.
+// parseUpdate reads the Update script's answer: {code} when the session
+// is gone or a condition failed, {version} after a change, {version,
+// owner, score} when the owner-index entry must be raised to score.
 func parseUpdate(cmd *redis.Cmd) (updateResult, error) {
 	vals, err := cmd.Slice()
 	if err != nil {
@@ -385,13 +535,12 @@ func parseUpdate(cmd *redis.Cmd) (updateResult, error) {
 	if len(vals) != 1 && len(vals) != 3 {
 		return bad()
 	}
-	v, ok := vals[0].(int64)
-	if !ok || v < 0 {
+	var ok bool
+	if r.code, ok = vals[0].(int64); !ok {
 		return bad()
 	}
-	r.version = uint64(v)
 	if len(vals) == 3 {
-		if r.owner, ok = vals[1].(string); !ok {
+		if r.owner, ok = vals[1].(string); !ok || r.code <= 0 {
 			return bad()
 		}
 		if r.score, ok = vals[2].(int64); !ok {
@@ -420,31 +569,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// checkField refuses field keys that are empty or not valid UTF-8: the
-// manager never sends them, and they could collide with the metadata.
-func checkField(k string) error {
-	if k == "" || !utf8.ValidString(k) {
-		return fmt.Errorf("%w: field key is empty or not valid UTF-8", store.ErrInvalid)
-	}
-	return nil
-}
-
 // nowMillis returns the current time in Unix milliseconds.
 func nowMillis() int64 {
 	return time.Now().UnixMilli()
-}
-
-// parseMillis parses a decimal Unix millisecond time.
-func parseMillis(v string) (time.Time, bool) {
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return time.UnixMilli(ms), true
-}
-
-// parseVersion parses a decimal version.
-func parseVersion(v string) (uint64, bool) {
-	n, err := strconv.ParseUint(v, 10, 64)
-	return n, err == nil
 }

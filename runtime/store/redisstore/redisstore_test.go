@@ -248,7 +248,8 @@ func TestExpiredButNotPurged(t *testing.T) {
 }
 
 // TestForeignHash checks that a key holding something redisstore did not
-// write gives an error, not a panic or a bogus session.
+// write (a hash without metadata, a string) gives ErrCorrupt naming the
+// engine and the key, not a panic or a bogus session.
 func TestForeignHash(t *testing.T) {
 	c, prefix, s := testStore(t)
 	ctx := context.Background()
@@ -256,18 +257,18 @@ func TestForeignHash(t *testing.T) {
 	key := storetest.NewKey(t)
 	require.NoError(t, c.HSet(ctx, prefix+"{"+key+"}", "a", "1").Err())
 	_, err := s.Load(ctx, key)
-	require.Error(t, err)
-	assert.NotErrorIs(t, err, store.ErrNotFound)
+	require.ErrorIs(t, err, store.ErrCorrupt)
 	assert.Contains(t, err.Error(), "redisstore: load:")
+	assert.Contains(t, err.Error(), key)
 
 	str := storetest.NewKey(t)
 	require.NoError(t, c.Set(ctx, prefix+"{"+str+"}", "a string", time.Minute).Err())
 	_, err = s.Load(ctx, str)
-	require.Error(t, err)
+	require.ErrorIs(t, err, store.ErrCorrupt)
 	assert.Contains(t, err.Error(), "redisstore: load:")
 	assert.Contains(t, err.Error(), "WRONGTYPE")
 	err = update(ctx, s, str, store.Change{Set: map[string][]byte{"a": nil}})
-	require.Error(t, err)
+	require.ErrorIs(t, err, store.ErrCorrupt)
 	assert.Contains(t, err.Error(), "redisstore: update:")
 }
 
@@ -302,6 +303,29 @@ func TestBadInput(t *testing.T) {
 	s, err := redisstore.New(c)
 	require.NoError(t, err)
 	enginetest.RefusesBadInput(t, "redisstore", s, "", "\xffe", "\xff")
+
+	// Move refuses what Update refuses, and equal keys and a zero
+	// expiry, before any round trip.
+	exp := time.Now().Add(time.Hour)
+	k := storetest.NewKey(t)
+	for name, m := range map[string]struct {
+		from, to string
+		c        store.Change
+	}{
+		"empty from":   {"", k, store.Change{Expires: exp}},
+		"empty to":     {k, "", store.Change{Expires: exp}},
+		"equal keys":   {k, k, store.Change{Expires: exp}},
+		"zero Expires": {k, storetest.NewKey(t), store.Change{}},
+		"bad set":      {k, storetest.NewKey(t), store.Change{Expires: exp, Set: map[string][]byte{"\xffe": nil}}},
+		"bad remove":   {k, storetest.NewKey(t), store.Change{Expires: exp, Remove: []string{""}}},
+		"bad expect":   {k, storetest.NewKey(t), store.Change{Expires: exp, Expect: map[string][]byte{"\x01": nil}}},
+	} {
+		_, err := s.Move(context.Background(), m.from, m.to, m.c)
+		assert.ErrorIsf(t, err, store.ErrInvalid, "Move %s", name)
+		assert.ErrorContainsf(t, err, "redisstore: move: ", "Move %s", name)
+	}
+	_, err = s.Update(context.Background(), k, store.Change{Expect: map[string][]byte{"\xff": []byte("1")}})
+	assert.ErrorIs(t, err, store.ErrInvalid, "Update with a bad expected key")
 
 	// A valid call reaches the (closed) port and reports a wrapped network error.
 	_, err = s.Load(context.Background(), storetest.NewKey(t))

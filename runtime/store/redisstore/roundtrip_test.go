@@ -92,7 +92,10 @@ func checkRoundTrips(t *testing.T, c redis.UniversalClient) {
 		warm := storetest.NewKey(t)
 		require.NoError(t, s.Create(ctx, warm, rec("warm"+itoa(int64(i)))))
 		require.NoError(t, update(ctx, s, warm, store.Change{Set: map[string][]byte{"x": nil}}))
-		require.NoError(t, s.Delete(ctx, warm))
+		moved := storetest.NewKey(t)
+		_, err := s.Move(ctx, warm, moved, store.Change{Expires: time.Now().Add(time.Hour)})
+		require.NoError(t, err)
+		require.NoError(t, s.Delete(ctx, moved))
 	}
 	counter.take()
 
@@ -142,6 +145,60 @@ func checkRoundTrips(t *testing.T, c redis.UniversalClient) {
 	require.NoError(t, err)
 	assert.Len(t, list, 2)
 	assert.Equal(t, []string{"pipeline(zremrangebyscore,zrange)", "pipeline(hmget,hmget)"}, counter.take(), "Owned")
+
+	// Conditions are checked in the same script call.
+	v, err = s.Update(ctx, key, store.Change{
+		Set:     map[string][]byte{"a": []byte("two")},
+		Expect:  map[string][]byte{"a": []byte("one"), "absent": nil},
+		MaxSize: 100_000,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(6), v)
+	assert.Equal(t, []string{"evalsha"}, counter.take(), "Update with Expect and MaxSize")
+	_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("3")}, Expect: map[string][]byte{"a": []byte("one")}})
+	require.ErrorIs(t, err, store.ErrConflict)
+	assert.Equal(t, []string{"evalsha"}, counter.take(), "Update refused with ErrConflict")
+	_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("3333")}, MaxSize: 1})
+	require.ErrorIs(t, err, store.ErrTooLarge)
+	assert.Equal(t, []string{"evalsha"}, counter.take(), "Update refused with ErrTooLarge")
+
+	// Move: one script call on a single server (a second one learns the
+	// owner to keep); freeze, write and finish on a Cluster.
+	_, single := c.(*redis.Client)
+	move := func(from string, c store.Change) string {
+		to := storetest.NewKey(t)
+		c.Expires = time.Now().Add(time.Hour)
+		_, err := s.Move(ctx, from, to, c)
+		require.NoError(t, err)
+		return to
+	}
+	unowned := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, unowned, rec("")))
+	counter.take()
+	moved := move(unowned, store.Change{})
+	if single {
+		assert.Equal(t, []string{"evalsha"}, counter.take(), "Move")
+	} else {
+		assert.Equal(t, []string{"evalsha", "evalsha", "evalsha"}, counter.take(), "Move")
+	}
+	moved = move(moved, store.Change{Owner: new("user-8")})
+	if single {
+		assert.Equal(t, []string{"evalsha"}, counter.take(), "Move giving an owner")
+	} else {
+		assert.Equal(t, []string{"evalsha", "pipeline(evalsha,evalsha)", "evalsha"}, counter.take(), "Move giving an owner")
+	}
+	moved = move(moved, store.Change{})
+	if single {
+		assert.Equal(t, []string{"evalsha", "evalsha"}, counter.take(), "Move keeping the owner")
+	} else {
+		assert.Equal(t, []string{"evalsha", "pipeline(evalsha,evalsha)", "pipeline(evalsha,zrem)"}, counter.take(), "Move keeping the owner")
+	}
+	move(moved, store.Change{Owner: new("user-9")})
+	if single {
+		assert.Equal(t, []string{"evalsha", "zrem"}, counter.take(), "Move changing the owner")
+	} else {
+		assert.Equal(t, []string{"evalsha", "pipeline(evalsha,evalsha)", "pipeline(evalsha,zrem)"}, counter.take(), "Move changing the owner")
+	}
 
 	// A refused Update costs one round trip too.
 	err = update(ctx, s, storetest.NewKey(t), store.Change{Set: map[string][]byte{"a": nil}})

@@ -7,14 +7,190 @@ import (
 )
 
 // The scripts spell the metadata field names of redisstore.go
-// (fieldCreated, fieldExpires, fieldVersion, fieldOwner, fieldIndexed) as
-// "\255c", "\255e", "\255v", "\255o" and "\255i": Lua's decimal escape for
-// the byte 0xff. Arguments are sent in chunks of at most 200 to stay well
-// inside Lua's limit on unpack. Times are Unix milliseconds; Lua numbers
-// (doubles) hold them exactly, and string.format('%.0f') writes them back
-// without an exponent.
+// (fieldCreated, fieldExpires, fieldVersion, fieldOwner, fieldIndexed,
+// fieldMoving, fieldMovedIn) as "\255c", "\255e", "\255v", "\255o",
+// "\255i", "\255m" and "\255t": Lua's decimal escape for the byte 0xff.
+// Arguments are sent in chunks of at most 200 to stay well inside Lua's
+// limit on unpack. Times are Unix milliseconds; Lua numbers (doubles)
+// hold them exactly, and string.format('%.0f') writes them back without
+// an exponent.
+//
+// Every script starts with luaLib, so they all read a session the same
+// way as the Go code in record.go does.
 
-// createScript writes a new session unless a live one has the key.
+// luaLib holds the functions the scripts share:
+//
+//   - ms(v), ver(v): v parsed as a time (an optional '-' and at most 15
+//     digits) or a version (at most 18 digits), or nil: Lua's tonumber
+//     alone would take "nan", "0x1f" or " 7" (see parseMillis and
+//     parseVersion in record.go);
+//   - valid(k): whether k is a session field name (not empty, valid
+//     UTF-8, no control character; see validField in record.go).
+//     Metadata names start with the byte 0xff and are never valid;
+//   - state(key, now): 'none', 'corrupt', 'expired', 'moving' (frozen
+//     by a Move, see move.go) or 'live', and for the last two the expiry
+//     and creation time (as the stored strings);
+//   - fields(key): the session's fields (valid names only) as a table,
+//     and their size as store.Size counts it;
+//   - change(first): the change encoded from ARGV[first] on (see
+//     changeArgs in redisstore.go): its size limit, the fields to set,
+//     the expectations and the fields to remove;
+//   - check(key, f, c): the conditions of c against the session (f its
+//     fields, or nil to read them only if needed): nil, or the code -1
+//     (an expectation failed) or -2 (too large), as store.Change.Check;
+//   - apply(f, c): f with c's removals then its sets applied;
+//   - hset(key, list): HSET of a flat name, value list in chunks;
+//   - index(set, member, score, now): indexScript's work (see there).
+const luaLib = `
+local function ms(v)
+  if type(v) ~= 'string' then return nil end
+  local d = string.match(v, '^%-?(%d+)$')
+  if not d or #d > 15 then return nil end
+  return tonumber(v)
+end
+local function ver(v)
+  if type(v) ~= 'string' then return nil end
+  local d = string.match(v, '^(%d+)$')
+  if not d or #d > 18 then return nil end
+  return tonumber(v)
+end
+local function valid(k)
+  local n = #k
+  if n == 0 then return false end
+  if not string.find(k, '[^\32-\126]') then return true end
+  local i = 1
+  while i <= n do
+    local b = string.byte(k, i)
+    if b < 32 or b == 127 then return false end
+    if b < 128 then
+      i = i + 1
+    else
+      local len, lo, hi = 0, 128, 191
+      if b >= 194 and b <= 223 then
+        len = 2
+      elseif b >= 224 and b <= 239 then
+        len = 3
+        if b == 224 then lo = 160 elseif b == 237 then hi = 159 end
+      elseif b >= 240 and b <= 244 then
+        len = 4
+        if b == 240 then lo = 144 elseif b == 244 then hi = 143 end
+      else
+        return false
+      end
+      if i + len - 1 > n then return false end
+      local c = string.byte(k, i + 1)
+      if c < lo or c > hi then return false end
+      for j = i + 2, i + len - 1 do
+        c = string.byte(k, j)
+        if c < 128 or c > 191 then return false end
+      end
+      i = i + len
+    end
+  end
+  return true
+end
+local function state(key, now)
+  local t = redis.call('TYPE', key).ok
+  if t == 'none' then return 'none' end
+  if t ~= 'hash' then return 'corrupt' end
+  local m = redis.call('HMGET', key, '\255e', '\255c', '\255v', '\255m')
+  local e = ms(m[1])
+  if not e or e <= 0 then return 'corrupt' end
+  if e <= now then return 'expired' end
+  if not ms(m[2]) or not ver(m[3]) then return 'corrupt' end
+  if m[4] then return 'moving', m[1], m[2] end
+  return 'live', m[1], m[2]
+end
+local function fields(key)
+  local all = redis.call('HGETALL', key)
+  local f, size = {}, 0
+  for i = 1, #all, 2 do
+    local k, v = all[i], all[i + 1]
+    if valid(k) then
+      f[k] = v
+      size = size + #k + #v
+    end
+  end
+  return f, size
+end
+local function change(first)
+  local c = {max = tonumber(ARGV[first]), set = {}, expect = {}, remove = {}}
+  local nset, nexp = tonumber(ARGV[first + 1]), tonumber(ARGV[first + 2])
+  local i = first + 3
+  for j = 1, 2 * nset do c.set[j] = ARGV[i]; i = i + 1 end
+  for j = 1, 2 * nexp do c.expect[j] = ARGV[i]; i = i + 1 end
+  while i <= #ARGV do c.remove[#c.remove + 1] = ARGV[i]; i = i + 1 end
+  return c
+end
+local function check(key, f, c)
+  for i = 1, #c.expect, 2 do
+    local k, want = c.expect[i], c.expect[i + 1]
+    local got
+    if f then got = f[k] else got = redis.call('HGET', key, k) end
+    if want == '' then
+      if got then return -1 end
+    elseif got ~= want then
+      return -1
+    end
+  end
+  if c.max > 0 and #c.set > 0 then
+    local before
+    if f then
+      before = 0
+      for k, v in pairs(f) do before = before + #k + #v end
+    else
+      f, before = fields(key)
+    end
+    local after, gone = before, {}
+    for _, k in ipairs(c.remove) do
+      if f[k] and not gone[k] then
+        after = after - #k - #f[k]
+        gone[k] = true
+      end
+    end
+    for i = 1, #c.set, 2 do
+      local k, v = c.set[i], c.set[i + 1]
+      if f[k] and not gone[k] then after = after - #k - #f[k] end
+      after = after + #k + #v
+    end
+    if after > c.max and after > before then return -2 end
+  end
+  return nil
+end
+local function apply(f, c)
+  for _, k in ipairs(c.remove) do f[k] = nil end
+  for i = 1, #c.set, 2 do f[c.set[i]] = c.set[i + 1] end
+  return f
+end
+local function hset(key, list)
+  local i, last = 1, #list
+  while i <= last do
+    local j = math.min(i + 199, last)
+    redis.call('HSET', key, unpack(list, i, j))
+    i = j + 1
+  end
+end
+local function index(set, member, score, now)
+  local old = tonumber(redis.call('ZSCORE', set, member))
+  if not old or old < tonumber(score) then
+    redis.call('ZADD', set, score, member)
+  end
+  redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
+  local top = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
+  if top[2] then
+    redis.call('PEXPIREAT', set, string.format('%.0f', tonumber(top[2])))
+  end
+end
+`
+
+// script returns a script made of luaLib and body.
+func script(body string) *redis.Script {
+	return redis.NewScript(luaLib + body)
+}
+
+// createScript writes a new session unless a live one (or one being
+// moved away) has the key. A record the store cannot read (corrupt, or
+// not a hash) is replaced.
 //
 //	KEYS[1]  the session hash
 //	ARGV[1]  now
@@ -22,13 +198,14 @@ import (
 //	ARGV[3]  expires
 //	ARGV[4]  owner, or "" for none
 //	ARGV[5]  score of the owner-index entry written beside the script
-//	ARGV[6…] field, value pairs
+//	ARGV[6]  "" or, for the record a Move writes on a Cluster, its token
+//	ARGV[7…] field, value pairs
 //
 // It returns 1 when it wrote the session and 0 when a live one exists.
-var createScript = redis.NewScript(`
+var createScript = script(`
 local key = KEYS[1]
-local e = tonumber(redis.call('HGET', key, '\255e'))
-if e and e > tonumber(ARGV[1]) then
+local st = state(key, tonumber(ARGV[1]))
+if st == 'live' or st == 'moving' then
   return 0
 end
 redis.call('DEL', key)
@@ -36,7 +213,10 @@ redis.call('HSET', key, '\255c', ARGV[2], '\255e', ARGV[3], '\255v', '1')
 if ARGV[4] ~= '' then
   redis.call('HSET', key, '\255o', ARGV[4], '\255i', ARGV[5])
 end
-local i, last = 6, #ARGV
+if ARGV[6] ~= '' then
+  redis.call('HSET', key, '\255t', ARGV[6])
+end
+local i, last = 7, #ARGV
 while i <= last do
   local j = math.min(i + 199, last)
   redis.call('HSET', key, unpack(ARGV, i, j))
@@ -47,7 +227,8 @@ return 1
 `)
 
 // updateScript applies a change to a live session, adds 1 to its version
-// and writes nothing when the session is missing or expired.
+// and writes nothing when the session is missing, expired, being moved
+// or corrupt, or when the change's conditions fail.
 //
 //	KEYS[1]  the session hash
 //	ARGV[1]  now
@@ -56,37 +237,34 @@ return 1
 //	ARGV[4]  the new owner (mode "s")
 //	ARGV[5]  score of the owner-index entry written beside the script
 //	         (mode "s")
-//	ARGV[6]  n, the number of fields to set
-//	ARGV[7 … 6+2n]  field, value pairs to set
-//	ARGV[7+2n …]    fields to remove
+//	ARGV[6…] the change (see luaLib's change)
 //
-// It returns {0} when the session is gone and {version} after the change.
-// When the session has an owner and its expiry has passed the score its
-// owner-index entry is known to hold ("\255i"), it records a new score
-// (expiry plus a slack, see indexScore in owner.go, whose constants it
-// repeats) and returns {version, owner, score}: the caller then raises the
-// index entry to that score. The PEXPIREAT comes last, so an expiry in the
-// past deletes the whole hash.
-var updateScript = redis.NewScript(`
+// It returns {0} when the session is gone, {-1} when an expectation
+// failed, {-2} when the change would pass the size limit, {-3} when the
+// record is corrupt, and {version} after the change. When the session has
+// an owner and its expiry has passed the score its owner-index entry is
+// known to hold ("\255i"), it records a new score (expiry plus a slack,
+// see indexScore in owner.go, whose constants it repeats) and returns
+// {version, owner, score}: the caller then raises the index entry to that
+// score. The PEXPIREAT comes last, so an expiry in the past deletes the
+// whole hash.
+var updateScript = script(`
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
-local e = tonumber(redis.call('HGET', key, '\255e'))
-if not e or e <= now then
-  return {0}
-end
-local last = 6 + 2 * tonumber(ARGV[6])
-local i = 7
+local st, es = state(key, now)
+if st == 'corrupt' then return {-3} end
+if st ~= 'live' then return {0} end
+local e = tonumber(es)
+local c = change(6)
+local code = check(key, nil, c)
+if code then return {code} end
+local i, last = 1, #c.remove
 while i <= last do
   local j = math.min(i + 199, last)
-  redis.call('HSET', key, unpack(ARGV, i, j))
+  redis.call('HDEL', key, unpack(c.remove, i, j))
   i = j + 1
 end
-i = last + 1
-while i <= #ARGV do
-  local j = math.min(i + 199, #ARGV)
-  redis.call('HDEL', key, unpack(ARGV, i, j))
-  i = j + 1
-end
+hset(key, c.set)
 if ARGV[2] ~= '' then
   redis.call('HSET', key, '\255e', ARGV[2])
   e = tonumber(ARGV[2])
@@ -100,7 +278,7 @@ end
 local res = {v}
 local o = redis.call('HGET', key, '\255o')
 if o then
-  local idx = tonumber(redis.call('HGET', key, '\255i'))
+  local idx = ms(redis.call('HGET', key, '\255i'))
   if not idx or e > idx then
     local slack = math.min(math.max(4 * (e - now), 3600000), 604800000)
     local score = string.format('%.0f', e + slack)
@@ -135,17 +313,8 @@ return o
 //	ARGV[1]  now
 //	ARGV[2]  the member (a session key)
 //	ARGV[3]  its score
-var indexScript = redis.NewScript(`
-local key = KEYS[1]
-local old = tonumber(redis.call('ZSCORE', key, ARGV[2]))
-if not old or old < tonumber(ARGV[3]) then
-  redis.call('ZADD', key, ARGV[3], ARGV[2])
-end
-redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
-local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-if top[2] then
-  redis.call('PEXPIREAT', key, string.format('%.0f', tonumber(top[2])))
-end
+var indexScript = script(`
+index(KEYS[1], ARGV[2], ARGV[3], ARGV[1])
 return 1
 `)
 
@@ -156,7 +325,7 @@ return 1
 //	KEYS[1]  the session hash
 //	ARGV[1]  the score that could not be written to the index
 var unconfirmScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], '\255i') == ARGV[1] then
+if redis.call('TYPE', KEYS[1]).ok == 'hash' and redis.call('HGET', KEYS[1], '\255i') == ARGV[1] then
   redis.call('HDEL', KEYS[1], '\255i')
 end
 return 1
@@ -177,13 +346,19 @@ type call struct {
 // nothing) is sent again with the script's source. The results are in
 // each call's cmd.
 func (s *Store) run(ctx context.Context, calls ...*call) {
+	s.runWith(ctx, nil, calls...)
+}
+
+// runWith is run with more commands, queued by extra when it is not nil,
+// in the same pipeline; their results are in the commands extra queued.
+func (s *Store) runWith(ctx context.Context, extra func(redis.Pipeliner), calls ...*call) {
 	live := calls[:0:0]
 	for _, c := range calls {
 		if c != nil {
 			live = append(live, c)
 		}
 	}
-	if len(live) == 1 {
+	if len(live) == 1 && extra == nil {
 		c := live[0]
 		c.cmd = c.script.Run(ctx, s.client, c.keys, c.args...)
 		return
@@ -191,6 +366,9 @@ func (s *Store) run(ctx context.Context, calls ...*call) {
 	pipe := s.client.Pipeline()
 	for _, c := range live {
 		c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
+	}
+	if extra != nil {
+		extra(pipe)
 	}
 	_, _ = pipe.Exec(ctx) // each command keeps its own error
 	for _, c := range live {
