@@ -13,6 +13,7 @@ import (
 
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/redisstore"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
 )
 
@@ -261,4 +262,22 @@ func dump(t *testing.T, c redis.UniversalClient, name string) map[string]string 
 		}
 	}
 	return out
+}
+
+// TestUserRecoversFromCorruption: for each corruption, a user whose
+// record was damaged can read (and gets a fresh session), sign out and
+// sign in through a manager, with no 500.
+func TestUserRecoversFromCorruption(t *testing.T) {
+	topologies(t, func(t *testing.T, c redis.UniversalClient, prefix string, s *redisstore.Store) {
+		for _, p := range corruptions {
+			t.Run(p.name, func(t *testing.T) {
+				enginetest.UserRecovers(t, s, func(t *testing.T, key string) {
+					ctx := context.Background()
+					name := prefix + "{" + key + "}"
+					require.NoError(t, c.Del(ctx, name).Err())
+					require.NoError(t, p.write(ctx, c, name))
+				})
+			})
+		}
+	})
 }
