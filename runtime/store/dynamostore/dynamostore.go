@@ -16,6 +16,8 @@
 //	ttl  N  expiry, Unix seconds rounded up: DynamoDB's TTL purge
 //	v    N  version: 1 after Create, 1 more after each Update
 //	o    S  owner, absent for none: the key of the index "owner"
+//	s    N  at least the session's size (store.Size), for the size limit
+//	m    S  only while a Move holds the item: its token
 //
 // An existing table must have the same key and the index "owner" (key
 // "o", string; any projection): New refuses a table without it with an
@@ -25,17 +27,118 @@
 //
 // # Round trips and atomicity
 //
-// Every operation is one API call. Load is a strongly consistent GetItem.
+// Load and [Store.Version] are one strongly consistent GetItem each (of
+// the whole item: DynamoDB charges a read by the item's size whatever the
+// projection, and only the whole item tells a damaged one). Create is a
+// PutItem conditioned on no live item having the key; Delete is a
+// DeleteItem.
+//
 // Update is one UpdateItem that sets and removes only the changed entries
-// of the map f (SET f.#k = :v ... REMOVE f.#r ...), moves the owner
-// (SET o or REMOVE o) and adds 1 to v (ADD v :one), under the condition
-// that the item exists and has not expired, and returns the new v
-// (ReturnValues UPDATED_NEW, which also echoes the values written). So two
+// of the map f (SET f.#k = :v ... REMOVE f.#r ...), moves the owner (SET o
+// or REMOVE o), moves s (see Size limit) and adds 1 to v (ADD v :one),
+// under a condition that the item is live (e after the caller's clock, no
+// m) and well-formed, and that the change's conditions hold. So two
 // requests writing different fields both survive, every successful Update
-// gets a version of its own, and an Update never brings back a deleted or
-// expired session (the condition fails and nothing is written). Create is
-// a PutItem conditioned on no live item having the key; Delete is a
-// DeleteItem. [Store.Version] is a GetItem of v and e only.
+// gets a version of its own, and an Update never brings back a deleted,
+// expired or moved session. The item comes back as it was (ReturnValues
+// ALL_OLD): its v plus 1 is the new version.
+//
+// When the condition fails, nothing was written and the engine tells why
+// from the item as the condition saw it: DynamoDB sends it with the
+// failure (ReturnValuesOnConditionCheckFailure ALL_OLD) unless the item is
+// missing; where it does not (a missing item, or dynalite, which ignores
+// the parameter), a strongly consistent GetItem follows, on the failure
+// path only. Missing, expired or moved gives ErrNotFound; damaged,
+// ErrCorrupt; a failing expectation, ErrConflict; a passed limit,
+// ErrTooLarge, in that order. If the item read satisfies everything,
+// another write got in between: the Update is tried again (at most 64
+// attempts, each one after another client's successful write).
+//
+// # Compare-and-set
+//
+// Change.Expect is part of the same UpdateItem's condition: f.#k = :want
+// for a value, attribute_not_exists(f.#k) for an absent key. DynamoDB
+// compares binaries byte for byte, as store.Change.Check does. No extra
+// round trip.
+//
+// # Size limit
+//
+// A condition expression cannot add up the sizes of fields it does not
+// name, so the item carries s, a bound kept at or above the session's
+// size by every write: Create and Move store the exact size, and an
+// Update moves s by an upper bound of its change, the sizes it sets less
+// those it replaces or removes that its Expect pins (a field replaced or
+// removed without an expectation might have been absent, so it is not
+// subtracted; s then grows past the true size). An Update with a limit
+// adds s <= MaxSize - bound to its condition, which, when it holds, proves
+// the session stays within the limit: one round trip, as without a
+// limit. When it fails, the item read as above (from the failure, else a
+// GetItem) is checked exactly with store.Change.Check: over the limit
+// gives ErrTooLarge; within it, the Update is sent again conditioned on
+// the version read, and sets s to the exact size after it. That costs 2
+// round trips on DynamoDB (3 on dynalite), and happens only when s is
+// not tight enough: after overwrites without expectations adding up to
+// the room left under the limit, or close to the limit. A version
+// conflict on that attempt repeats the read and the check. A missing s
+// counts as unknown (2^40). Keeping s exact on every write instead would
+// need a read before every Update that sets a field, doubling the cost
+// of the common case; reading before every Update with a limit would do
+// the same, since the manager sends its limit with every such change.
+//
+// # Move
+//
+// Move cannot be one atomic step here: dynalite, on which the tests run,
+// has no TransactWriteItems, and a DynamoDB transaction (Put new, Delete
+// old conditioned on the version read) would need the data first anyway:
+// 2 round trips at twice the write cost, against 3 below. Move uses a
+// compensating protocol of three conditional requests:
+//
+//  1. UpdateItem on the old item, under an Update's condition for c (live,
+//     not being moved, Expect, size limit as above), SET m = a random
+//     token, returning the item (ALL_NEW). From then on every operation
+//     (Load, Version, Update, Move, Owned, and Create, which may replace
+//     it) treats the old item as gone: an Update racing Move either
+//     landed before step 1, and is in the data moved, or fails with
+//     ErrNotFound.
+//  2. PutItem of the new item (c applied, version 1, the old Created, c's
+//     owner or the old one, exact s), conditioned on no live item under
+//     the new key. If one is there, the mark is removed (REMOVE m, on the
+//     token) and Move reports ErrExists (an Update that ran meanwhile got
+//     ErrNotFound: with random 256-bit keys the case does not arise).
+//  3. DeleteItem of the old item conditioned on the token. If it fails,
+//     the session was deleted (revoked) after step 1: the new item is
+//     deleted and Move reports ErrNotFound, so a revoked session is never
+//     revived.
+//
+// A failing condition in step 1 is told as in Update (ErrNotFound,
+// ErrCorrupt, ErrConflict, ErrTooLarge), with the same failure-path read.
+// A damaged item found in step 1's answer has its mark removed. When a
+// request of step 2 or 3 fails without an answer, Move deletes the new
+// item (conditioned on being the one it put) and, only if that worked,
+// removes the mark, so the session is back under the old key, or gone if
+// step 3 had in fact deleted it. These compensating requests run even
+// after the caller's context has ended, each for at most a second.
+//
+// A crash (or a failure of the compensation) between the steps leaves:
+// after step 1, the old item marked, which counts as gone (the session is
+// lost, as after a Delete) until Delete, Create or the expiry removes
+// it; after step 2, also the new item, an orphan no client holds the key
+// of, until it expires. Never two live copies: the marked item is not
+// live.
+//
+// # Damaged items
+//
+// An item dynamostore would not have written (c, e or v missing, of
+// another type or not an integer, f not a map of binaries under
+// non-empty keys, o not a string, s not an integer at or above the
+// fields' size) gives an error wrapping [store.ErrCorrupt] and naming the
+// key from Load, Version, Update and Move, and Owned leaves it out;
+// Delete removes it. An expired one counts as gone (ErrNotFound). The
+// write conditions refuse most damage outright; the rest (a field of the
+// wrong type, a number that is not an integer) is seen in the item the
+// write returns: Update then puts the old item back (conditioned on the
+// version it wrote, so a later write is never overwritten) and Move
+// removes its mark, so nothing is written.
 //
 // # Owner index
 //
@@ -64,17 +167,16 @@
 // # Limits
 //
 // DynamoDB caps an expression at 4 KB, which bounds how many fields one
-// Update can change: about 370 (fewer with many removals). A larger
-// Change fails with an error wrapping [ErrChangeTooLarge] and writes
-// nothing; sessions within the manager's default size limit (1 KB) never
-// come close. An item is capped at 400 KB.
+// Update can change (about 370) or expect (about 230). A larger Change
+// fails with an error wrapping [ErrChangeTooLarge] and writes nothing;
+// sessions within the manager's default size limit (1 KB) never come
+// close. An item is capped at 400 KB.
 package dynamostore
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -93,8 +195,9 @@ import (
 // while DynamoDB fills the index.
 var ErrNoOwnerIndex = errors.New(`table lacks the global secondary index "owner" on attribute "o"`)
 
-// ErrChangeTooLarge reports an Update whose change does not fit in one
-// DynamoDB update expression (4 KB). Nothing was written.
+// ErrChangeTooLarge reports an Update or Move whose change does not fit
+// in one DynamoDB update or condition expression (4 KB each). Nothing was
+// written.
 var ErrChangeTooLarge = errors.New("change too large for one UpdateItem")
 
 // errInvalid reports arguments New refuses. Calls the Store refuses
@@ -160,31 +263,31 @@ func (s *Store) TTLEnabled() bool {
 }
 
 // Load returns the session stored under key, or an error wrapping
-// [store.ErrNotFound] when there is none or it has expired. It costs one
+// [store.ErrNotFound] when there is none, it has expired or a Move holds
+// it, or [store.ErrCorrupt] when the item cannot be decoded. It costs one
 // strongly consistent GetItem.
 func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	if key == "" {
 		return store.Record{}, fmt.Errorf("dynamostore: load: %w: empty key", store.ErrInvalid)
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      s.table,
-		Key:            keyOf(key),
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := s.getItem(ctx, key)
 	if err != nil {
 		return store.Record{}, fmt.Errorf("dynamostore: load: %w", err)
 	}
-	if len(out.Item) == 0 {
-		return store.Record{}, fmt.Errorf("dynamostore: load: %w", store.ErrNotFound)
-	}
-	rec, err := decodeItem(out.Item)
+	rec, err := liveRecord(item, nowMillis())
 	if err != nil {
-		return store.Record{}, fmt.Errorf("dynamostore: load: %w", err)
-	}
-	if rec.Expires.UnixMilli() <= nowMillis() {
-		return store.Record{}, fmt.Errorf("dynamostore: load: %w", store.ErrNotFound)
+		return store.Record{}, opErr("load", key, err)
 	}
 	return rec, nil
+}
+
+// createCondition lets a PutItem through unless a live session has the
+// key: no item, an expired one, or one that a Move has marked (gone).
+const createCondition = "attribute_not_exists(#ID) OR #E <= :NOW OR attribute_exists(#M)"
+
+// createNames returns the names createCondition uses.
+func createNames() map[string]string {
+	return map[string]string{"#ID": attrID, "#E": attrExpires, "#M": attrMoving}
 }
 
 // Create stores rec under key, replacing an expired item, and returns an
@@ -204,8 +307,8 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 s.table,
 		Item:                      item,
-		ConditionExpression:       aws.String("attribute_not_exists(#ID) OR #E <= :NOW"),
-		ExpressionAttributeNames:  map[string]string{"#ID": attrID, "#E": attrExpires},
+		ConditionExpression:       aws.String(createCondition),
+		ExpressionAttributeNames:  createNames(),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":NOW": number(nowMillis())},
 	})
 	if err != nil {
@@ -215,38 +318,6 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 		return fmt.Errorf("dynamostore: create: %w", err)
 	}
 	return nil
-}
-
-// Update applies c to the live session under key with one conditional
-// UpdateItem, which also adds 1 to the version and returns the new one.
-// It returns an error wrapping [store.ErrNotFound], having
-// written nothing, when the session does not exist or has expired. A key
-// both set and removed by c ends up set, as [store.Change] documents.
-func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
-	if key == "" {
-		return 0, fmt.Errorf("dynamostore: update: %w: empty key", store.ErrInvalid)
-	}
-	in, err := buildUpdate(c, nowMillis())
-	if err != nil {
-		return 0, fmt.Errorf("dynamostore: update: %w", err)
-	}
-	in.TableName = s.table
-	in.Key = keyOf(key)
-	out, err := s.client.UpdateItem(ctx, in)
-	if err != nil {
-		if isConditionFailed(err) {
-			return 0, fmt.Errorf("dynamostore: update: %w", store.ErrNotFound)
-		}
-		return 0, fmt.Errorf("dynamostore: update: %w", err)
-	}
-	v, err := versionAttr(out.Attributes)
-	if err == nil && v == 0 {
-		err = fmt.Errorf("%w: UpdateItem returned no version", errBadItem)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("dynamostore: update: %w", err)
-	}
-	return v, nil
 }
 
 // Delete removes the session under key with one DeleteItem. Deleting a
@@ -270,15 +341,6 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 func isConditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
-}
-
-// checkField refuses field keys that are empty or not valid UTF-8: the
-// manager never sends them.
-func checkField(k string) error {
-	if k == "" || !utf8.ValidString(k) {
-		return fmt.Errorf("%w: field key is empty or not valid UTF-8", store.ErrInvalid)
-	}
-	return nil
 }
 
 // checkTableName applies DynamoDB's rules for table names: 3 to 255

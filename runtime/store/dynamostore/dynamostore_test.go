@@ -181,40 +181,59 @@ func TestWrongSchema(t *testing.T) {
 	assert.Contains(t, err.Error(), `string partition key "id"`)
 }
 
-// TestLayout checks the item a session becomes.
+// TestLayout checks the item a session becomes, and the Time to Live
+// attribute for an expiry on a whole second (kept) and one past it
+// (rounded up to the next second), both set deterministically.
 func TestLayout(t *testing.T) {
 	c, table, s := testStore(t)
 	ctx := context.Background()
 
-	key := storetest.NewKey(t)
+	// A whole second some minutes ahead, so both expiries are in the future.
+	whole := time.Now().Truncate(time.Second).Add(10 * time.Minute)
 	created := time.UnixMilli(time.Now().UnixMilli())
-	expires := created.Add(10*time.Minute + 1*time.Millisecond)
-	require.NoError(t, s.Create(ctx, key, store.Record{
-		Fields: map[string][]byte{"user": []byte("bob"), "empty": {}}, Created: created, Expires: expires,
-	}))
-	item := rawItem(t, c, table, key)
-	assert.Equal(t, map[string]types.AttributeValue{
-		"id": &types.AttributeValueMemberS{Value: key},
-		"f": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-			"user":  &types.AttributeValueMemberB{Value: []byte("bob")},
-			"empty": &types.AttributeValueMemberB{Value: []byte{}},
-		}},
-		"c":   &types.AttributeValueMemberN{Value: strconv.FormatInt(created.UnixMilli(), 10)},
-		"e":   &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.UnixMilli(), 10)},
-		"ttl": &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.Unix()+1, 10)}, // rounded up
-		"v":   &types.AttributeValueMemberN{Value: "1"},
-	}, normalize(item))
+	for name, tc := range map[string]struct {
+		expires time.Time
+		ttl     int64
+	}{
+		"whole second": {whole, whole.Unix()},
+		"fraction":     {whole.Add(time.Millisecond), whole.Unix() + 1},
+		"last ms":      {whole.Add(999 * time.Millisecond), whole.Unix() + 1},
+	} {
+		key := storetest.NewKey(t)
+		require.NoError(t, s.Create(ctx, key, store.Record{
+			Fields: map[string][]byte{"user": []byte("bob"), "empty": {}}, Created: created, Expires: tc.expires,
+		}))
+		item := rawItem(t, c, table, key)
+		assert.Equalf(t, map[string]types.AttributeValue{
+			"id": &types.AttributeValueMemberS{Value: key},
+			"f": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+				"user":  &types.AttributeValueMemberB{Value: []byte("bob")},
+				"empty": &types.AttributeValueMemberB{Value: []byte{}},
+			}},
+			"c":   &types.AttributeValueMemberN{Value: strconv.FormatInt(created.UnixMilli(), 10)},
+			"e":   &types.AttributeValueMemberN{Value: strconv.FormatInt(tc.expires.UnixMilli(), 10)},
+			"ttl": &types.AttributeValueMemberN{Value: strconv.FormatInt(tc.ttl, 10)},
+			"v":   &types.AttributeValueMemberN{Value: "1"},
+			"s":   &types.AttributeValueMemberN{Value: "12"}, // user+bob, empty
+		}, normalize(item), "%s", name)
+	}
 
-	later := time.UnixMilli(expires.Add(time.Hour).UnixMilli()).Truncate(time.Second)
+	key := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, key, store.Record{
+		Fields: map[string][]byte{"user": []byte("bob"), "empty": {}}, Created: created, Expires: whole.Add(time.Millisecond),
+	}))
+	later := whole.Add(time.Hour)
 	owner := "user-42"
 	v, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"n": {1}}, Remove: []string{"user"}, Expires: later, Owner: &owner})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(2), v)
-	item = rawItem(t, c, table, key)
+	item := rawItem(t, c, table, key)
 	assert.Equal(t, &types.AttributeValueMemberN{Value: "2"}, item["v"])
 	assert.Equal(t, &types.AttributeValueMemberS{Value: owner}, item["o"])
 	assert.Equal(t, &types.AttributeValueMemberN{Value: strconv.FormatInt(later.UnixMilli(), 10)}, item["e"])
 	assert.Equal(t, &types.AttributeValueMemberN{Value: strconv.FormatInt(later.Unix(), 10)}, item["ttl"], "whole second: no rounding")
+	assert.Equal(t, &types.AttributeValueMemberN{Value: "14"}, item["s"],
+		"the size bound grows by the field set (1+1) and keeps the removed one, which may not have existed")
 	f := item["f"].(*types.AttributeValueMemberM).Value
 	assert.Len(t, f, 2)
 	assert.Contains(t, f, "n")
@@ -226,6 +245,12 @@ func TestLayout(t *testing.T) {
 	assert.Equal(t, uint64(3), v)
 	item = rawItem(t, c, table, key)
 	assert.NotContains(t, item, "o", "no owner: no attribute, no index entry")
+
+	v, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"n": {2}}, MaxSize: 5})
+	require.NoError(t, err, "size 7 > 5 but no growth (n replaced)")
+	assert.Equal(t, uint64(4), v)
+	item = rawItem(t, c, table, key)
+	assert.Equal(t, &types.AttributeValueMemberN{Value: "7"}, item["s"], "a write checked against the fields read stores the exact size")
 }
 
 // TestExpiredButNotPurged checks that an item whose e has passed counts as
@@ -249,35 +274,6 @@ func TestExpiredButNotPurged(t *testing.T) {
 		assert.Equal(t, strconv.FormatInt(past, 10), item["e"].(*types.AttributeValueMemberN).Value, "a refused Update writes nothing")
 		assert.NotContains(t, item["f"].(*types.AttributeValueMemberM).Value, "b")
 	})
-}
-
-// TestForeignItem checks that an item dynamostore did not write gives an
-// error, not a panic or a bogus session.
-func TestForeignItem(t *testing.T) {
-	c, table, s := testStore(t)
-	ctx := context.Background()
-	future := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
-	items := map[string]map[string]types.AttributeValue{
-		"no times": {"f": &types.AttributeValueMemberM{}},
-		"f not a map": {
-			"f": &types.AttributeValueMemberS{Value: "x"},
-			"c": &types.AttributeValueMemberN{Value: "1"}, "e": &types.AttributeValueMemberN{Value: future},
-		},
-		"string field": {
-			"f": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"a": &types.AttributeValueMemberS{Value: "x"}}},
-			"c": &types.AttributeValueMemberN{Value: "1"}, "e": &types.AttributeValueMemberN{Value: future},
-		},
-	}
-	for name, item := range items {
-		key := storetest.NewKey(t)
-		item["id"] = &types.AttributeValueMemberS{Value: key}
-		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item})
-		require.NoError(t, err)
-		_, err = s.Load(ctx, key)
-		require.Errorf(t, err, "%s", name)
-		assert.NotErrorIsf(t, err, store.ErrNotFound, "%s", name)
-		assert.Containsf(t, err.Error(), "dynamostore: load: malformed session item", "%s", name)
-	}
 }
 
 // TestChangeTooLarge checks that a change beyond DynamoDB's expression
@@ -390,7 +386,8 @@ func (c *countingHTTP) take() []string {
 	return ops
 }
 
-// TestRoundTrips counts the API calls of each operation: one each.
+// TestRoundTrips counts the API calls of each operation: one each, but a
+// read after a failed condition and Move's three steps.
 func TestRoundTrips(t *testing.T) {
 	counter := &countingHTTP{next: &http.Client{}}
 	c := newClient(endpoint(t), counter, 0)
@@ -443,7 +440,28 @@ func TestRoundTrips(t *testing.T) {
 
 	err = update(ctx, s, storetest.NewKey(t), store.Change{Set: map[string][]byte{"a": nil}})
 	require.ErrorIs(t, err, store.ErrNotFound)
-	assert.Equal(t, []string{"UpdateItem"}, counter.take(), "Update of a missing session")
+	assert.Equal(t, []string{"UpdateItem", "GetItem"}, counter.take(),
+		"Update of a missing session: the failed condition, then a read that tells why")
+
+	v, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("two")}, Expect: map[string][]byte{"a": []byte("one"), "z": nil}, MaxSize: 4096})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(5), v)
+	assert.Equal(t, []string{"UpdateItem"}, counter.take(), "Update with expectations and a size limit")
+
+	err = update(ctx, s, key, store.Change{Set: map[string][]byte{"a": []byte("3")}, Expect: map[string][]byte{"a": []byte("one")}})
+	require.ErrorIs(t, err, store.ErrConflict)
+	ops := counter.take()
+	require.NotEmpty(t, ops)
+	assert.Equal(t, "UpdateItem", ops[0], "Update with a failing expectation")
+	assert.LessOrEqual(t, len(ops), 2, "at most a read after the failed condition (engines that send the item back need none): %v", ops)
+	t.Logf("Update with a failing expectation: %v", ops)
+
+	to := storetest.NewKey(t)
+	moved, err := s.Move(ctx, key, to, store.Change{Set: map[string][]byte{"m": []byte("1")}, Expires: time.Now().Add(time.Hour), MaxSize: 4096})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), moved.Version)
+	assert.Equal(t, []string{"UpdateItem", "PutItem", "DeleteItem"}, counter.take(), "Move: mark, put, delete")
+	key = to
 
 	require.ErrorIs(t, s.Create(ctx, key, rec), store.ErrExists)
 	assert.Equal(t, []string{"PutItem"}, counter.take(), "Create of a live session")

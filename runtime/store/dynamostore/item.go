@@ -1,10 +1,10 @@
 package dynamostore
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -20,10 +20,23 @@ const (
 	attrTTL     = "ttl" // N: Unix s, rounded up
 	attrVersion = "v"   // N: 1 after Create, +1 per Update
 	attrOwner   = "o"   // S: the owner, absent for none (key of the owner index)
+	attrSize    = "s"   // N: at least the session's size (store.Size); absent: unknown
+	attrMoving  = "m"   // S: a Move's token; the item counts as gone
 )
 
 // ownerIndex is the name of the global secondary index on attrOwner.
 const ownerIndex = "owner"
+
+// maxNumber bounds the version and size attributes. The write conditions
+// compare both with it (#V < :VMAX), which also checks that they are
+// numbers, so an UpdateItem never meets one it cannot add to; decoding
+// refuses what the conditions refuse.
+const maxNumber = 1_000_000_000_000_000_000
+
+// unknownSize is what an Update takes a missing size attribute for: more
+// than any item holds, so the next Update with a size limit reads the
+// session and writes its exact size.
+const unknownSize = 1 << 40
 
 // keyOf returns the primary key of the item for key.
 func keyOf(key string) map[string]types.AttributeValue {
@@ -35,6 +48,11 @@ func number(n int64) *types.AttributeValueMemberN {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
+// text returns s as a DynamoDB string.
+func text(s string) *types.AttributeValueMemberS {
+	return &types.AttributeValueMemberS{Value: s}
+}
+
 // binary returns a DynamoDB binary holding a copy of b (an empty binary
 // when b is nil: DynamoDB allows empty binaries outside keys).
 func binary(b []byte) *types.AttributeValueMemberB {
@@ -42,7 +60,8 @@ func binary(b []byte) *types.AttributeValueMemberB {
 }
 
 // ttlSeconds returns the Time to Live value for an expiry in Unix ms:
-// whole seconds, rounded up so the purge never precedes the expiry.
+// whole seconds, rounded up so the purge never precedes the expiry (an
+// expiry on a whole second is kept as it is).
 func ttlSeconds(expiresMillis int64) int64 {
 	s := expiresMillis / 1000
 	if expiresMillis%1000 > 0 {
@@ -56,7 +75,17 @@ func nowMillis() int64 {
 	return time.Now().UnixMilli()
 }
 
-// encodeItem builds the item for a new session.
+// checkField refuses field keys that are empty or not valid UTF-8: the
+// manager never sends them, and decoding treats them as damage.
+func checkField(k string) error {
+	if k == "" || !utf8.ValidString(k) {
+		return fmt.Errorf("%w: field key is empty or not valid UTF-8", store.ErrInvalid)
+	}
+	return nil
+}
+
+// encodeItem builds the item for a new session: version 1, and its exact
+// size in the size attribute.
 func encodeItem(key string, rec store.Record) (map[string]types.AttributeValue, error) {
 	fields := make(map[string]types.AttributeValue, len(rec.Fields))
 	for k, v := range rec.Fields {
@@ -67,47 +96,75 @@ func encodeItem(key string, rec store.Record) (map[string]types.AttributeValue, 
 	}
 	e := rec.Expires.UnixMilli()
 	item := map[string]types.AttributeValue{
-		attrID:      &types.AttributeValueMemberS{Value: key},
+		attrID:      text(key),
 		attrFields:  &types.AttributeValueMemberM{Value: fields},
 		attrCreated: number(rec.Created.UnixMilli()),
 		attrExpires: number(e),
 		attrTTL:     number(ttlSeconds(e)),
 		attrVersion: number(1),
+		attrSize:    number(int64(store.Size(rec.Fields))),
 	}
 	if rec.Owner != "" {
-		item[attrOwner] = &types.AttributeValueMemberS{Value: rec.Owner}
+		item[attrOwner] = text(rec.Owner)
 	}
 	return item, nil
 }
 
-// errBadItem reports an item that dynamostore did not write.
-var errBadItem = errors.New("malformed session item (not written by dynamostore?)")
+// liveRecord returns the session in item (as read at now, Unix ms): an
+// error wrapping store.ErrNotFound when item is empty, marked by a Move
+// or expired (even if it is also damaged), or one wrapping
+// store.ErrCorrupt when it cannot be decoded.
+func liveRecord(item map[string]types.AttributeValue, now int64) (store.Record, error) {
+	if len(item) == 0 {
+		return store.Record{}, store.ErrNotFound
+	}
+	if _, moving := item[attrMoving]; moving {
+		return store.Record{}, store.ErrNotFound
+	}
+	if e, err := millisAttr(item, attrExpires); err == nil && e.UnixMilli() <= now {
+		return store.Record{}, store.ErrNotFound
+	}
+	return decodeItem(item)
+}
 
-// decodeItem reads a session item. The byte slices of the returned fields
-// are the SDK's, which no one else holds.
+// decodeItem reads a session item, refusing with an error wrapping
+// store.ErrCorrupt anything dynamostore would not have written: a
+// missing or non-numeric c, e or v, a number out of range, fields that
+// are not a map of binaries under valid keys, an owner that is not a
+// string, a size attribute below the fields' size. The byte slices of
+// the returned fields are the SDK's, which no one else holds.
 func decodeItem(item map[string]types.AttributeValue) (store.Record, error) {
 	rec, err := decodeMeta(item)
 	if err != nil {
 		return store.Record{}, err
 	}
-	switch f := item[attrFields].(type) {
-	case nil:
-		rec.Fields = map[string][]byte{}
-	case *types.AttributeValueMemberM:
-		rec.Fields = make(map[string][]byte, len(f.Value))
-		for k, v := range f.Value {
-			b, ok := v.(*types.AttributeValueMemberB)
-			if !ok {
-				return store.Record{}, fmt.Errorf("%w: field value of type %T", errBadItem, v)
-			}
-			if b.Value == nil {
-				rec.Fields[k] = []byte{}
-			} else {
-				rec.Fields[k] = b.Value
-			}
+	f, ok := item[attrFields].(*types.AttributeValueMemberM)
+	if !ok {
+		return store.Record{}, fmt.Errorf("%w: attribute %q missing or not a map", store.ErrCorrupt, attrFields)
+	}
+	rec.Fields = make(map[string][]byte, len(f.Value))
+	for k, v := range f.Value {
+		if checkField(k) != nil {
+			return store.Record{}, fmt.Errorf("%w: field key %q is empty or not valid UTF-8", store.ErrCorrupt, k)
 		}
-	default:
-		return store.Record{}, fmt.Errorf("%w: attribute %q of type %T", errBadItem, attrFields, f)
+		b, ok := v.(*types.AttributeValueMemberB)
+		if !ok {
+			return store.Record{}, fmt.Errorf("%w: field %q: value of type %T, not binary", store.ErrCorrupt, k, v)
+		}
+		if b.Value == nil {
+			rec.Fields[k] = []byte{}
+		} else {
+			rec.Fields[k] = b.Value
+		}
+	}
+	if n, ok := item[attrSize]; ok {
+		size, err := boundedAttr(n, attrSize)
+		if err != nil {
+			return store.Record{}, err
+		}
+		if actual := store.Size(rec.Fields); size < uint64(actual) {
+			return store.Record{}, fmt.Errorf("%w: attribute %q is %d, below the fields' size %d", store.ErrCorrupt, attrSize, size, actual)
+		}
 	}
 	return rec, nil
 }
@@ -123,55 +180,44 @@ func decodeMeta(item map[string]types.AttributeValue) (store.Record, error) {
 	if err != nil {
 		return store.Record{}, err
 	}
-	version, err := versionAttr(item)
+	version, err := boundedAttr(item[attrVersion], attrVersion)
 	if err != nil {
 		return store.Record{}, err
 	}
-	owner, err := ownerAttr(item)
-	if err != nil {
-		return store.Record{}, err
+	rec := store.Record{Created: created, Expires: expires, Version: version}
+	switch o := item[attrOwner].(type) {
+	case nil:
+	case *types.AttributeValueMemberS:
+		rec.Owner = o.Value
+	default:
+		return store.Record{}, fmt.Errorf("%w: attribute %q of type %T, not a string", store.ErrCorrupt, attrOwner, o)
 	}
-	return store.Record{Created: created, Expires: expires, Version: version, Owner: owner}, nil
+	return rec, nil
 }
 
 // millisAttr reads a Unix millisecond time from the number attribute name.
 func millisAttr(item map[string]types.AttributeValue, name string) (time.Time, error) {
 	n, ok := item[name].(*types.AttributeValueMemberN)
 	if !ok {
-		return time.Time{}, fmt.Errorf("%w: attribute %q missing or not a number", errBadItem, name)
+		return time.Time{}, fmt.Errorf("%w: attribute %q missing or not a number", store.ErrCorrupt, name)
 	}
 	ms, err := strconv.ParseInt(n.Value, 10, 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: attribute %q: %v", errBadItem, name, err)
+		return time.Time{}, fmt.Errorf("%w: attribute %q: %q is not a time in milliseconds", store.ErrCorrupt, name, n.Value)
 	}
 	return time.UnixMilli(ms), nil
 }
 
-// versionAttr reads the version attribute; an item written before
-// versions existed has none and reads as version 0.
-func versionAttr(item map[string]types.AttributeValue) (uint64, error) {
-	switch v := item[attrVersion].(type) {
-	case nil:
-		return 0, nil
-	case *types.AttributeValueMemberN:
-		n, err := strconv.ParseUint(v.Value, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%w: attribute %q: %v", errBadItem, attrVersion, err)
-		}
-		return n, nil
-	default:
-		return 0, fmt.Errorf("%w: attribute %q of type %T", errBadItem, attrVersion, v)
+// boundedAttr reads the number attribute v (named name) as an integer
+// from 0 to maxNumber-1.
+func boundedAttr(v types.AttributeValue, name string) (uint64, error) {
+	n, ok := v.(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, fmt.Errorf("%w: attribute %q missing or not a number", store.ErrCorrupt, name)
 	}
-}
-
-// ownerAttr reads the owner attribute ("" when absent).
-func ownerAttr(item map[string]types.AttributeValue) (string, error) {
-	switch o := item[attrOwner].(type) {
-	case nil:
-		return "", nil
-	case *types.AttributeValueMemberS:
-		return o.Value, nil
-	default:
-		return "", fmt.Errorf("%w: attribute %q of type %T", errBadItem, attrOwner, o)
+	u, err := strconv.ParseUint(n.Value, 10, 64)
+	if err != nil || u >= maxNumber {
+		return 0, fmt.Errorf("%w: attribute %q: %q is not an integer from 0 to 10^18-1", store.ErrCorrupt, name, n.Value)
 	}
+	return u, nil
 }

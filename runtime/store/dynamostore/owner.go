@@ -18,7 +18,8 @@ const maxBatchGet = 100
 // Owned returns the live sessions of owner, in no particular order. It
 // queries the index "owner" (one Query per 1 MB page of keys), reads the
 // listed items with strongly consistent BatchGetItem calls (up to 100 keys
-// each) and returns those that are live and still the owner's. Expired
+// each) and returns those that are live, not being moved, undamaged and
+// still the owner's. Expired
 // items it meets are deleted, each with a DeleteItem conditioned on its
 // expiry having passed. See the package documentation (Owner index) for
 // what the index's eventual consistency means.
@@ -38,15 +39,18 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 	var out []store.Owned
 	for _, item := range items {
 		key, _ := item[attrID].(*types.AttributeValueMemberS)
-		rec, err := decodeMeta(item)
-		if key == nil || err != nil {
-			continue // not a session item dynamostore wrote: never listed
+		if key == nil {
+			continue
 		}
-		if rec.Expires.UnixMilli() <= now {
+		if e, err := millisAttr(item, attrExpires); err == nil && e.UnixMilli() <= now {
 			if err := s.deleteExpired(ctx, key.Value, now); err != nil {
 				return nil, fmt.Errorf("dynamostore: owned: delete expired session: %w", err)
 			}
 			continue
+		}
+		rec, err := liveRecord(item, now)
+		if err != nil {
+			continue // being moved, or damaged: never listed
 		}
 		if rec.Owner != owner {
 			continue // moved to another owner since the index was read
@@ -82,8 +86,9 @@ func (s *Store) ownerKeys(ctx context.Context, owner string) ([]string, error) {
 	return keys, nil
 }
 
-// batchGet reads id, c, e, v and o of the items under keys with strongly
-// consistent BatchGetItem calls, sending unprocessed keys again (with a
+// batchGet reads the whole items under keys (only they tell a damaged
+// item, which Owned leaves out) with strongly consistent BatchGetItem
+// calls, sending unprocessed keys again (with a
 // short growing pause) until all are read or ctx ends. Missing items are
 // left out.
 func (s *Store) batchGet(ctx context.Context, keys []string) ([]map[string]types.AttributeValue, error) {
@@ -97,10 +102,8 @@ func (s *Store) batchGet(ctx context.Context, keys []string) ([]map[string]types
 		}
 		keys = keys[n:]
 		pending := map[string]types.KeysAndAttributes{table: {
-			Keys:                     req,
-			ConsistentRead:           aws.Bool(true),
-			ProjectionExpression:     aws.String("#ID,#C,#E,#V,#O"),
-			ExpressionAttributeNames: map[string]string{"#ID": attrID, "#C": attrCreated, "#E": attrExpires, "#V": attrVersion, "#O": attrOwner},
+			Keys:           req,
+			ConsistentRead: aws.Bool(true),
 		}}
 		for pause := 10 * time.Millisecond; len(pending) > 0; pause = min(2*pause, time.Second) {
 			out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})

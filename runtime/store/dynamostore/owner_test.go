@@ -88,31 +88,6 @@ func TestOwnedDeletesExpired(t *testing.T) {
 	assert.Empty(t, out.Item)
 }
 
-// TestLegacyItem checks an item written before versions existed (no v):
-// it loads as version 0 and its next Update makes it 1.
-func TestLegacyItem(t *testing.T) {
-	c, table, s := testStore(t)
-	ctx := context.Background()
-	key := storetest.NewKey(t)
-	now := time.Now().UnixMilli()
-	_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
-		"id": &types.AttributeValueMemberS{Value: key},
-		"f":  &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
-		"c":  &types.AttributeValueMemberN{Value: strconv.FormatInt(now, 10)},
-		"e":  &types.AttributeValueMemberN{Value: strconv.FormatInt(now+60_000, 10)},
-	}})
-	require.NoError(t, err)
-	got, err := s.Load(ctx, key)
-	require.NoError(t, err)
-	assert.Zero(t, got.Version)
-	v, err := s.Version(ctx, key)
-	require.NoError(t, err)
-	assert.Zero(t, v)
-	v, err = s.Update(ctx, key, store.Change{})
-	require.NoError(t, err)
-	assert.Equal(t, uint64(1), v)
-}
-
 // TestNoOwnerIndex checks that New refuses an existing table without the
 // index "owner", with an error wrapping ErrNoOwnerIndex, and that
 // WithoutSetup skips the check.

@@ -4,43 +4,27 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/sessiongen/sessiongen/runtime/store"
 )
 
 // Version returns the version of the live session under key, or an error
-// wrapping [store.ErrNotFound] when there is none or it has expired. It
-// costs one strongly consistent GetItem of the attributes v and e only,
-// whatever the session's size.
+// wrapping [store.ErrNotFound] when there is none, it has expired or a
+// Move holds it, or [store.ErrCorrupt] when the item cannot be decoded.
+// It costs one strongly consistent GetItem of the whole item: DynamoDB
+// charges a read by the item's size whatever the projection, and only
+// the whole item tells a damaged one (a field of the wrong type), so
+// Version differs from Load only in what it returns.
 func (s *Store) Version(ctx context.Context, key string) (uint64, error) {
 	if key == "" {
 		return 0, fmt.Errorf("dynamostore: version: %w: empty key", store.ErrInvalid)
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:                s.table,
-		Key:                      keyOf(key),
-		ConsistentRead:           aws.Bool(true),
-		ProjectionExpression:     aws.String("#V,#E"),
-		ExpressionAttributeNames: map[string]string{"#V": attrVersion, "#E": attrExpires},
-	})
+	item, err := s.getItem(ctx, key)
 	if err != nil {
 		return 0, fmt.Errorf("dynamostore: version: %w", err)
 	}
-	if len(out.Item) == 0 {
-		return 0, fmt.Errorf("dynamostore: version: %w", store.ErrNotFound)
-	}
-	expires, err := millisAttr(out.Item, attrExpires)
+	rec, err := liveRecord(item, nowMillis())
 	if err != nil {
-		return 0, fmt.Errorf("dynamostore: version: %w", err)
+		return 0, opErr("version", key, err)
 	}
-	if expires.UnixMilli() <= nowMillis() {
-		return 0, fmt.Errorf("dynamostore: version: %w", store.ErrNotFound)
-	}
-	v, err := versionAttr(out.Item)
-	if err != nil {
-		return 0, fmt.Errorf("dynamostore: version: %w", err)
-	}
-	return v, nil
+	return rec.Version, nil
 }
