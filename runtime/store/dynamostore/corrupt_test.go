@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
 )
 
@@ -29,56 +30,14 @@ func TestCorrupt(t *testing.T) {
 	c, table, s := testStore(t)
 	ctx := context.Background()
 	now := time.Now()
-	future := strconv.FormatInt(now.Add(time.Hour).UnixMilli(), 10)
-	num := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
-	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-	bin := func(v string) types.AttributeValue { return &types.AttributeValueMemberB{Value: []byte(v)} }
-	fields := func(kv ...any) types.AttributeValue {
-		m := map[string]types.AttributeValue{}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i].(string)] = kv[i+1].(types.AttributeValue)
-		}
-		return &types.AttributeValueMemberM{Value: m}
-	}
-	// good is a well-formed item: fields a=1 and x=22 (size 5).
-	good := func() map[string]types.AttributeValue {
-		return map[string]types.AttributeValue{
-			"f": fields("a", bin("1"), "x", bin("22")),
-			"c": num(strconv.FormatInt(now.UnixMilli(), 10)), "e": num(future), "ttl": num("1"),
-			"v": num("3"), "s": num("5"),
-		}
-	}
-	damage := map[string]func(item map[string]types.AttributeValue){
-		"version a string":       func(i map[string]types.AttributeValue) { i["v"] = str("3") },
-		"version not an integer": func(i map[string]types.AttributeValue) { i["v"] = num("1.5") },
-		"version negative":       func(i map[string]types.AttributeValue) { i["v"] = num("-1") },
-		"version out of range":   func(i map[string]types.AttributeValue) { i["v"] = num("1e30") },
-		"no version":             func(i map[string]types.AttributeValue) { delete(i, "v") },
-		"expiry a string":        func(i map[string]types.AttributeValue) { i["e"] = str(future) },
-		"expiry not an integer":  func(i map[string]types.AttributeValue) { i["e"] = num(future + ".5") },
-		"expiry out of range":    func(i map[string]types.AttributeValue) { i["e"] = num("1e40") },
-		"no expiry":              func(i map[string]types.AttributeValue) { delete(i, "e") },
-		"created a string":       func(i map[string]types.AttributeValue) { i["c"] = str("1") },
-		"created not an integer": func(i map[string]types.AttributeValue) { i["c"] = num("1.25") },
-		"no created":             func(i map[string]types.AttributeValue) { delete(i, "c") },
-		"no fields":              func(i map[string]types.AttributeValue) { delete(i, "f") },
-		"fields a string":        func(i map[string]types.AttributeValue) { i["f"] = str("a") },
-		"fields a list":          func(i map[string]types.AttributeValue) { i["f"] = &types.AttributeValueMemberL{} },
-		"field a string":         func(i map[string]types.AttributeValue) { i["f"] = fields("a", bin("1"), "x", str("22")) },
-		"field written a number": func(i map[string]types.AttributeValue) { i["f"] = fields("a", num("1"), "x", bin("22")) },
-		"empty field name":       func(i map[string]types.AttributeValue) { i["f"] = fields("a", bin("1"), "", bin("22")) },
-		"size a string":          func(i map[string]types.AttributeValue) { i["s"] = str("5") },
-		"size below the fields":  func(i map[string]types.AttributeValue) { i["s"] = num("4") },
-		"size negative":          func(i map[string]types.AttributeValue) { i["s"] = num("-100") },
-		"size not an integer":    func(i map[string]types.AttributeValue) { i["s"] = num("5.5") },
-	}
+	good, damage := corruptions(now)
 	for name, spoil := range damage {
 		t.Run(name, func(t *testing.T) {
 			key := storetest.NewKey(t)
 			owner := "corrupt-" + storetest.NewKey(t)
 			item := good()
 			spoil(item)
-			item["id"], item["o"] = str(key), str(owner)
+			item["id"], item["o"] = &types.AttributeValueMemberS{Value: key}, &types.AttributeValueMemberS{Value: owner}
 			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item})
 			require.NoError(t, err, "plant")
 			planted := rawItem(t, c, table, key)
@@ -148,4 +107,73 @@ func requireNoItem(t *testing.T, c *dynamodb.Client, table, key string) {
 	})
 	require.NoError(t, err)
 	require.Empty(t, out.Item, "an item under %s", key)
+}
+
+// corruptions returns a well-formed item (fields a=1 and x=22, size 5,
+// expiring an hour after now) without its key and owner, and the ways
+// to damage one.
+func corruptions(now time.Time) (good func() map[string]types.AttributeValue, damage map[string]func(item map[string]types.AttributeValue)) {
+	future := strconv.FormatInt(now.Add(time.Hour).UnixMilli(), 10)
+	num := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	bin := func(v string) types.AttributeValue { return &types.AttributeValueMemberB{Value: []byte(v)} }
+	fields := func(kv ...any) types.AttributeValue {
+		m := map[string]types.AttributeValue{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1].(types.AttributeValue)
+		}
+		return &types.AttributeValueMemberM{Value: m}
+	}
+	// good is a well-formed item: fields a=1 and x=22 (size 5).
+	good = func() map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{
+			"f": fields("a", bin("1"), "x", bin("22")),
+			"c": num(strconv.FormatInt(now.UnixMilli(), 10)), "e": num(future), "ttl": num("1"),
+			"v": num("3"), "s": num("5"),
+		}
+	}
+	damage = map[string]func(item map[string]types.AttributeValue){
+		"version a string":       func(i map[string]types.AttributeValue) { i["v"] = str("3") },
+		"version not an integer": func(i map[string]types.AttributeValue) { i["v"] = num("1.5") },
+		"version negative":       func(i map[string]types.AttributeValue) { i["v"] = num("-1") },
+		"version out of range":   func(i map[string]types.AttributeValue) { i["v"] = num("1e30") },
+		"no version":             func(i map[string]types.AttributeValue) { delete(i, "v") },
+		"expiry a string":        func(i map[string]types.AttributeValue) { i["e"] = str(future) },
+		"expiry not an integer":  func(i map[string]types.AttributeValue) { i["e"] = num(future + ".5") },
+		"expiry out of range":    func(i map[string]types.AttributeValue) { i["e"] = num("1e40") },
+		"no expiry":              func(i map[string]types.AttributeValue) { delete(i, "e") },
+		"created a string":       func(i map[string]types.AttributeValue) { i["c"] = str("1") },
+		"created not an integer": func(i map[string]types.AttributeValue) { i["c"] = num("1.25") },
+		"no created":             func(i map[string]types.AttributeValue) { delete(i, "c") },
+		"no fields":              func(i map[string]types.AttributeValue) { delete(i, "f") },
+		"fields a string":        func(i map[string]types.AttributeValue) { i["f"] = str("a") },
+		"fields a list":          func(i map[string]types.AttributeValue) { i["f"] = &types.AttributeValueMemberL{} },
+		"field a string":         func(i map[string]types.AttributeValue) { i["f"] = fields("a", bin("1"), "x", str("22")) },
+		"field written a number": func(i map[string]types.AttributeValue) { i["f"] = fields("a", num("1"), "x", bin("22")) },
+		"empty field name":       func(i map[string]types.AttributeValue) { i["f"] = fields("a", bin("1"), "", bin("22")) },
+		"size a string":          func(i map[string]types.AttributeValue) { i["s"] = str("5") },
+		"size below the fields":  func(i map[string]types.AttributeValue) { i["s"] = num("4") },
+		"size negative":          func(i map[string]types.AttributeValue) { i["s"] = num("-100") },
+		"size not an integer":    func(i map[string]types.AttributeValue) { i["s"] = num("5.5") },
+	}
+	return good, damage
+}
+
+// TestUserRecoversFromCorruption: for each corruption, a user whose item
+// was damaged can read (and gets a fresh session), sign out and sign in
+// through a manager, with no 500.
+func TestUserRecoversFromCorruption(t *testing.T) {
+	c, table, s := testStore(t)
+	good, damage := corruptions(time.Now())
+	for name, spoil := range damage {
+		t.Run(name, func(t *testing.T) {
+			enginetest.UserRecovers(t, s, func(t *testing.T, key string) {
+				item := good()
+				spoil(item)
+				item["id"] = &types.AttributeValueMemberS{Value: key}
+				_, err := c.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: item})
+				require.NoError(t, err, "plant")
+			})
+		})
+	}
 }
