@@ -1,9 +1,12 @@
 package mysqlstore
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -54,23 +57,70 @@ func writeValue(b *strings.Builder, v []byte) {
 	b.WriteByte('"')
 }
 
-// decodeFields parses the data document back into fields.
+// decodeFields parses the data document back into fields. It accepts
+// exactly what [sizeSQL] accepts, so the server and the store agree on
+// which records are corrupt: a JSON object without escape sequences (the
+// store writes none), whose member names are distinct, non-empty,
+// canonical base64url shorter than [maxNameLen] and whose values are
+// strings of canonical base64 (what the encoders produce, with no stray
+// bits or line breaks).
 func decodeFields(data []byte) (map[string][]byte, error) {
-	var doc map[string]string
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("corrupt session data: %w", err)
+	if bytes.IndexByte(data, '\\') >= 0 {
+		return nil, errors.New("escape sequence in the data document")
 	}
-	fields := make(map[string][]byte, len(doc))
-	for name, value := range doc {
-		k, err := base64.RawURLEncoding.DecodeString(name)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("data document is not a JSON object")
+	}
+	fields := make(map[string][]byte)
+	for dec.More() {
+		tok, err := dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("corrupt field name in session data: %w", err)
+			return nil, fmt.Errorf("data document: %w", err)
 		}
-		v, err := base64.StdEncoding.DecodeString(value)
+		name, _ := tok.(string) // member names are always strings
+		tok, err = dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("corrupt field value in session data: %w", err)
+			return nil, fmt.Errorf("data document: %w", err)
+		}
+		value, ok := tok.(string)
+		if !ok {
+			return nil, errors.New("field value is not a string")
+		}
+		if len(name) >= maxNameLen {
+			return nil, errors.New("field name too long")
+		}
+		k, err := decodeCanonical(base64.RawURLEncoding, name)
+		if err != nil || len(k) == 0 {
+			return nil, errors.New("field name is not canonical base64url")
+		}
+		v, err := decodeCanonical(base64.StdEncoding, value)
+		if err != nil {
+			return nil, errors.New("field value is not canonical base64")
+		}
+		if _, dup := fields[string(k)]; dup {
+			return nil, errors.New("field name repeated")
 		}
 		fields[string(k)] = v
 	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, errors.New("data document is not a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON object")
+	}
 	return fields, nil
+}
+
+// decodeCanonical decodes s, refusing any text enc would not have
+// produced (the decoders skip line breaks and ignore stray bits).
+func decodeCanonical(enc *base64.Encoding, s string) ([]byte, error) {
+	b, err := enc.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	if enc.EncodeToString(b) != s {
+		return nil, errors.New("not canonical")
+	}
+	return b, nil
 }

@@ -1,7 +1,8 @@
 // Package mysqlstore is a session engine on MariaDB or MySQL, through
 // database/sql and github.com/go-sql-driver/mysql. Every process sharing
 // the database sees the same sessions. It needs no particular DSN
-// settings (no multiStatements, no parseTime, no interpolateParams).
+// settings (no multiStatements, no parseTime, no interpolateParams), and
+// MariaDB 10.6 or later or MySQL 8.0.14 or later (for JSON_TABLE).
 //
 // # Schema
 //
@@ -40,16 +41,70 @@
 //
 // # Cost and atomicity
 //
-// Every operation is one statement, prepared once per connection, so each
-// costs one round trip once the connection has prepared it. An Update is
-// a single conditional UPDATE of the session's row: JSON_SET and
-// JSON_REMOVE name only the fields set and removed, so only the changed
-// fields' bytes cross the wire, and it matches the row only while the
-// session is live: after a Delete, or once the session has expired, it
-// writes nothing and returns [store.ErrNotFound]. Concurrent Updates of
-// one session take the row lock in turn and each changes the latest
-// document, so writes to different fields all survive, and each gets a
-// version of its own.
+// Every operation but Move is one statement, prepared once per
+// connection, so each costs one round trip once the connection has
+// prepared it. An Update is a single conditional UPDATE of the session's
+// row: JSON_SET and JSON_REMOVE name only the fields set and removed, so
+// only the changed fields' bytes cross the wire, and it matches the row
+// only while the session is live: after a Delete, or once the session has
+// expired, it writes nothing and returns [store.ErrNotFound]. Concurrent
+// Updates of one session take the row lock in turn and each changes the
+// latest document, so writes to different fields all survive, and each
+// gets a version of its own.
+//
+// # Compare-and-set and the size limit
+//
+// A Change's conditions are more conditions of the same UPDATE, checked
+// on the row under its lock, so they cost no extra round trip and a
+// change that fails one writes nothing at all (no field, expiry, owner or
+// version). [store.Change.Expect] compares the stored base64 of each
+// named field, byte for byte, with the expected bytes' (an expected
+// absence matches only a missing field). [store.Change.MaxSize] needs the
+// session's size as [store.Size] counts it, which the server computes from
+// the document: JSON_TABLE walks the members and FROM_BASE64 gives each
+// key's and value's decoded length; the change passes when the fields it
+// leaves alone plus those it writes stay within the limit, or do not
+// exceed the size before. When the UPDATE matches no row and the change
+// had conditions, one more query (on that failure path only) reads the
+// session and reports [store.ErrNotFound], [store.ErrCorrupt], or what
+// [store.Change.Check] says of it: [store.ErrConflict] or
+// [store.ErrTooLarge]. Should the read find the conditions holding (the
+// session changed in between), the UPDATE runs again, three times at
+// most, and then ErrConflict is reported. An Update without conditions
+// that matches no row reports ErrNotFound at once.
+//
+// # Move
+//
+// [Store.Move] is one InnoDB transaction of five round trips: START
+// TRANSACTION, a SELECT ... FOR UPDATE of the old row (reading the live
+// record, and making every Update, Delete or Move of it wait), an INSERT
+// of the new row (Version 1, the old Created and owner unless the change
+// gives one; an expired row under the new key is taken over, a live one
+// reported as [store.ErrExists]), the DELETE of the old row, and COMMIT.
+// The change's conditions are checked with [store.Change.Check] on the
+// record read under the lock, and any refusal rolls everything back. The
+// move is atomic: a crash, a lost connection or a canceled context before
+// COMMIT leaves both rows as they were (InnoDB rolls the transaction
+// back), never a copy beside a live original; an Update that waited on
+// the lock finds no row afterwards and reports ErrNotFound. A transaction
+// the server aborts for a deadlock or a lock wait timeout (two Moves
+// swapping keys deadlock, for one) runs again, four times at most.
+//
+// # Corrupt records
+//
+// A row holding what the store never writes (a data document that is
+// not a JSON object of canonical base64 names and string values, a
+// version below 1, a created time of 0) is corrupt. The server and the
+// store test rows alike (the UPDATE's size check is the same test in SQL),
+// so Load, Version and Move report an error wrapping [store.ErrCorrupt]
+// naming the key, a conditional Update reports it from its follow-up
+// read, an unconditional one reports ErrNotFound (its one statement
+// learns only that no row matched), [Store.Owned] leaves the session
+// out, and none of them writes. Delete and the cleanup never look at the
+// data, so they remove corrupt rows like any other. The schema itself
+// refuses invalid JSON and NULLs. This walk over the document makes every
+// read and Update parse the whole document on the server; for sessions of
+// a few kilobytes that costs microseconds, no round trip.
 //
 // # Expiry
 //
@@ -95,12 +150,12 @@ type Store struct {
 // statements are the store's fixed prepared statements. database/sql
 // prepares each on every connection it runs on, once.
 type statements struct {
-	load, create, delete, cleanup, version, owned *sql.Stmt
+	load, moveLoad, create, delete, cleanup, version, owned *sql.Stmt
 }
 
 // all returns every statement, for closing.
 func (st statements) all() []*sql.Stmt {
-	return []*sql.Stmt{st.load, st.create, st.delete, st.cleanup, st.version, st.owned}
+	return []*sql.Stmt{st.load, st.moveLoad, st.create, st.delete, st.cleanup, st.version, st.owned}
 }
 
 var (
@@ -125,14 +180,27 @@ func checkKey(key string) error {
 	return nil
 }
 
-// Errors for input the store refuses.
+// errNilDB reports a New without a database.
+var errNilDB = errors.New("nil db")
+
+// Errors for input the store refuses; all wrap [store.ErrInvalid].
 var (
-	errNilDB      = errors.New("nil db")
-	errEmptyKey   = errors.New("empty key")
-	errLongKey    = fmt.Errorf("key longer than %d bytes", maxKeyLen)
-	errNoExpiry   = errors.New("record has no expiry")
-	errEmptyField = errors.New("empty field key")
+	errEmptyKey   error = invalidError("empty key")
+	errLongKey    error = invalidError(fmt.Sprintf("key longer than %d bytes", maxKeyLen))
+	errNoExpiry   error = invalidError("record has no expiry")
+	errEmptyField error = invalidError("empty field key")
+	errSameKeys   error = invalidError("the keys are equal")
 )
+
+// invalidError is an input error: its text is the message alone, and it
+// wraps [store.ErrInvalid].
+type invalidError string
+
+// Error returns the message.
+func (e invalidError) Error() string { return string(e) }
+
+// Unwrap returns [store.ErrInvalid].
+func (e invalidError) Unwrap() error { return store.ErrInvalid }
 
 // New returns a Store using db, which stays the caller's to close (after
 // [Store.Close]). With [WithCreateSchema](true) it creates the table if
@@ -162,7 +230,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 	updates := newUpdateStmts(db, c.table)
 	// Prepare the commonest Update shape now: it also checks that the
 	// server has the JSON functions the store needs.
-	if _, err := updates.get(ctx, updateShape(1, 1)); err != nil {
+	if _, err := updates.get(ctx, updateShape(1, 1, 0)); err != nil {
 		closeAll(st.all()...)
 		return nil, fmt.Errorf("mysqlstore: prepare: %w", err)
 	}
@@ -186,7 +254,7 @@ func prepare(ctx context.Context, db *sql.DB, q queries) (statements, error) {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&st.load, q.load}, {&st.create, q.create}, {&st.delete, q.delete}, {&st.cleanup, q.cleanup},
+		{&st.load, q.load}, {&st.moveLoad, q.moveLoad}, {&st.create, q.create}, {&st.delete, q.delete}, {&st.cleanup, q.cleanup},
 		{&st.version, q.version}, {&st.owned, q.owned},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.query)
@@ -226,33 +294,31 @@ func (s *Store) Close() error {
 }
 
 // Load returns the session stored under key, or [store.ErrNotFound] when
-// there is none or it has expired. One query.
+// there is none or it has expired, or an error wrapping
+// [store.ErrCorrupt] when the row holds what the store cannot parse. One
+// query.
 func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	if err := checkKey(key); err != nil {
 		return store.Record{}, fmt.Errorf("mysqlstore: load: %w", err)
 	}
-	var (
-		created, expires, version int64
-		owner, data               []byte
-	)
-	err := s.st.load.QueryRowContext(ctx, key, s.now().UnixMicro()).Scan(&created, &expires, &version, &owner, &data)
+	rec, err := s.load(ctx, key)
+	if err != nil {
+		return store.Record{}, fmt.Errorf("mysqlstore: load: %w", err)
+	}
+	return rec, nil
+}
+
+// load reads and parses the live session under key.
+func (s *Store) load(ctx context.Context, key string) (store.Record, error) {
+	var r row
+	err := s.st.load.QueryRowContext(ctx, key, s.now().UnixMicro()).Scan(r.scanArgs()...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return store.Record{}, fmt.Errorf("mysqlstore: load: %w", store.ErrNotFound)
+		return store.Record{}, store.ErrNotFound
 	}
 	if err != nil {
-		return store.Record{}, fmt.Errorf("mysqlstore: load: %w", err)
+		return store.Record{}, err
 	}
-	fields, err := decodeFields(data)
-	if err != nil {
-		return store.Record{}, fmt.Errorf("mysqlstore: load: %w", err)
-	}
-	return store.Record{
-		Fields:  fields,
-		Created: time.UnixMicro(created),
-		Expires: time.UnixMicro(expires),
-		Version: uint64(version),
-		Owner:   string(owner),
-	}, nil
+	return r.record(key)
 }
 
 // Create writes a new session under key with version 1 and rec.Owner,

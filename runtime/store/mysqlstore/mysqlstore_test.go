@@ -279,7 +279,7 @@ func TestUpdateShapes(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, got.Fields, "n=%d", n)
 	}
-	assert.Equal(t, [2]int{6, 0}, updateShape(5, 0))
-	assert.Equal(t, [2]int{0, 9}, updateShape(0, 7))
-	assert.Equal(t, [2]int{4, 13}, updateShape(4, 10))
+	assert.Equal(t, [3]int{6, 0, 0}, updateShape(5, 0, 0))
+	assert.Equal(t, [3]int{0, 9, 1}, updateShape(0, 7, 1))
+	assert.Equal(t, [3]int{4, 13, 6}, updateShape(4, 10, 5))
 }

@@ -33,26 +33,35 @@ func ownerArg(owner string) any {
 }
 
 // Version returns the version of the live session under key, or
-// [store.ErrNotFound] when there is none or it has expired. One query
-// reading one row by its primary key, the data column untouched.
+// [store.ErrNotFound] when there is none or it has expired, or an error
+// wrapping [store.ErrCorrupt] when the row holds what the store cannot
+// parse. One query reading one row by its primary key; only the version
+// and the server's verdict on the row cross the wire, not the data.
 func (s *Store) Version(ctx context.Context, key string) (uint64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, fmt.Errorf("mysqlstore: version: %w", err)
 	}
-	var v int64
-	err := s.st.version.QueryRowContext(ctx, key, s.now().UnixMicro()).Scan(&v)
+	var (
+		v     int64
+		valid bool
+	)
+	err := s.st.version.QueryRowContext(ctx, key, s.now().UnixMicro()).Scan(&v, &valid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("mysqlstore: version: %w", store.ErrNotFound)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("mysqlstore: version: %w", err)
 	}
+	if !valid {
+		return 0, fmt.Errorf("mysqlstore: version: %w", corruptError(key, errors.New("the server cannot parse the record")))
+	}
 	return uint64(v), nil
 }
 
 // Owned returns the live sessions whose owner is owner, in no particular
 // order: one query served by the index on the owner column, never a scan
-// of all sessions. An empty owner owns nothing.
+// of all sessions. An empty owner owns nothing. Sessions whose rows the
+// store cannot parse are left out.
 //
 // The index is the column itself: Delete removes a session's entry with
 // its row, an Update changing the owner moves it in the same statement,

@@ -18,12 +18,13 @@ const cleanupBatch = 1000
 
 // queries holds the store's SQL, rendered once for its table name.
 type queries struct {
-	load    string
-	create  string
-	delete  string
-	cleanup string
-	version string
-	owned   string
+	load     string
+	moveLoad string
+	create   string
+	delete   string
+	cleanup  string
+	version  string
+	owned    string
 }
 
 // newQueries renders every fixed statement for the (unquoted) table name.
@@ -31,11 +32,21 @@ type queries struct {
 // Times are parameters from the store's clock (microseconds since the
 // epoch), never the server's NOW(): expiry is decided by the same clock as
 // the session manager's.
+//
+// The reads return, besides the columns, whether the server finds the row
+// parseable ([sizeSQL] is not NULL), so a record Update would refuse as
+// corrupt is reported as corrupt by every read too.
 func newQueries(table string) queries {
 	t := quoteTable(table)
+	load := `SELECT created, expires, version, owner, data, ` + sizeSQL + ` IS NOT NULL FROM ` + t + ` WHERE session_key = ? AND expires > ?`
 	return queries{
 		//   key, now
-		load: `SELECT created, expires, version, owner, data FROM ` + t + ` WHERE session_key = ? AND expires > ?`,
+		load: load,
+
+		// Move's read of the session it moves: the row stays locked until
+		// the transaction ends, so no Update or Delete slips in between.
+		//   key, now
+		moveLoad: load + ` FOR UPDATE`,
 
 		// Insert, or take over an expired row. The assignments run left to
 		// right and later ones see earlier results, so expires, which every
@@ -58,6 +69,8 @@ ON DUPLICATE KEY UPDATE
 	version = IF(expires <= ?, 1, version + 0 * LAST_INSERT_ID(` + strconv.Itoa(liveMarker) + `)),
 	expires = IF(expires <= ?, ?, expires)`,
 
+		// The cleanup and Delete look at keys and expiries only, never at
+		// the data: a corrupt record goes like any other.
 		//   key
 		delete: `DELETE FROM ` + t + ` WHERE session_key = ?`,
 
@@ -65,33 +78,144 @@ ON DUPLICATE KEY UPDATE
 		cleanup: `DELETE FROM ` + t + ` WHERE expires <= ? ORDER BY expires LIMIT ` + strconv.Itoa(cleanupBatch),
 
 		//   key, now
-		version: `SELECT version FROM ` + t + ` WHERE session_key = ? AND expires > ?`,
+		version: `SELECT version, ` + sizeSQL + ` IS NOT NULL FROM ` + t + ` WHERE session_key = ? AND expires > ?`,
 
 		// Served by owner_idx. Expired rows are skipped here and deleted by
-		// the cleanup, their index entries with them.
+		// the cleanup, their index entries with them; corrupt ones are
+		// left out.
 		//   owner, now
-		owned: `SELECT session_key, created, expires, version FROM ` + t + ` WHERE owner = ? AND expires > ?`,
+		owned: `SELECT session_key, created, expires, version FROM ` + t + ` WHERE owner = ? AND expires > ? AND ` + sizeSQL + ` IS NOT NULL`,
 	}
 }
 
-// updateQuery renders the Update statement for sets fields written and
-// removes fields deleted (see [updateShape]).
+// corruptMark is what a member of the data document that the store cannot
+// parse adds to the document's size in [sizeSQL]: more than any session
+// can hold (a statement is at most 1 GiB), so a sum reaching it means a
+// corrupt document.
+const corruptMark = "1099511627776" // 2^40
+
+// noLimit is the size limit an Update passes when the change has none:
+// more than any session can hold, so the size condition always holds.
+const noLimit = 1 << 50
+
+// maxNameLen is the length, in characters, from which a member name of the
+// data document is corrupt: JSON_TABLE hands [sizeSQL] names cut to this
+// length. (A field key has at most 128 bytes, 171 in base64url.)
+const maxNameLen = 2048
+
+// Parts of the SQL that checks and measures a row. A row is parseable when
+// it holds a version above 0, a created time other than 0, and a data
+// document that is a JSON object without escape sequences whose member
+// names are distinct canonical base64url (unpadded, no stray bits) and
+// whose values are strings of canonical padded base64: exactly what
+// [decodeFields] and [row.record] accept. FROM_BASE64 is lenient, so canonical means
+// "TO_BASE64 gives it back", less the line breaks TO_BASE64 puts every 76
+// characters; and FROM_BASE64 is only ever given text of base64's syntax,
+// because its warning on other text is an error inside an UPDATE in strict
+// mode.
+//
+// The members are walked with JSON_TABLE over JSON_KEYS (MariaDB 10.6+,
+// MySQL 8.0). A member that fails adds [corruptMark] to the sum; so does a
+// member name JSON_KEYS merged with a duplicate (MariaDB keeps duplicates
+// as written, MySQL drops them on insert). A path is built from a name
+// only once the name is known to be base64url. Literals hold no
+// backslash, so NO_BACKSLASH_ESCAPES does not matter, and the regular
+// expressions' classes hold both cases of each letter, so no collation
+// changes what they match.
+var (
+	// rowOK is the part of the test on the row's columns and the
+	// document as a whole.
+	rowOK = "version > 0 AND created <> 0 AND JSON_TYPE(data) = 'OBJECT' AND LOCATE(CHAR(92), data) = 0"
+
+	// memberName is a member name, as JSON_TABLE hands it to the
+	// per-member expressions, and memberPath the JSON path of its member.
+	memberName = "m.field_name"
+	memberPath = "CONCAT('$.\"', " + memberName + ", '\"')"
+
+	// membersFrom is the FROM clause walking the members.
+	membersFrom = " FROM JSON_TABLE(JSON_KEYS(data), '$[*]' COLUMNS (field_name VARCHAR(" + strconv.Itoa(maxNameLen) +
+		") CHARACTER SET utf8mb4 PATH '$')) AS m"
+
+	// memberSize is the size of a member's field (key and value
+	// decoded), or corruptMark when the member does not parse.
+	memberSize = func() string {
+		std := "CONCAT(REPLACE(REPLACE(" + memberName + ", '-', '+'), '_', '/'), REPEAT('=', (4 - LENGTH(" + memberName + ") % 4) % 4))"
+		member := "JSON_EXTRACT(data, " + memberPath + ")"
+		value := "JSON_UNQUOTE(" + member + ")"
+		canonical := func(b64 string) string {
+			return "CAST(REPLACE(TO_BASE64(FROM_BASE64(" + b64 + ")), CHAR(10), '') AS BINARY) = CAST(" + b64 + " AS BINARY)"
+		}
+		return "CASE WHEN " + memberName + " REGEXP '^[A-Za-z0-9_-]++$'" +
+			" AND LENGTH(" + memberName + ") % 4 <> 1 AND LENGTH(" + memberName + ") < " + strconv.Itoa(maxNameLen) +
+			" AND " + canonical(std) +
+			" AND JSON_TYPE(" + member + ") = 'STRING'" +
+			" AND " + value + " REGEXP '^[A-Za-z0-9+/]*+={0,2}$' AND LENGTH(" + value + ") % 4 = 0" +
+			" AND " + canonical(value) +
+			" THEN LENGTH(FROM_BASE64(" + std + ")) + LENGTH(FROM_BASE64(" + value + "))" +
+			" ELSE " + corruptMark + " END"
+	}()
+
+	// documentSize is the sum of memberSize over the members, plus
+	// corruptMark when JSON_KEYS merged duplicates, in the subquery's
+	// aggregate context.
+	documentSize = "(COALESCE(SUM(" + memberSize + "), 0) + " + corruptMark + " * (COUNT(*) <> JSON_LENGTH(data)))"
+)
+
+// sizeSQL is an expression over a row of the table: the size of its
+// session as [store.Size] counts it (the sum over fields of the key's and
+// the value's decoded lengths), or NULL when the row does not hold a
+// record the store can parse.
+var sizeSQL = "IF(" + rowOK + ", (SELECT NULLIF(LEAST(" + documentSize + ", " + corruptMark + "), " + corruptMark + ")" +
+	membersFrom + "), NULL)"
+
+// fitsSQL is an expression over a row of the table: 1 when the row is
+// parseable and a change fits its size limit, 0 when it does not fit, NULL
+// when the row is corrupt. Its placeholders are a JSON object whose member
+// names are those of the fields the change sets or removes, the sum of
+// the sizes of the fields it sets, and the limit. The size after the
+// change is the stored size of the fields it leaves alone plus that sum;
+// the change fits when that is at most the limit or at most the size
+// before, as [store.Change.Check] says (so a change that does not grow
+// the session always fits).
+//
+//	names, new size, limit
+var fitsSQL = "IF(" + rowOK + ", (SELECT IF(" + documentSize + " >= " + corruptMark + ", NULL, " +
+	documentSize + " - COALESCE(SUM(CASE WHEN JSON_CONTAINS_PATH(?, 'one', " + memberPath + ") THEN " + memberSize + " END), 0)" +
+	" + ? <= GREATEST(?, " + documentSize + "))" + membersFrom + "), NULL)"
+
+// updateQuery renders the Update statement for sets fields written,
+// removes fields deleted and expects fields compared (see [updateShape]).
 //
 // One conditional statement on one row: atomic, and only on a live
 // session. JSON_SET writes each set field at its path and JSON_REMOVE
 // drops each removed one (a missing path is no error), so only the changed
 // fields' bytes are sent. (JSON_MERGE_PATCH would take one argument, but
 // MariaDB 10.11 mishandles patches holding nulls.) The version bump makes
-// every matched row a changed row, so zero rows affected means missing or
-// expired. LAST_INSERT_ID(version + 1) both bumps the version and hands
+// every matched row a changed row, so zero rows affected means no row
+// matched. LAST_INSERT_ID(version + 1) both bumps the version and hands
 // the new one back in the statement's result (its insert id), so the
 // caller learns it without a second query; a statement that matched no
 // row reports 0. The owner moves only when its argument is not NULL (an
 // empty one clears it).
 //
+// The WHERE clause holds the change's conditions, so a row that fails one
+// is not matched and nothing is written:
+//
+//   - each expectation compares the stored base64 of a field, byte for
+//     byte, with the expected one, or with NULL for "absent" (<=> is true
+//     for NULL against NULL, so an absent field matches only NULL, and a
+//     present one never does);
+//   - [fitsSQL] holds the size limit, and refuses a corrupt row whatever
+//     the change (a change without a limit passes an empty set of names
+//     and a limit no session reaches).
+//
+// The WHERE clause is evaluated on the row before the SET clause changes
+// it, so every condition sees the session as it was.
+//
 //	(path, value) * sets, path * removes, new expiry or NULL,
-//	owner or NULL, owner or NULL, key, now
-func updateQuery(table string, sets, removes int) string {
+//	owner or NULL, owner or NULL, key, now,
+//	(path, value or NULL) * expects, names, new size, limit
+func updateQuery(table string, sets, removes, expects int) string {
 	var b strings.Builder
 	b.WriteString("UPDATE ")
 	b.WriteString(quoteTable(table))
@@ -113,16 +237,21 @@ func updateQuery(table string, sets, removes int) string {
 	}
 	b.WriteString(", expires = COALESCE(?, expires), version = LAST_INSERT_ID(version + 1)" +
 		", owner = IF(? IS NULL, owner, NULLIF(?, '')) WHERE session_key = ? AND expires > ?")
+	for range expects {
+		b.WriteString(" AND CAST(JSON_UNQUOTE(JSON_EXTRACT(data, ?)) AS BINARY) <=> CAST(? AS BINARY)")
+	}
+	b.WriteString(" AND ")
+	b.WriteString(fitsSQL)
 	return b.String()
 }
 
-// updateShape rounds the numbers of fields an Update sets and removes up
-// to a few sizes (0 to 4, then steps of about half), so a handful of
-// prepared statements serve every Change. The extra slots repeat an
-// argument: setting a path to the same value twice, or removing it twice,
-// changes nothing more.
-func updateShape(sets, removes int) [2]int {
-	return [2]int{roundUp(sets), roundUp(removes)}
+// updateShape rounds the numbers of fields an Update sets, removes and
+// expects up to a few sizes (0 to 4, then steps of about half), so a
+// handful of prepared statements serve every Change. The extra slots
+// repeat an argument: setting a path to the same value twice, removing it
+// twice or checking the same expectation twice changes nothing more.
+func updateShape(sets, removes, expects int) [3]int {
+	return [3]int{roundUp(sets), roundUp(removes), roundUp(expects)}
 }
 
 // roundUp returns the slot count for n arguments.

@@ -25,8 +25,9 @@ import (
 // owner is kept as its bytes (VARBINARY: compared byte for byte, no
 // collation folds case or trailing spaces; NULL for none), at most
 // [MaxOwnerLen] of them. The index on expires serves the cleanup and the
-// one on owner serves [Store.Owned]. Works on MariaDB (10.2.25 and later)
-// and MySQL (8.0 and later).
+// one on owner serves [Store.Owned]. Works on MariaDB (10.6 and later)
+// and MySQL (8.0.14 and later): the store walks the JSON document with
+// JSON_TABLE.
 func Schema(opts ...Option) string {
 	return schemaDDL(newConfig(opts).table)
 }
