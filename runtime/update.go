@@ -3,8 +3,10 @@ package session
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"math/rand/v2"
 	"reflect"
+	"sync"
 	"time"
 )
 
@@ -20,10 +22,14 @@ import (
 
 // MaxUpdateTries bounds the tries of one [Update] or [Session.UpdateRaw]
 // under contention; after the last conflict it returns an error wrapping
-// [ErrConflict]. Tries after the first wait a random time that doubles
-// with each try (between 0 and 1 ms, 2 ms, 4 ms... up to 64 ms), so
-// writers that keep colliding spread out.
-const MaxUpdateTries = 10
+// [ErrConflict]. Compare-and-sets of one session in one process take
+// turns, so only other processes (and plain writes) can make a try
+// conflict; tries after the first wait a random time below a ceiling
+// that doubles with each try (1 ms, 2 ms, 4 ms... up to 32 ms), so
+// writers that keep colliding spread out. In the tests, 200 concurrent
+// increments of one key split over two processes all succeed on every
+// engine.
+const MaxUpdateTries = 16
 
 // Update changes the value under key with fn, atomically: fn gets the
 // current value (ok false when the key is absent; old is then T's zero
@@ -85,6 +91,14 @@ func (s *Session) UpdateRaw(ctx context.Context, key string, fn func(old []byte,
 		return nil, opError("update", key, ErrInvalidKey)
 	}
 	ctx = s.context(ctx)
+	// Compare-and-sets of one session in this process take turns, so
+	// they conflict only with other processes (and plain writes), not
+	// with each other.
+	if id := s.ID(); id != "" {
+		mu := s.m.updateLock(id)
+		mu.Lock()
+		defer mu.Unlock()
+	}
 	var err error
 	for try := range MaxUpdateTries {
 		if try > 0 {
@@ -172,10 +186,20 @@ func (s *Session) reload(ctx context.Context) error {
 	return nil
 }
 
+// updateLocks is the number of locks compare-and-sets of one manager
+// share, by session.
+const updateLocks = 256
+
+// updateLock returns the lock that compare-and-sets of session id take
+// in this process.
+func (m *Manager) updateLock(id string) *sync.Mutex {
+	return &m.updates[maphash.String(m.seed, id)%updateLocks]
+}
+
 // backoff waits before try number try (1 and up) of a compare-and-set: a
-// random time below 2^(try-1) ms, at most 64 ms.
+// random time below 2^(try-1) ms, at most 32 ms.
 func backoff(ctx context.Context, try int) error {
-	ceiling := time.Millisecond << min(try-1, 6)
+	ceiling := time.Millisecond << min(try-1, 5)
 	t := time.NewTimer(rand.N(ceiling))
 	defer t.Stop()
 	select {

@@ -28,3 +28,7 @@ func localEnv() Env {
 func TestLocal(t *testing.T) {
 	Run(t, localEnv())
 }
+
+func TestRacesLocal(t *testing.T) {
+	RunRaces(t, localEnv())
+}

@@ -112,6 +112,7 @@ func NewCluster(t testing.TB, env Env, o Options) *Cluster {
 		if !o.NoBus {
 			opts = append(opts, session.WithBus(b))
 		}
+		opts = append(opts, session.WithErrorHandler(recordError))
 		m, err := session.New(append(opts, o.Session...)...)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = m.Close() })
@@ -131,12 +132,38 @@ func (c *Cluster) A() *Node { return c.Nodes[0] }
 func (c *Cluster) B() *Node { return c.Nodes[1] }
 func (c *Cluster) C() *Node { return c.Nodes[2] }
 
+// failure holds the error the manager's error handler answered a
+// request with (a change that failed when it was flushed, OnResponse).
+type failure struct{ err error }
+
+type failureKey struct{}
+
+// recordError is the nodes' error handler: it answers 500 and records
+// err for the request's Do.
+func recordError(w http.ResponseWriter, r *http.Request, err error) {
+	if f, ok := r.Context().Value(failureKey{}).(*failure); ok {
+		f.err = err
+	}
+	http.Error(w, "session error", http.StatusInternalServerError)
+}
+
 // Do sends one request carrying cookie (nil: none) through the node's
 // middleware to fn and returns the session cookie the response sets
 // (nil when it sets none).
 func (n *Node) Do(cookie *http.Cookie, fn func(r *http.Request, s *session.Session)) *http.Cookie {
 	n.t.Helper()
-	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	ck, _ := n.Request(cookie, fn)
+	return ck
+}
+
+// Request is Do that also returns the error the manager answered the
+// request with instead of the handler's response (nil when it did not):
+// under OnResponse, a change that the engine refused when it was
+// flushed.
+func (n *Node) Request(cookie *http.Cookie, fn func(r *http.Request, s *session.Session)) (*http.Cookie, error) {
+	n.t.Helper()
+	f := &failure{}
+	req := httptest.NewRequestWithContext(context.WithValue(context.Background(), failureKey{}, f), http.MethodGet, "/", nil)
 	if cookie != nil {
 		req.AddCookie(cookie)
 	}
@@ -146,10 +173,10 @@ func (n *Node) Do(cookie *http.Cookie, fn func(r *http.Request, s *session.Sessi
 	})).ServeHTTP(rec, req)
 	for _, ck := range rec.Result().Cookies() {
 		if ck.Name == "sid" {
-			return ck
+			return ck, f.err
 		}
 	}
-	return nil
+	return nil, f.err
 }
 
 // Create starts a session on the node holding the given values and
@@ -165,11 +192,15 @@ func (n *Node) Create(kv ...any) *http.Cookie {
 	return c
 }
 
-// Set writes key=v in the session of cookie on the node.
+// Set writes key=v in the session of cookie on the node and returns the
+// error of Set, or of the flush that sent it (OnResponse).
 func (n *Node) Set(cookie *http.Cookie, key string, v any) error {
 	var err error
-	n.Do(cookie, func(r *http.Request, s *session.Session) { err = s.Set(r.Context(), key, v) })
-	return err
+	_, ferr := n.Request(cookie, func(r *http.Request, s *session.Session) { err = s.Set(r.Context(), key, v) })
+	if err != nil {
+		return err
+	}
+	return ferr
 }
 
 // Get reads the int64 under key in the session of cookie on the node:
@@ -252,12 +283,12 @@ func (l *LogBuffer) Count(s string) int {
 // scenarios run on has them).
 type Counted struct {
 	store.Store
-	loads, creates, updates, deletes, versions, owned atomic.Int64
+	loads, creates, updates, deletes, versions, owned, moves atomic.Int64
 }
 
 // Calls returns the number of engine calls so far.
 func (c *Counted) Calls() int64 {
-	return c.loads.Load() + c.creates.Load() + c.updates.Load() + c.deletes.Load() + c.versions.Load() + c.owned.Load()
+	return c.loads.Load() + c.creates.Load() + c.updates.Load() + c.deletes.Load() + c.versions.Load() + c.owned.Load() + c.moves.Load()
 }
 
 // Loads returns the number of Load calls so far.
@@ -279,6 +310,11 @@ func (c *Counted) Create(ctx context.Context, key string, rec store.Record) erro
 func (c *Counted) Update(ctx context.Context, key string, ch store.Change) (uint64, error) {
 	c.updates.Add(1)
 	return c.Store.Update(ctx, key, ch)
+}
+
+func (c *Counted) Move(ctx context.Context, from, to string, ch store.Change) (store.Record, error) {
+	c.moves.Add(1)
+	return c.Store.Move(ctx, from, to, ch)
 }
 
 func (c *Counted) Delete(ctx context.Context, key string) error {

@@ -18,8 +18,8 @@ const maxBatchGet = 100
 // Owned returns the live sessions of owner, in no particular order. It
 // queries the index "owner" (one Query per 1 MB page of keys), reads the
 // listed items with strongly consistent BatchGetItem calls (up to 100 keys
-// each) and returns those that are live, not being moved, undamaged and
-// still the owner's. Expired
+// each) and returns those that are live (or being moved: a revocation
+// must reach them), undamaged and still the owner's. Expired
 // items it meets are deleted, each with a DeleteItem conditioned on its
 // expiry having passed. See the package documentation (Owner index) for
 // what the index's eventual consistency means.
@@ -48,9 +48,17 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 			}
 			continue
 		}
-		rec, err := liveRecord(item, now)
+		var rec store.Record
+		if _, moving := item[attrMoving]; moving {
+			// A session being moved is still listed, so that a
+			// revocation racing the move reaches it: deleting it makes
+			// the move fail (see Move).
+			rec, err = decodeItem(item)
+		} else {
+			rec, err = liveRecord(item, now)
+		}
 		if err != nil {
-			continue // being moved, or damaged: never listed
+			continue // damaged: never listed
 		}
 		if rec.Owner != owner {
 			continue // moved to another owner since the index was read
