@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"hash/maphash"
 	"log/slog"
 	"math"
 	"net/http"
@@ -68,6 +69,10 @@ type Manager struct {
 	pubDrops  dropCounter
 	pubFails  dropCounter
 	hookDrops dropCounter
+
+	// Compare-and-set (update.go).
+	seed    maphash.Seed
+	updates [updateLocks]sync.Mutex
 }
 
 // New returns a Manager configured by opts. Without options it uses an
@@ -115,6 +120,7 @@ func New(opts ...Option) (*Manager, error) {
 	m.versioner, _ = m.store.(store.Versioner)
 	m.owners, _ = m.store.(store.OwnerIndex)
 	m.marks = newMarks()
+	m.seed = maphash.MakeSeed()
 	m.base = m.now()
 	m.epoch.Store(math.MinInt64 + 1)
 	// Without a bus the bound, if any, applies always; with one, until
