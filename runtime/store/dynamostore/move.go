@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -43,7 +46,11 @@ func (s *Store) Move(ctx context.Context, from, to string, c store.Change) (stor
 	if err := checkChange(c); err != nil {
 		return store.Record{}, fmt.Errorf("dynamostore: move: %w", err)
 	}
-	token := rand.Text()
+	// The token starts with when the move began, so Owned can tell a
+	// move in progress (listed, so that a revocation reaches it) from
+	// the leftover of one that crashed (not listed).
+	began := nowMillis()
+	token := strconv.FormatInt(began, 10) + "." + rand.Text()
 
 	item, err := s.conditional(ctx, from, c, func(g guard) (*dynamodb.UpdateItemInput, error) {
 		return buildMark(c, g, token)
@@ -91,6 +98,12 @@ func (s *Store) Move(ctx context.Context, from, to string, c store.Change) (stor
 		return store.Record{}, fmt.Errorf("dynamostore: move: put the new item: %w", err)
 	}
 
+	if nowMillis()-began > moveWindow.Milliseconds() {
+		// Owned no longer lists the old item, so a revocation now
+		// might miss it: undo rather than finish late.
+		s.retreat(ctx, from, to, token, moved)
+		return store.Record{}, fmt.Errorf("dynamostore: move: undone: it took longer than %v", moveWindow)
+	}
 	_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 s.table,
 		Key:                       keyOf(from),
@@ -110,6 +123,21 @@ func (s *Store) Move(ctx context.Context, from, to string, c store.Change) (stor
 		return store.Record{}, fmt.Errorf("dynamostore: move: delete the old item: %w", err)
 	}
 	return moved, nil
+}
+
+// moveWindow is how long a Move may take from marking the old item to
+// deleting it. Owned lists a marked item for that long.
+const moveWindow = 30 * time.Second
+
+// moveInProgress reports whether the mark token, as Move writes it,
+// belongs to a move begun less than moveWindow before now (Unix ms).
+func moveInProgress(token string, now int64) bool {
+	ms, _, ok := strings.Cut(token, ".")
+	if !ok {
+		return false
+	}
+	began, err := strconv.ParseInt(ms, 10, 64)
+	return err == nil && now-began <= moveWindow.Milliseconds()
 }
 
 // refused reports whether err is a refusal of a conditional write, which

@@ -49,10 +49,15 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 			continue
 		}
 		var rec store.Record
-		if _, moving := item[attrMoving]; moving {
+		if mark, moving := item[attrMoving]; moving {
 			// A session being moved is still listed, so that a
 			// revocation racing the move reaches it: deleting it makes
-			// the move fail (see Move).
+			// the move fail (see Move). A mark older than a move may
+			// take is the leftover of a crash: not listed.
+			tok, _ := mark.(*types.AttributeValueMemberS)
+			if tok == nil || !moveInProgress(tok.Value, now) {
+				continue
+			}
 			rec, err = decodeItem(item)
 		} else {
 			rec, err = liveRecord(item, now)
