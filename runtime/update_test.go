@@ -193,4 +193,3 @@ func TestTooLargeSaysBySize(t *testing.T) {
 		assert.Contains(t, err.Error(), "it would be 22 bytes, the limit is 16")
 	})
 }
-

@@ -64,7 +64,9 @@ func TestHarnessOptions(t *testing.T) {
 	h := sessiontest.New(t, session.WithFlushMode(session.OnResponse), session.WithMaxSize(32))
 	h.Seed(map[string]any{"k": "v"})
 	var err error
-	h.With(func(ctx context.Context, s *session.Session) { err = s.Set(ctx, "big", "0123456789012345678901234567890123456789") })
+	h.With(func(ctx context.Context, s *session.Session) {
+		err = s.Set(ctx, "big", "0123456789012345678901234567890123456789")
+	})
 	require.ErrorIs(t, err, session.ErrTooLarge)
 	var v string
 	assert.True(t, h.Get("k", &v))

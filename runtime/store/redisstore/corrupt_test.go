@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
-	"github.com/sessiongen/sessiongen/runtime/store/redisstore"
 	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
+	"github.com/sessiongen/sessiongen/runtime/store/redisstore"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
 )
 
