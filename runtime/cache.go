@@ -50,13 +50,14 @@ func (m *Manager) newEntry(id string, s *snapshot, stamp int64) *entry {
 
 // newCache builds the manager's session cache.
 func (m *Manager) newCache() (*otter.Cache[string, *entry], error) {
+	m.clock = otter.NewCoarseClock(cacheClockResolution(m.cacheTTL))
 	c, err := otter.New(&otter.Options[string, *entry]{
 		MaximumSize:      m.cacheLimit,
 		ExpiryCalculator: otter.ExpiryWriting[string, *entry](m.cacheTTL),
 		// The cache TTL only bounds staleness, so a clock read once per
 		// tick is precise enough, and it spares every cache read a
 		// precise clock read. Session expiry does not use this clock.
-		Clock:  otter.NewCoarseClock(cacheClockResolution(m.cacheTTL)),
+		Clock:  m.clock,
 		Logger: cacheLogger{m},
 		// Keep the engine-key index in step with the cache. A
 		// replacement needs nothing: whoever put the new entry in the

@@ -16,8 +16,9 @@ import (
 // change the engine had completed. A read serves the cached copy only if
 // it is fresh (see fresh): checked is not before the epoch (the last time
 // the bus subscription came up; before that, messages may have been
-// missed) and, while the time bound applies, not older than the
-// staleness bound. Otherwise the copy is revalidated (revalidate in
+// missed) and, while the time bound applies, the copy is known to hold
+// every change completed more than the staleness bound before the
+// request began. Otherwise the copy is revalidated (revalidate in
 // cache.go): a version check with store.Versioner, or a reload.
 //
 // The time bound applies when there is no bus and WithMaxStaleness set a
@@ -25,6 +26,19 @@ import (
 // messages keep the cache current instead: a Changed message about a
 // version newer than the cached one, or a Deleted message, marks the
 // entry invalid and drops it, so the next read loads the session again.
+//
+// A bus that implements bus.Prover makes that exact even when it stalls
+// without an error (a paused server, a silent network path), which its
+// health check notices only after a while. Such a bus proves its
+// subscription live every proofInterval: a proof at time P says every
+// message published before P has been delivered, hence applied. With it
+// the bound applies always, and a copy checked before now - bound is
+// still fresh while the latest proof is younger than proofTrust (the
+// bound less a margin for the publisher's delay): every change completed
+// before now - bound had its message published before the proof, and
+// that message would have made the copy invalid. When proofs stop, old
+// copies stop being trusted proofTrust after the last one, whether or
+// not the bus has noticed anything yet.
 //
 // Messages carry the engine key, the cache is keyed by session ID: the
 // manager keeps keys (engine key -> entry) in step with the cache
@@ -44,11 +58,50 @@ func (m *Manager) stamp(t time.Time) int64 {
 // fresh reports whether the cached copy e may be served to a request
 // that began at now without asking the engine.
 func (m *Manager) fresh(e *entry, now time.Time) bool {
+	// The proof is read before the copy's stamp: deliver invalidates a
+	// copy before the proof that covers its message is recorded, so a
+	// read that sees the proof sees the invalidation too.
+	p := m.proof.Load()
 	c := e.checked.Load()
 	if c < m.epoch.Load() {
 		return false
 	}
-	return !m.bounded.Load() || c >= m.stamp(now)-int64(m.maxStale)
+	if !m.bounded.Load() {
+		return true
+	}
+	n := m.stamp(now)
+	return c >= n-int64(m.maxStale) || p >= n-int64(proofTrust(m.maxStale))
+}
+
+// With a bus that proves its subscription live (bus.Prover), the manager
+// asks for a proof every quarter of the staleness bound, and trusts the
+// latest one for three quarters: the quarter left is the margin for the
+// delay between a change in the engine and its message reaching the bus
+// (the publisher normally sends it within milliseconds). Between two
+// proofs, half the bound is left for the round trip and for scheduling
+// delays before a late proof makes reads revalidate.
+
+// proofInterval returns how often the bus is asked to prove itself live
+// under the staleness bound d.
+func proofInterval(d time.Duration) time.Duration {
+	return max(d/4, time.Millisecond)
+}
+
+// proofTrust returns how long a proof of liveness counts under the
+// staleness bound d.
+func proofTrust(d time.Duration) time.Duration {
+	return d - d/4
+}
+
+// proved records a proof of liveness from the bus: every message
+// published before t has been delivered. t is put on the manager's time
+// line by its age, measured after the manager's clock is read, so the
+// stamp is never later than t.
+func (m *Manager) proved(t time.Time) {
+	p := m.stamp(m.now()) - int64(time.Since(t))
+	if p > m.proof.Load() { // one writer: the subscription goroutine
+		m.proof.Store(p)
+	}
 }
 
 // invalidateKey applies news about the session with engine key key to
@@ -92,13 +145,14 @@ func (m *Manager) deliver(msg bus.Message) {
 // staleness bound applies to every cached session. Up: messages may have
 // been missed while it was down, so every session cached before now is
 // revalidated before its next use (the epoch moves), and the bound is
-// lifted.
+// lifted, unless the bus proves itself live, whose proofs let old copies
+// through under the bound instead (see fresh).
 func (m *Manager) busState(up bool) {
 	if up {
 		// +1: a copy checked at this very instant may predate the
 		// subscription too.
 		m.epoch.Store(m.stamp(m.now()) + 1)
-		m.bounded.Store(false)
+		m.bounded.Store(m.prover != nil)
 		m.busUp.Store(true)
 		m.logger().Info("session: bus subscription up; every session cached before is revalidated before its next use")
 		return
@@ -121,7 +175,12 @@ const subscribeRetry = time.Second
 // subscribe runs the bus subscription until ctx ends.
 func (m *Manager) subscribe(ctx context.Context) {
 	for {
-		err := m.bus.Subscribe(ctx, m.deliver, m.busState)
+		var err error
+		if m.prover != nil {
+			err = m.prover.SubscribeProved(ctx, proofInterval(m.maxStale), m.deliver, m.busState, m.proved)
+		} else {
+			err = m.bus.Subscribe(ctx, m.deliver, m.busState)
+		}
 		if ctx.Err() != nil {
 			return
 		}

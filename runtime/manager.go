@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"math"
@@ -28,6 +29,8 @@ type Manager struct {
 	store      store.Store
 	ids        []identity.Identity
 	maxSize    int
+	provenSize int    // the largest worst case of a generated type (WithProvenSize)
+	provenType string // that type's name
 	cacheLimit int
 	cacheTTL   time.Duration
 	idle       time.Duration
@@ -39,12 +42,19 @@ type Manager struct {
 
 	cache  *otter.Cache[string, *entry]
 	loader otter.Loader[string, *entry]
+	// clock is the cache's coarse clock, whose goroutine Close stops
+	// (set by newCache; nil: none to stop).
+	clock *otter.CoarseClock
+	// ownStore is the engine New made itself (memstore), which Close
+	// closes; nil when the caller passed one.
+	ownStore *memstore.Store
 	// now is the clock; tests replace it.
 	now func() time.Time
 
 	// Many nodes (coherence.go, publish.go, owner.go, hooks.go).
 	node      string
 	bus       bus.Bus
+	prover    bus.Prover // bus, when it proves itself live and a bound applies
 	maxStale  time.Duration
 	staleSet  bool
 	ownerKey  string
@@ -57,6 +67,7 @@ type Manager struct {
 	epoch     atomic.Int64       // copies checked before it are revalidated
 	loads     atomic.Uint64      // entries made so far (loads and creations)
 	bounded   atomic.Bool        // the staleness bound applies now
+	proof     atomic.Int64       // stamp of the bus's latest proof of liveness
 	busUp     atomic.Bool        // the bus subscription is up
 	pubq      chan bus.Message   // nil without a bus
 	hookq     chan Event         // nil without hooks
@@ -82,8 +93,10 @@ type Manager struct {
 // staleness bound, no owner key and no hooks. It returns an error when an
 // option is invalid.
 //
-// With a bus ([WithBus]) or hooks ([WithHooks]) New starts goroutines
-// (subscription, publisher, hook worker); [Manager.Close] stops them.
+// New starts goroutines: the cache's clock and clean-up, the default
+// memory engine's clean-up, and with a bus ([WithBus]) or hooks
+// ([WithHooks]) the subscription, publisher and hook worker.
+// [Manager.Close] stops them all.
 func New(opts ...Option) (*Manager, error) {
 	m := &Manager{
 		maxSize:    DefaultMaxSize,
@@ -105,8 +118,13 @@ func New(opts ...Option) (*Manager, error) {
 			return nil, err
 		}
 	}
+	if m.maxSize < m.provenSize {
+		return nil, fmt.Errorf("session: the size limit %d (WithMaxSize) is below the %d bytes sessiongen proved a %s can reach: raise the limit to at least %d, or tighten the type's bounds",
+			m.maxSize, m.provenSize, m.provenType, m.provenSize)
+	}
 	if m.store == nil {
-		m.store = memstore.New()
+		m.ownStore = memstore.New()
+		m.store = m.ownStore
 	}
 	if len(m.ids) == 0 {
 		m.ids = []identity.Identity{&identity.Cookie{}}
@@ -117,18 +135,23 @@ func New(opts ...Option) (*Manager, error) {
 	if m.bus != nil && !m.staleSet {
 		m.maxStale = DefaultMaxStalenessWithBus
 	}
+	if p, ok := m.bus.(bus.Prover); ok && m.maxStale > 0 {
+		m.prover = p
+	}
 	m.versioner, _ = m.store.(store.Versioner)
 	m.owners, _ = m.store.(store.OwnerIndex)
 	m.marks = newMarks()
 	m.seed = maphash.MakeSeed()
 	m.base = m.now()
 	m.epoch.Store(math.MinInt64 + 1)
+	m.proof.Store(math.MinInt64)
 	// Without a bus the bound, if any, applies always; with one, until
 	// the subscription is up.
 	m.bounded.Store(m.maxStale > 0)
 	m.done = make(chan struct{})
 	c, err := m.newCache()
 	if err != nil {
+		m.closeOwned()
 		return nil, err
 	}
 	m.cache = c
@@ -160,11 +183,14 @@ func (m *Manager) start() {
 // Close stops what the manager runs in the background: it ends the bus
 // subscription, sends the change messages still queued (for at most two
 // seconds), runs the lifecycle hooks still queued, and waits for those
-// goroutines to end. It closes neither the engine nor the bus, which
-// belong to the caller. Sessions still work after Close, but their
-// changes are no longer announced on the bus (each dropped message is
-// logged) and no hooks run. Close is safe to call more than once; it
-// returns nil.
+// goroutines to end; it also stops the cache's background goroutines and
+// closes the memory engine New made when no engine was given (its data
+// stays usable). It closes neither an engine passed with [WithStore] nor
+// the bus, which belong to the caller. Once Close has returned, the
+// manager has no goroutine left. Sessions still work after Close (the
+// cache then expires entries on use only), but their changes are no
+// longer announced on the bus (each dropped message is logged) and no
+// hooks run. Close is safe to call more than once; it returns nil.
 func (m *Manager) Close() error {
 	m.closeOnce.Do(func() {
 		if m.cancel != nil {
@@ -172,8 +198,21 @@ func (m *Manager) Close() error {
 		}
 		close(m.done)
 		m.wg.Wait()
+		m.cache.StopAllGoroutines()
+		m.closeOwned()
 	})
 	return nil
+}
+
+// closeOwned stops what the manager made for itself: the cache's clock
+// and the default engine.
+func (m *Manager) closeOwned() {
+	if m.clock != nil {
+		m.clock.Stop()
+	}
+	if m.ownStore != nil {
+		_ = m.ownStore.Close() // never fails
+	}
 }
 
 // Node returns the manager's node ID (see [WithNode]).

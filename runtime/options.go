@@ -31,8 +31,8 @@ const (
 	// this long after it was created, however active it is.
 	DefaultLifetime = 7 * 24 * time.Hour
 	// DefaultMaxStalenessWithBus is the staleness bound of a manager with
-	// a bus when [WithMaxStaleness] is not given: it applies while the
-	// bus subscription is down.
+	// a bus when [WithMaxStaleness] is not given (see there for what it
+	// guarantees).
 	DefaultMaxStalenessWithBus = time.Second
 )
 
@@ -118,6 +118,26 @@ func WithMaxSize(n int) Option {
 			return fmt.Errorf("session: WithMaxSize(%d): the limit must be at least 1 byte", n)
 		}
 		m.maxSize = n
+		return nil
+	}
+}
+
+// WithProvenSize records that sessions of the generated type named
+// typeName can reach worst bytes (the worst case sessiongen proved when
+// it generated the type's code). [New] then refuses a limit
+// ([WithMaxSize]) below worst, with an error naming both numbers, since
+// some values the type's setters accept could not be stored. The
+// generated Options function of the type passes it, with
+// WithMaxSize(budget) for the generator's budget; later options may
+// raise the limit but not lower it below the proof.
+func WithProvenSize(typeName string, worst int) Option {
+	return func(m *Manager) error {
+		if worst < 0 {
+			return fmt.Errorf("session: WithProvenSize(%q, %d): negative size", typeName, worst)
+		}
+		if worst > m.provenSize {
+			m.provenSize, m.provenType = worst, typeName
+		}
 		return nil
 	}
 }
@@ -266,12 +286,16 @@ func WithNode(id string) Option {
 // next request loads it again. Messages are compared by version, so
 // their order does not matter.
 //
-// While the subscription is down, cached sessions older than the
-// staleness bound ([WithMaxStaleness], default
-// [DefaultMaxStalenessWithBus] with a bus) are revalidated against the
-// engine before they are served; when it is back, every session cached
-// before is revalidated before its next use (messages may have been
-// missed). Both transitions are logged. The bus reconnects by itself.
+// When the bus fails, the staleness bound ([WithMaxStaleness], default
+// [DefaultMaxStalenessWithBus] with a bus) takes over: no request is
+// served a cached copy older than the bound unless the bus has proved
+// that no change message was missed meanwhile. With a bus that proves
+// its subscription live ([bus.Prover]: redisbus, pgbus) this holds in
+// every failure mode, a silent stall included (see [WithMaxStaleness]);
+// with another bus, from the moment the bus reports the subscription
+// down. When the subscription is back, every session cached before is
+// revalidated before its next use (messages may have been missed). Both
+// transitions are logged. The bus reconnects by itself.
 //
 // Call [Manager.Close] to stop the subscription and the publisher. The
 // manager never closes the bus. Default: no bus.
@@ -285,11 +309,16 @@ func WithBus(b bus.Bus) Option {
 	}
 }
 
-// WithMaxStaleness sets the staleness bound: a cached session whose copy
-// was last checked against the engine longer than d ago is revalidated
-// before it is served, by a version check when the engine implements
+// WithMaxStaleness sets the staleness bound d: a request is served a
+// cached copy of a session only when that copy is known to hold every
+// change the engine completed more than d before the request looked the
+// session up (its first use of the session). Otherwise the copy is
+// revalidated first, by a version check when the engine implements
 // store.Versioner (one small read; an unchanged session is served from
-// the cache), else by loading it again.
+// the cache), else by loading it again. A copy is known to hold those
+// changes when it was checked against the engine (loaded, written or
+// version-checked) at most d before the lookup, or when the bus vouches
+// for it (below).
 //
 // Without a bus the bound applies always. The default then is 0: no
 // bound, the cache is trusted for its TTL ([WithCacheTTL]); that is right
@@ -297,10 +326,34 @@ func WithBus(b bus.Bus) Option {
 // need a bound, or they serve each other's changes late (and destroyed
 // sessions) for up to the cache TTL.
 //
-// With a bus ([WithBus]) the bound applies only while the subscription is
-// down (fail safe); the default is then [DefaultMaxStalenessWithBus] (1
-// second). d = 0 disables the bound (then, while the subscription is
-// down, cached copies are served as they are). d must not be negative.
+// With a bus ([WithBus]) change messages keep the cache current, and the
+// default is [DefaultMaxStalenessWithBus] (1 second). What the bus
+// vouches for depends on the bus:
+//
+//   - A bus that proves its subscription live ([bus.Prover]: redisbus,
+//     pgbus) is asked for a proof every d/4: a round trip on the
+//     subscription's own connection showing that every message published
+//     before it has been applied. An older copy is served while the
+//     latest proof is at most 3d/4 old and the copy was checked after the
+//     subscription last came up. So the bound holds in every failure mode
+//     of the subscription: an outage the bus reports, and a stall it has
+//     not noticed yet (a paused server, a network path that silently
+//     drops packets): old copies stop being served 3d/4 after the last
+//     proof's round trip began, whenever the bus reports the loss
+//     (normally two proof intervals, d/2, after it; it is logged). The one
+//     assumption: a change's message reaches the bus within d/4 of the
+//     change (the publisher sends it at once, normally within
+//     milliseconds). A message the publisher cannot send at all is
+//     logged (see [DefaultPublishQueue]); while the bus stays live, the
+//     other managers see that change only once their copy leaves the
+//     cache or is checked for another reason.
+//   - With any other bus ([bus.Local], or one of your own) the bound
+//     applies while the bus reports the subscription down; while it is
+//     up, cached copies are trusted.
+//
+// d = 0 disables the bound (then, while the subscription is down, cached
+// copies are served as they are, and no proofs are asked for). d must
+// not be negative.
 func WithMaxStaleness(d time.Duration) Option {
 	return func(m *Manager) error {
 		if d < 0 {

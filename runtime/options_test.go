@@ -89,3 +89,23 @@ func TestFlushModeString(t *testing.T) {
 	assert.Equal(t, "OnResponse", OnResponse.String())
 	assert.Equal(t, "FlushMode(9)", FlushMode(9).String())
 }
+
+func TestWithProvenSize(t *testing.T) {
+	_, err := New(WithProvenSize("UserSession", 101), WithMaxSize(40))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "size limit 40")
+	assert.Contains(t, err.Error(), "101 bytes")
+	assert.Contains(t, err.Error(), "UserSession")
+	_, err = New(WithMaxSize(40), WithProvenSize("UserSession", 101))
+	require.Error(t, err, "order does not matter")
+	m, err := New(WithProvenSize("UserSession", 101), WithMaxSize(101))
+	require.NoError(t, err)
+	require.NoError(t, m.Close())
+	m, err = New(WithProvenSize("A", 2000), WithMaxSize(2048), WithProvenSize("B", 100))
+	require.NoError(t, err, "the largest proof counts")
+	require.NoError(t, m.Close())
+	_, err = New(WithProvenSize("A", 2000))
+	require.ErrorContains(t, err, "below the 2000 bytes", "the default limit of 1024 is too small")
+	_, err = New(WithProvenSize("A", -1))
+	require.Error(t, err)
+}

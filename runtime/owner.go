@@ -216,14 +216,17 @@ func (m *Manager) RevokeOthers(ctx context.Context, s *Session) (int, error) {
 
 // maxRevokeRounds bounds the list-and-delete rounds of one revocation
 // of an owner's sessions.
-const maxRevokeRounds = 8
+const maxRevokeRounds = 16
 
 // revokeOwned deletes every live session of owner except the one with
-// engine key keep. A session renewed while it runs moves to a key the
-// first listing did not hold (the engine lists it under the owner before
-// the old key goes), so the owner's sessions are listed again after any
-// round that met one, until a listing holds nothing left to revoke: a
-// renewal cannot carry a session past a revocation.
+// engine key keep.
+//
+// A renewal in flight moves a session to a new key (store.Store.Move)
+// and may do so while the owner's sessions are being listed: a listing
+// that read the index before the move and checked the sessions after it
+// holds neither key. So the owner's sessions are listed again until two
+// rounds in a row find nothing left to revoke: a renewal can then only
+// escape by completing twice, once inside each of two listings.
 func (m *Manager) revokeOwned(ctx context.Context, op, owner, keep string) (int, error) {
 	idx, err := m.ownerIndex(op, owner)
 	if err != nil {
@@ -232,6 +235,7 @@ func (m *Manager) revokeOwned(ctx context.Context, op, owner, keep string) (int,
 	n := 0
 	var errs []error
 	done := map[string]bool{}
+	quiet := 0
 	for range maxRevokeRounds {
 		list, err := idx.Owned(ctx, owner)
 		if err != nil {
@@ -250,7 +254,9 @@ func (m *Manager) revokeOwned(ctx context.Context, op, owner, keep string) (int,
 				errs = append(errs, err)
 			}
 		}
-		if !met {
+		if met {
+			quiet = 0
+		} else if quiet++; quiet == 2 {
 			break
 		}
 	}

@@ -17,6 +17,9 @@ import (
 // delivers its queue in order from the goroutine that called Subscribe.
 // Queues are unbounded, so Publish never blocks. The zero value is not
 // usable; call [NewLocal].
+//
+// Local does not implement [Prover]: it has no connection that could
+// stall silently, and an outage (SetDown) is always reported.
 type Local struct {
 	mu   sync.Mutex
 	subs map[*localSub]struct{}

@@ -17,13 +17,14 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/bus/pgbus"
 )
 
-// terminate ends the server process of every connection named app and
-// returns how many it ended.
+// terminate ends the server process of every connection named app (a
+// name unique to the test: only its listener's) and returns how many it
+// ended.
 func terminate(t *testing.T, pool *pgxpool.Pool, app string) int {
 	t.Helper()
 	var n int
 	err := pool.QueryRow(context.Background(),
-		"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'LISTEN%'",
+		"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
 		app).Scan(&n)
 	require.NoError(t, err)
 	return n
@@ -70,26 +71,27 @@ func TestListenerTerminated(t *testing.T) {
 
 // TestListenerFrozen stops all traffic between the listener and the
 // server without closing anything (a proxy holds the bytes), which only
-// the health check can notice. The loss is reported within a few
-// intervals; once traffic flows again the Bus listens again and delivers.
+// the health check can notice. With the proof interval a session manager
+// asks for by default, the loss is reported within the manager's
+// staleness bound; once traffic flows again the Bus listens again and
+// delivers.
 func TestListenerFrozen(t *testing.T) {
-	const health = 200 * time.Millisecond
 	cfg := testConfig(t)
 	pool := testPool(t)
 	px := newFreezer(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
 	ch := bustest.Channel()
-	sub := newBus(t, px.pool(t, cfg), ch, pgbus.WithHealthCheck(health))
+	sub := newBus(t, px.pool(t, cfg), ch)
 	pub := newBus(t, pool, ch)
-	r := bustest.Subscribe(t, sub)
+	r := bustest.SubscribeProved(t, sub, bustest.ProofInterval)
 	r.WaitUps(1, bustest.Wait)
 	m1 := bustest.Msg("pub", "key", 1)
 	bustest.Publish(t, pub, m1)
 	r.WaitMessages(1, bustest.Wait)
+	bustest.Eventually(t, bustest.Wait, "a proof", func() bool { return len(r.Proofs()) > 0 })
 
 	px.freeze()
 	frozen := time.Now()
-	r.WaitDowns(1, 10*health)
-	t.Logf("loss reported %v after the freeze (health check %v)", time.Since(frozen).Round(time.Millisecond), health)
+	bustest.StallDetected(t, r, frozen)
 	time.Sleep(300 * time.Millisecond)
 	assert.Equal(t, []bool{true, false}, r.States(), "no state call while frozen")
 
@@ -98,6 +100,20 @@ func TestListenerFrozen(t *testing.T) {
 	bustest.PublishUntil(t, pub, r, bustest.Msg("pub", "key", 2))
 	assert.Equal(t, m1, r.Messages()[0])
 	assert.Equal(t, []bool{true, false, true}, r.States())
+}
+
+// TestManagerListenerFrozen runs two session managers over the Bus, each
+// listening through a proxy that then holds all traffic: the staleness
+// bound holds, and the managers learn of the stall within it (see
+// bustest.ManagerStall).
+func TestManagerListenerFrozen(t *testing.T) {
+	cfg := testConfig(t)
+	testPool(t) // the server answers
+	px := newFreezer(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
+	ch := bustest.Channel()
+	bustest.ManagerStall(t,
+		func(t *testing.T) bus.Bus { return newBus(t, px.pool(t, cfg), ch) },
+		px.freeze, px.thaw)
 }
 
 // TestServerUnreachableAtStart: a Subscribe that cannot reach the server

@@ -57,13 +57,14 @@ func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }
 
-// WithHealthCheck sets how long the listener connection may be silent
-// before the Bus checks it with a ping (default [DefaultHealthCheck], one
-// second); a ping without an answer within another interval counts as a
-// lost subscription. A connection the server closes (a restart,
-// pg_terminate_backend) is noticed at once; one that silently stops
-// answering is noticed within two intervals. The interval also bounds the
-// LISTEN round trip (two intervals). It must be positive.
+// WithHealthCheck sets how often the listener connection checks itself
+// with a probe, a notification it sends to itself (default
+// [DefaultHealthCheck], one second; [Bus.SubscribeProved] uses the
+// shorter of this and the interval it is given). A probe not back within
+// the interval counts as a lost subscription. A connection the server
+// closes (a restart, pg_terminate_backend) is noticed at once; one that
+// silently stops answering is noticed within two intervals. The interval
+// also bounds the LISTEN round trip (two intervals). It must be positive.
 func WithHealthCheck(d time.Duration) Option {
 	return func(c *config) { c.health = d }
 }

@@ -28,12 +28,22 @@
 //
 // # Failure detection
 //
-// The listener connection is watched: an error (the server closed it,
-// restarted, or pg_terminate_backend ended it), or no answer to a ping
-// sent after a silent health-check interval ([WithHealthCheck]), counts as
-// a loss. Subscribe then reports it (state(false)), closes the connection
-// and connects and listens anew with exponential backoff (50ms up to 2s,
-// jittered), reporting state(true) once LISTEN has succeeded.
+// The listener connection is watched: every health-check interval
+// ([WithHealthCheck]; [Bus.SubscribeProved] may ask for a shorter one) it
+// sends a notification to itself on a private channel it also listens on
+// (a probe, one at a time). An error (the server closed the connection,
+// restarted, or pg_terminate_backend ended it), or a probe not back
+// within the interval, counts as a loss. Subscribe then reports it
+// (state(false)), closes the connection and connects and listens anew
+// with exponential backoff (50ms up to 2s, jittered), reporting
+// state(true) once LISTEN has succeeded. A connection the server closes
+// is noticed at once; one that silently stops answering within two
+// intervals of its last returned probe.
+//
+// Each returned probe also proves that every message published before
+// the probe was sent has been delivered: [Bus.SubscribeProved] passes
+// these proofs on ([bus.Prover]), which is how a session manager keeps
+// its staleness bound exact even before a stall is detected.
 //
 // The Bus never closes the pool: it stays owned by the caller.
 package pgbus
@@ -68,7 +78,7 @@ type Bus struct {
 	dec    resub.Decoder
 }
 
-var _ bus.Bus = (*Bus)(nil)
+var _ bus.Prover = (*Bus)(nil)
 
 // New returns a Bus on pool. It checks its arguments but does not contact
 // the server: Publish and Subscribe do.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/sessiongen/sessiongen/runtime/bus"
 	"github.com/sessiongen/sessiongen/runtime/bus/internal/bustest"
 	"github.com/sessiongen/sessiongen/runtime/bus/redisbus"
 	"github.com/sessiongen/sessiongen/runtime/internal/redisserver"
@@ -59,16 +60,18 @@ func TestServerKilledAndRestarted(t *testing.T) {
 
 // TestServerPaused stops the server process (SIGSTOP): the connection
 // stays open but nothing answers, which only the health check can notice.
-// The loss is reported within a few intervals; after SIGCONT the Bus
-// subscribes again and delivers.
+// With the proof interval a session manager asks for by default, the loss
+// is reported within the manager's staleness bound; no proof comes while
+// the server is stopped; after SIGCONT the Bus subscribes again and
+// delivers.
 func TestServerPaused(t *testing.T) {
-	const health = 200 * time.Millisecond
 	srv := redisserver.Start(t, envAddr)
 	ch := bustest.Channel()
-	sub := newBus(t, srv.Client(t, time.Second), ch, redisbus.WithHealthCheck(health))
+	sub := newBus(t, srv.Client(t, time.Second), ch)
 	pub := newBus(t, srv.Client(t, time.Second), ch)
-	r := bustest.Subscribe(t, sub)
+	r := bustest.SubscribeProved(t, sub, bustest.ProofInterval)
 	r.WaitUps(1, bustest.Wait)
+	bustest.Eventually(t, bustest.Wait, "a proof", func() bool { return len(r.Proofs()) > 0 })
 
 	srv.Signal(syscall.SIGSTOP)
 	paused := time.Now()
@@ -77,14 +80,33 @@ func TestServerPaused(t *testing.T) {
 			srv.Signal(syscall.SIGCONT)
 		}
 	})
-	r.WaitDowns(1, 10*health)
-	t.Logf("loss reported %v after the pause (health check %v)", time.Since(paused).Round(time.Millisecond), health)
+	bustest.StallDetected(t, r, paused)
+	for _, p := range r.Proofs() {
+		assert.False(t, p.T.After(paused), "a proof of a time the server was stopped")
+	}
 
 	srv.Signal(syscall.SIGCONT)
 	r.WaitUps(2, 10*time.Second)
 	m := bustest.Msg("pub", "key", 1)
 	bustest.PublishUntil(t, pub, r, m)
 	assert.Equal(t, []bool{true, false, true}, r.States())
+}
+
+// TestManagerServerPaused runs two session managers over the Bus and
+// stops the server under them (SIGSTOP): the staleness bound holds, and
+// the managers learn of the stall within it (see bustest.ManagerStall).
+func TestManagerServerPaused(t *testing.T) {
+	srv := redisserver.Start(t, envAddr)
+	ch := bustest.Channel()
+	t.Cleanup(func() {
+		if srv.Running() {
+			srv.Signal(syscall.SIGCONT)
+		}
+	})
+	bustest.ManagerStall(t,
+		func(t *testing.T) bus.Bus { return newBus(t, srv.Client(t, time.Second), ch) },
+		func() { srv.Signal(syscall.SIGSTOP) },
+		func() { srv.Signal(syscall.SIGCONT) })
 }
 
 // TestServerDownAtStart: Subscribe on a server that is not there yet

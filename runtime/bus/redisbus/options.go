@@ -39,14 +39,15 @@ func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }
 
-// WithHealthCheck sets how long a subscription may be silent before the
-// Bus sends a PING on it (default [DefaultHealthCheck], one second). When
-// the answer does not come within another interval, the subscription
-// counts as lost. A connection the server closes or resets is noticed at
+// WithHealthCheck sets how often the Bus sends a PING on its
+// subscription's connection (default [DefaultHealthCheck], one second;
+// [Bus.SubscribeProved] uses the shorter of this and the interval it is
+// given). A PING not answered within the interval counts as a lost
+// subscription. A connection the server closes or resets is noticed at
 // once; one that silently stops answering (a paused server, a dropped
 // network path) is noticed within two intervals. The interval also bounds
-// the wait for the confirmation of a new subscription. It must be
-// positive.
+// the wait for the confirmation of a new subscription (two intervals). It
+// must be positive.
 func WithHealthCheck(d time.Duration) Option {
 	return func(c *config) { c.health = d }
 }

@@ -36,12 +36,21 @@
 //
 // go-redis's PubSub reconnects by itself but does not say when it lost
 // its connection, and messages published meanwhile are lost. So the Bus
-// does not rely on it: it watches its subscription (an error, or no answer
-// to a PING sent after a silent health-check interval, see
-// [WithHealthCheck]), reports the loss (state(false)), drops the
-// connection, and subscribes anew with exponential backoff (50ms up to
-// 2s, jittered), reporting state(true) when Redis confirms the new
-// subscription.
+// does not rely on it: it watches its subscription with a PING on the
+// subscription's connection every health-check interval ([WithHealthCheck];
+// [Bus.SubscribeProved] may ask for a shorter one), one at a time. An
+// error, or a PING not answered within the interval, counts as a loss:
+// the Bus reports it (state(false)), drops the connection, and subscribes
+// anew with exponential backoff (50ms up to 2s, jittered), reporting
+// state(true) when Redis confirms the new subscription. A connection the
+// server closes is noticed at once; one that silently stops answering (a
+// paused server, a dropped network path) within two intervals of its
+// last answered PING.
+//
+// Each answered PING also proves that every message published before it
+// was sent has been delivered: [Bus.SubscribeProved] passes these proofs
+// on ([bus.Prover]), which is how a session manager keeps its staleness
+// bound exact even before a stall is detected.
 //
 // The Bus never closes the client: it stays owned by the caller, who
 // closes it after the last Subscribe has returned.
@@ -71,7 +80,7 @@ type Bus struct {
 	dec    resub.Decoder
 }
 
-var _ bus.Bus = (*Bus)(nil)
+var _ bus.Prover = (*Bus)(nil)
 
 // New returns a Bus on client. It checks its arguments but does not
 // contact the server: Publish and Subscribe do.

@@ -17,22 +17,38 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/bus"
 )
 
-// Recorder runs one Subscribe call and records what it delivers and every
-// state change. It reports (t.Errorf) any breach of the Subscribe
-// contract: the first state call must be up, states must alternate,
-// deliver and state must never run concurrently, no call may come after
-// Subscribe returned, and Subscribe must return the context's error.
+// Recorder runs one Subscribe (or SubscribeProved) call and records what
+// it delivers, every state change and every proof, with the time of each
+// call. It reports (t.Errorf) any breach of the contract of
+// [bus.Bus.Subscribe] and [bus.Prover.SubscribeProved]: the first state
+// call must be up, states must alternate, deliver, state and proved must
+// never run concurrently, proofs come only while up and prove increasing
+// times, no call may come after Subscribe returned, and Subscribe must
+// return the context's error.
 type Recorder struct {
 	t      *testing.T
 	cancel context.CancelFunc
 	done   chan struct{}
 	inCall atomic.Int32
 
-	mu       sync.Mutex
-	msgs     []bus.Message
-	states   []bool
-	returned bool
-	err      error
+	mu         sync.Mutex
+	msgs       []bus.Message
+	states     []bool
+	stateTimes []time.Time
+	proofs     []Proof
+	returned   bool
+	err        error
+}
+
+// Proof is one call of the proved function as a Recorder saw it.
+type Proof struct {
+	// T is the time proved: every message published before it has been
+	// delivered.
+	T time.Time
+	// At is when the call came.
+	At time.Time
+	// Delivered is how many messages had been delivered by then.
+	Delivered int
 }
 
 // Subscribe starts b.Subscribe in a goroutine with a Recorder's deliver
@@ -40,11 +56,28 @@ type Recorder struct {
 // test ends.
 func Subscribe(t *testing.T, b bus.Bus) *Recorder {
 	t.Helper()
+	return start(t, func(ctx context.Context, r *Recorder) error {
+		return b.Subscribe(ctx, r.deliver, r.state)
+	})
+}
+
+// SubscribeProved starts b.SubscribeProved with interval in a goroutine,
+// with a Recorder's deliver, state and proved functions. The subscription
+// ends when Stop is called or the test ends.
+func SubscribeProved(t *testing.T, b bus.Prover, interval time.Duration) *Recorder {
+	t.Helper()
+	return start(t, func(ctx context.Context, r *Recorder) error {
+		return b.SubscribeProved(ctx, interval, r.deliver, r.state, r.proved)
+	})
+}
+
+// start runs subscribe in a goroutine for a new Recorder.
+func start(t *testing.T, subscribe func(context.Context, *Recorder) error) *Recorder {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Recorder{t: t, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
-		err := b.Subscribe(ctx, r.deliver, r.state)
+		err := subscribe(ctx, r)
 		r.mu.Lock()
 		r.returned, r.err = true, err
 		r.mu.Unlock()
@@ -87,6 +120,24 @@ func (r *Recorder) state(up bool) {
 		r.t.Errorf("state(%v) twice in a row", up)
 	}
 	r.states = append(r.states, up)
+	r.stateTimes = append(r.stateTimes, time.Now())
+}
+
+func (r *Recorder) proved(t time.Time) {
+	at := time.Now()
+	r.enter("proved")
+	defer r.leave()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case len(r.states) == 0 || !r.states[len(r.states)-1]:
+		r.t.Errorf("proved called while the subscription is not up")
+	case len(r.proofs) > 0 && !t.After(r.proofs[len(r.proofs)-1].T):
+		r.t.Errorf("proved(%v) after proved(%v): not increasing", t, r.proofs[len(r.proofs)-1].T)
+	case t.After(at):
+		r.t.Errorf("proved a time %v in the future", t.Sub(at))
+	}
+	r.proofs = append(r.proofs, Proof{T: t, At: at, Delivered: len(r.msgs)})
 }
 
 // Stop cancels the subscription and waits (at most ten seconds) for
@@ -127,6 +178,20 @@ func (r *Recorder) States() []bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.states)
+}
+
+// StateTimes returns when each of the state calls so far came.
+func (r *Recorder) StateTimes() []time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.stateTimes)
+}
+
+// Proofs returns a copy of the proofs so far.
+func (r *Recorder) Proofs() []Proof {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.proofs)
 }
 
 // Ups counts the state(true) calls so far.

@@ -72,6 +72,90 @@ func Run(t *testing.T, tr Transport) {
 	t.Run("MalformedSkipped", func(t *testing.T) { testMalformed(t, tr) })
 	t.Run("PublishInvalid", func(t *testing.T) { testPublishInvalid(t, tr) })
 	t.Run("NilDeliver", func(t *testing.T) { testNilDeliver(t, tr) })
+	t.Run("ProofsCoverPublished", func(t *testing.T) { testProofs(t, tr) })
+	t.Run("ProofInvalid", func(t *testing.T) { testProofInvalid(t, tr) })
+}
+
+// prover returns b as a bus.Prover, skipping the test when it is not one.
+func prover(t *testing.T, b bus.Bus) bus.Prover {
+	t.Helper()
+	p, ok := b.(bus.Prover)
+	if !ok {
+		t.Skipf("%T does not implement bus.Prover", b)
+	}
+	return p
+}
+
+// testProofs: while messages stream in, proofs come regularly, and each
+// proof covers every message published after the subscription came up
+// whose Publish returned before the time it proves: that message had been
+// delivered when proved was called. (On a busy machine a probe may miss
+// its deadline and the Bus resubscribe: messages published meanwhile are
+// lost, as the contract allows, and the proofs of the new subscription do
+// not cover them.)
+func testProofs(t *testing.T, tr Transport) {
+	const interval = 50 * time.Millisecond
+	ch := Channel()
+	pub, sub := tr.New(t, ch), prover(t, tr.New(t, ch))
+	r := SubscribeProved(t, sub, interval)
+	r.WaitUps(1, Wait)
+	const n = 200
+	// When Publish of message i (version i+1) began and returned.
+	began, returned := make([]time.Time, n), make([]time.Time, n)
+	for i := range n {
+		began[i] = time.Now()
+		Publish(t, pub, Msg("pub", "key", uint64(i+1)))
+		returned[i] = time.Now()
+		if i%3 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	last := returned[n-1]
+	Eventually(t, Wait, "a proof of a time after the last Publish returned", func() bool {
+		ps := r.Proofs()
+		return len(ps) > 0 && ps[len(ps)-1].T.After(last)
+	})
+	msgs, states, times := r.Messages(), r.States(), r.StateTimes()
+	covering := 0
+	for _, p := range r.Proofs() {
+		var up time.Time // when the subscription p belongs to came up
+		for i, s := range states {
+			if s && times[i].Before(p.At) {
+				up = times[i]
+			}
+		}
+		delivered := map[uint64]bool{}
+		for _, m := range msgs[:p.Delivered] {
+			delivered[m.Version] = true
+		}
+		covered := 0
+		for i := range n {
+			if began[i].After(up) && returned[i].Before(p.T) {
+				covered++
+				require.True(t, delivered[uint64(i+1)],
+					"message %d: published after the subscription came up and before the proof of %v, not delivered by then", i+1, p.T)
+			}
+		}
+		if covered > 0 && covered < n {
+			covering++
+		}
+	}
+	t.Logf("%d proofs, %d of them while messages were in flight; states %v", len(r.Proofs()), covering, states)
+	if len(states) == 1 {
+		assert.Len(t, msgs, n, "without a loss, every message is delivered")
+	}
+}
+
+// testProofInvalid: SubscribeProved refuses an interval that is not
+// positive at once, calling nothing.
+func testProofInvalid(t *testing.T, tr Transport) {
+	p := prover(t, tr.New(t, Channel()))
+	for _, d := range []time.Duration{0, -time.Second} {
+		err := p.SubscribeProved(context.Background(), d, func(bus.Message) { t.Error("deliver called") },
+			func(bool) { t.Error("state called") }, func(time.Time) { t.Error("proved called") })
+		require.Error(t, err)
+		assert.True(t, strings.HasPrefix(err.Error(), tr.Name+": subscribe: "), "%v", err)
+	}
 }
 
 // testDelivery: two nodes on one channel each receive every message once,

@@ -1,0 +1,12 @@
+package redisbus_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the run when a test leaves a goroutine behind: every subscription must have returned and every client, private server and Manager been closed.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
