@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -15,7 +16,10 @@ import (
 // the key was present. Values of bool, every int and uint width, float32,
 // float64, string, []byte, time.Time and time.Duration are decoded without
 // reflection (a cache-hit read of an int64 allocates nothing), with narrow
-// integers range-checked; any other T is decoded with msgpack.Unmarshal.
+// integers range-checked; any other T is decoded with msgpack, once the
+// bytes have passed the checks of [codec.Validate]: no stored value,
+// however hostile, makes the decoder build more than one element per byte
+// of it or recurse deeper than [codec.MaxDepth].
 //
 // A stored value that does not decode into a T (another type, an integer
 // out of range) gives an error wrapping [ErrDecode] that names the key and
@@ -38,7 +42,7 @@ func Value[T any](s *Session, key string) (T, bool, error) {
 		return v, true, nil
 	}
 	var w T // on the heap: msgpack keeps no reference, but escape analysis cannot tell
-	if err := msgpack.Unmarshal(b, &w); err != nil {
+	if err := unmarshal(b, &w); err != nil {
 		return v, false, decodeError(key, reflect.TypeFor[T](), err)
 	}
 	return w, true, nil
@@ -165,7 +169,11 @@ func decodeFast(dst any, b []byte) (handled bool, err error) {
 }
 
 // encode returns the msgpack encoding of v: hot types without reflection
-// (integers in their smallest form), anything else with msgpack.Marshal.
+// (integers in their smallest form), anything else with msgpack.Marshal,
+// whose output must then be exactly one well-formed msgpack value, as
+// [Session.SetRaw] requires: a msgpack.RawMessage, or a type with its own
+// MarshalMsgpack, can produce anything, and bytes SetRaw would refuse
+// give an error wrapping [ErrInvalidValue] instead of being stored.
 func encode(v any) ([]byte, error) {
 	switch x := v.(type) {
 	case bool:
@@ -207,13 +215,54 @@ func encode(v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := codec.Validate(b); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidValue, err)
+	}
 	return b, nil
 }
 
-// unmarshal decodes b into dst with msgpack.
-func unmarshal(b []byte, dst any) error {
-	return msgpack.Unmarshal(b, dst)
+// unmarshal decodes b into dst with msgpack, reading through a
+// [codec.Reader]: b must pass [codec.Validate] (exactly one value, every
+// declared length within the bytes that remain, nesting at most
+// [codec.MaxDepth]), and the decoder may not read values inside ext
+// payloads, which Validate treats as opaque.
+//
+// Stored bytes are data, not trusted code: msgpack sizes its allocations
+// from the lengths the headers declare, so five bytes declaring an array
+// of 2^32 elements would make it allocate tens of gigabytes (a fatal,
+// unrecoverable out of memory), and a deeply nested value would recurse
+// without limit. Behind these checks, what msgpack allocates is linear in
+// len(b): at most one element per remaining byte, each of the Go size
+// that dst's type gives it (a Go map costs a few hundred bytes even when
+// it holds one entry; decode_test.go measures the worst cases).
+//
+// msgpack panics on some inputs: a map giving a struct field of interface
+// type twice, say, where the second value cannot be set into the first
+// (reflect.Value.SetInt using unaddressable value). Such a panic is an
+// error here, like any other bytes that do not decode.
+func unmarshal(b []byte, dst any) (err error) {
+	r := readers.Get().(*codec.Reader)
+	if err := r.Reset(b); err != nil {
+		readers.Put(r)
+		return err
+	}
+	// What msgpack.Unmarshal does, over r instead of a bytes.Reader.
+	d := msgpack.GetDecoder()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("msgpack: %v", p) // d and r are dropped, not pooled
+		}
+	}()
+	d.Reset(r)
+	err = d.Decode(dst)
+	msgpack.PutDecoder(d)
+	_ = r.Reset(nil)
+	readers.Put(r)
+	return err
 }
+
+// readers holds the codec.Readers of unmarshal.
+var readers = sync.Pool{New: func() any { return new(codec.Reader) }}
 
 // derefType returns the type dst points to (dst's own type when it is not
 // a pointer).

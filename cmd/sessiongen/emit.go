@@ -250,6 +250,9 @@ func (e *emitter) field(st *sessionType, sf *sessionField) {
 		jen.Return(jen.Id("v").Dot("s").Dot("SetRaw").Call(jen.Id("ctx"), key, jen.Id("b"))),
 	)
 
+	// Read-modify-write: UpdateF, AddF (emit_update.go).
+	e.updaters(st, sf)
+
 	// Remover.
 	e.doc(f.Group, "Remove%s deletes key %q (%s.%s) from the session.", F, sf.Key, T, F)
 	f.Func().Params(jen.Id("v").Id(view)).Id("Remove" + F).Params(jen.Id("ctx").Qual("context", "Context")).Error().Block(
@@ -296,11 +299,12 @@ func (e *emitter) field(st *sessionType, sf *sessionField) {
 			g.Return(jen.Id("x"), jen.Nil())
 		case ti.Kind == kindOpaque:
 			g.Var().Id("x").Add(e.typeExpr(ti.T))
-			g.Err().Op(":=").Qual(msgpackPath, "Unmarshal").Call(jen.Id("b"), jen.Op("&").Id("x"))
+			e.guardedReader(g)
+			g.Err().Op("=").Qual(msgpackPath, "NewDecoder").Call(jen.Id("r")).Dot("Decode").Call(jen.Op("&").Id("x"))
 			g.Return(jen.Id("x"), jen.Err())
 		default:
 			g.Var().Id("x").Add(e.typeExpr(ti.T))
-			g.Id("r").Op(":=").Qual("bytes", "NewReader").Call(jen.Id("b"))
+			e.guardedReader(g)
 			g.Id("d").Op(":=").Qual(msgpackPath, "NewDecoder").Call(jen.Id("r"))
 			e.decodeInto(g, ti, jen.Id("x"), 0)
 			g.If(jen.Id("r").Dot("Len").Call().Op("!=").Lit(0)).Block(
@@ -309,6 +313,20 @@ func (e *emitter) field(st *sessionType, sf *sessionField) {
 			g.Return(jen.Id("x"), jen.Nil())
 		}
 	})
+}
+
+// guardedReader emits r, a codec.Reader over the stored bytes b, for a
+// msgpack.Decoder: codec.NewReader refuses bytes that are not one
+// well-formed value (a length declared beyond the bytes that remain,
+// nesting deeper than codec.MaxDepth), and the Reader keeps the decoder
+// from reading values inside ext payloads. Stored bytes are data, not
+// trusted code: without it five bytes can make msgpack allocate gigabytes
+// (a struct field's name read as a str32, an opaque type's slice, a map
+// read from inside an ext), and a deeply nested value exhausts the stack
+// when msgpack skips an unknown field. Errors return x.
+func (e *emitter) guardedReader(g *jen.Group) {
+	g.List(jen.Id("r"), jen.Err()).Op(":=").Qual(codecPath, "NewReader").Call(jen.Id("b"))
+	g.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id("x"), jen.Err()))
 }
 
 // docWidth is the width generated doc comments are wrapped at.
@@ -612,8 +630,8 @@ func (e *emitter) decodeInto(g *jen.Group, ti *typeInfo, target jen.Code, depth 
 }
 
 // countCheck emits the check of an element count read from the data
-// against its bound, which also keeps corrupt data from making the decoder
-// allocate without limit.
+// against its bound. (The count is already at most the number of bytes
+// that remain: guardedReader checked every declared length.)
 func (e *emitter) countCheck(ti *typeInfo, n *jen.Statement, unit, bound string, limit int) jen.Code {
 	return jen.If(n.Clone().Op(">").Lit(limit)).Block(
 		jen.Return(jen.Id("x"), jen.Qual("fmt", "Errorf").Call(

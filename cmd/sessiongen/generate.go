@@ -374,7 +374,11 @@ func (g *generator) checkNames(s *sessionType, pos token.Position) {
 	methods := map[string]string{"Session": "", "Load": "", "Save": ""}
 	for _, f := range s.Fields {
 		declare(s.Name+"Key"+f.Name, f.Pos, "constant")
-		for _, m := range []string{f.Name, "Set" + f.Name, "Remove" + f.Name} {
+		ms := []string{f.Name, "Set" + f.Name, "Update" + f.Name, "Remove" + f.Name}
+		if k := f.Info.Kind; k == kindInt || k == kindUint {
+			ms = append(ms, "Add"+f.Name)
+		}
+		for _, m := range ms {
 			if other, dup := methods[m]; dup {
 				if other == "" {
 					g.errs.add(f.Pos, "field %s: generated method %sView.%s is also a method every view has: rename the field", f.Name, s.Name, m)
@@ -413,11 +417,11 @@ func describeType(ti *typeInfo) string {
 // pkgOf returns the types of the package being generated for.
 func pkgOf(g *generator) *types.Package { return g.pkg.Types }
 
-// localNames are the local variable names of generated code; numbered
-// ones (n0, i1, ...) match localNumbered.
+// localNames are the local variable and parameter names of generated
+// code; numbered ones (n0, i1, ...) match localNumbered.
 var localNames = map[string]bool{
 	"b": true, "ok": true, "err": true, "x": true, "y": true, "v": true, "d": true, "r": true,
-	"p": true, "raw": true, "ctx": true,
+	"p": true, "raw": true, "ctx": true, "fn": true, "delta": true,
 }
 
 // localNumbered reports a numbered local name of generated code.

@@ -24,6 +24,8 @@
 //	func (v TView) Session() *session.Session
 //	func (v TView) F() (X, bool)                      // ok false: absent or undecodable
 //	func (v TView) SetF(ctx context.Context, x X) error
+//	func (v TView) UpdateF(ctx context.Context, fn func(X) (X, error)) (X, error)
+//	func (v TView) AddF(ctx context.Context, delta X) (X, error) // integer X only
 //	func (v TView) RemoveF(ctx context.Context) error
 //	func (v TView) Load() (T, error)                  // every field at once
 //	func (v TView) Save(ctx context.Context, t T) error // every field, one change
@@ -41,6 +43,16 @@
 // (session.WithErrorReporter): it is never silent. A setter refuses a value
 // over its declared bound with an error wrapping session.ErrTooLarge and
 // changes nothing.
+//
+// UpdateF is a read-modify-write that loses no concurrent write: fn gets
+// the stored value (the zero value when absent) and returns the new one,
+// which is stored by a compare-and-set at the engine
+// ((*session.Session).UpdateRaw), fn running again on the fresh value
+// after a conflict. The new value passes the setter's checks; a stored
+// value that does not decode is an error wrapping session.ErrDecode, never
+// a zero value. AddF, for integer fields, adds delta the same way and
+// refuses a sum outside the field type's range with an error wrapping
+// codec.ErrRange (runtime/codec), storing nothing.
 //
 // # Tag grammar
 //

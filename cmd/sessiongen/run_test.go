@@ -14,7 +14,7 @@ import (
 // and runs its typed_test.go against the real runtime (session.Manager,
 // Handler, memstore): round trips against untyped session.Value for every
 // type, range checks, bound refusals, Save as one engine call, the exact
-// worst-case size and allocation-free getters.
+// worst-case size, allocation-free getters and hostile stored bytes.
 func TestGeneratedCodeRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and tests a generated package; skipped with -short")
@@ -30,6 +30,7 @@ func TestGeneratedCodeRuns(t *testing.T) {
 	for _, name := range []string{
 		"TestEveryFieldRoundTrips", "TestSaveIsOneEngineCall", "TestSaveIsAllOrNothing", "TestWorstCase",
 		"TestNarrowIntegersAreRangeChecked", "TestBoundsAreRefused", "TestGetterAllocatesNothing",
+		"TestHostileBytesAreRefused",
 	} {
 		assert.Contains(t, out, "--- PASS: "+name+" ", "the generated package's test %s ran and passed", name)
 	}

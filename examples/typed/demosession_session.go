@@ -4,7 +4,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -103,6 +102,47 @@ func (v DemoSessionView) SetUser(ctx context.Context, x string) error {
 	return v.s.SetRaw(ctx, DemoSessionKeyUser, b)
 }
 
+// UpdateUser changes DemoSession.User (key "user") with fn, atomically: fn
+// gets the stored value (the zero value when the key is absent; a copy fn may
+// modify) and returns the new one, which the engine stores only if the key
+// still holds what fn was given. When another request or process changed the
+// key in between, fn is called again with the fresh value (so fn must have no
+// other effects), at most session.MaxUpdateTries times; then the error wraps
+// session.ErrConflict. The new value is checked as by SetUser: over its
+// declared bounds (User: 64 bytes) or the session's size limit, the error
+// wraps session.ErrTooLarge. A stored value that cannot be decoded gives an
+// error wrapping session.ErrDecode, without calling fn; an error from fn is
+// returned as it is. On any error nothing changes. The change goes to the
+// engine at once, whatever the flush mode; UpdateUser returns the value
+// stored.
+func (v DemoSessionView) UpdateUser(ctx context.Context, fn func(string) (string, error)) (string, error) {
+	var x string
+	_, err := v.s.UpdateRaw(ctx, DemoSessionKeyUser, func(b []byte, ok bool) ([]byte, error) {
+		var y string
+		if ok {
+			d, err := v.decodeUser(b)
+			if err != nil {
+				return nil, v.decodeError("User", DemoSessionKeyUser, err)
+			}
+			y = d
+		}
+		y, err := fn(y)
+		if err != nil {
+			return nil, err
+		}
+		p, err := v.encodeUser(y)
+		if err != nil {
+			return nil, err
+		}
+		x = y
+		return p, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return x, nil
+}
+
 // RemoveUser deletes key "user" (DemoSession.User) from the session.
 func (v DemoSessionView) RemoveUser(ctx context.Context) error {
 	return v.s.Remove(ctx, DemoSessionKeyUser)
@@ -151,6 +191,60 @@ func (v DemoSessionView) SetVisits(ctx context.Context, x int64) error {
 		return err
 	}
 	return v.s.SetRaw(ctx, DemoSessionKeyVisits, b)
+}
+
+// UpdateVisits changes DemoSession.Visits (key "visits") with fn, atomically:
+// fn gets the stored value (the zero value when the key is absent; a copy fn
+// may modify) and returns the new one, which the engine stores only if the key
+// still holds what fn was given. When another request or process changed the
+// key in between, fn is called again with the fresh value (so fn must have no
+// other effects), at most session.MaxUpdateTries times; then the error wraps
+// session.ErrConflict. The new value is checked as by SetVisits: over the
+// session's size limit, the error wraps session.ErrTooLarge. A stored value
+// that cannot be decoded gives an error wrapping session.ErrDecode, without
+// calling fn; an error from fn is returned as it is. On any error nothing
+// changes. The change goes to the engine at once, whatever the flush mode;
+// UpdateVisits returns the value stored.
+func (v DemoSessionView) UpdateVisits(ctx context.Context, fn func(int64) (int64, error)) (int64, error) {
+	var x int64
+	_, err := v.s.UpdateRaw(ctx, DemoSessionKeyVisits, func(b []byte, ok bool) ([]byte, error) {
+		var y int64
+		if ok {
+			d, err := v.decodeVisits(b)
+			if err != nil {
+				return nil, v.decodeError("Visits", DemoSessionKeyVisits, err)
+			}
+			y = d
+		}
+		y, err := fn(y)
+		if err != nil {
+			return nil, err
+		}
+		p, err := v.encodeVisits(y)
+		if err != nil {
+			return nil, err
+		}
+		x = y
+		return p, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return x, nil
+}
+
+// AddVisits adds delta to DemoSession.Visits (key "visits") atomically, as
+// UpdateVisits does (an absent key counts as 0), and returns the sum stored. A
+// sum outside the range of int64 is refused with an error wrapping
+// codec.ErrRange, and nothing changes.
+func (v DemoSessionView) AddVisits(ctx context.Context, delta int64) (int64, error) {
+	return v.UpdateVisits(ctx, func(x int64) (int64, error) {
+		y := x + delta
+		if (delta > 0 && y < x) || (delta < 0 && y > x) {
+			return x, fmt.Errorf("DemoSession.Visits (key %q): %d + %d is outside the range of int64: %w", DemoSessionKeyVisits, x, delta, codec.ErrRange)
+		}
+		return y, nil
+	})
 }
 
 // RemoveVisits deletes key "visits" (DemoSession.Visits) from the session.
@@ -202,6 +296,47 @@ func (v DemoSessionView) SetCart(ctx context.Context, x []string) error {
 	return v.s.SetRaw(ctx, DemoSessionKeyCart, b)
 }
 
+// UpdateCart changes DemoSession.Cart (key "cart") with fn, atomically: fn
+// gets the stored value (the zero value when the key is absent; a copy fn may
+// modify) and returns the new one, which the engine stores only if the key
+// still holds what fn was given. When another request or process changed the
+// key in between, fn is called again with the fresh value (so fn must have no
+// other effects), at most session.MaxUpdateTries times; then the error wraps
+// session.ErrConflict. The new value is checked as by SetCart: over its
+// declared bounds (Cart: 8 elements; Cart[i]: 32 bytes) or the session's size
+// limit, the error wraps session.ErrTooLarge. A stored value that cannot be
+// decoded gives an error wrapping session.ErrDecode, without calling fn; an
+// error from fn is returned as it is. On any error nothing changes. The change
+// goes to the engine at once, whatever the flush mode; UpdateCart returns the
+// value stored.
+func (v DemoSessionView) UpdateCart(ctx context.Context, fn func([]string) ([]string, error)) ([]string, error) {
+	var x []string
+	_, err := v.s.UpdateRaw(ctx, DemoSessionKeyCart, func(b []byte, ok bool) ([]byte, error) {
+		var y []string
+		if ok {
+			d, err := v.decodeCart(b)
+			if err != nil {
+				return nil, v.decodeError("Cart", DemoSessionKeyCart, err)
+			}
+			y = d
+		}
+		y, err := fn(y)
+		if err != nil {
+			return nil, err
+		}
+		p, err := v.encodeCart(y)
+		if err != nil {
+			return nil, err
+		}
+		x = y
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
 // RemoveCart deletes key "cart" (DemoSession.Cart) from the session.
 func (v DemoSessionView) RemoveCart(ctx context.Context) error {
 	return v.s.Remove(ctx, DemoSessionKeyCart)
@@ -230,7 +365,10 @@ func (DemoSessionView) encodeCart(x []string) ([]byte, error) {
 // decodeCart decodes the stored value of DemoSession.Cart.
 func (DemoSessionView) decodeCart(b []byte) ([]string, error) {
 	var x []string
-	r := bytes.NewReader(b)
+	r, err := codec.NewReader(b)
+	if err != nil {
+		return x, err
+	}
 	d := msgpack.NewDecoder(r)
 	n0, err := d.DecodeArrayLen()
 	if err != nil {

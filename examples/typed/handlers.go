@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -175,9 +174,11 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "not signed in")
 		return
 	}
-	visits, _ := sess.Visits()
-	visits++
-	if err := sess.SetVisits(ctx, visits); err != nil {
+	// AddVisits counts the call atomically: concurrent calls, from this
+	// process or another, are all counted (a read followed by SetVisits
+	// would lose some).
+	visits, err := sess.AddVisits(ctx, 1)
+	if err != nil {
 		if errors.Is(err, session.ErrNotFound) {
 			// Another process ended the session (sign-out, log out
 			// everywhere) just before this one heard of it.
@@ -305,8 +306,10 @@ func (a *app) cartForm(w http.ResponseWriter, r *http.Request) {
 
 // addItem appends the form's item to the cart. On failure it returns the
 // status and message to answer with; a storage failure is logged here.
-// The generated setter enforces the cart's bounds: over them it fails
-// with session.ErrTooLarge and the cart is unchanged.
+// UpdateCart appends atomically, so items added at once (two tabs, two
+// processes) all land, and it enforces the cart's bounds as SetCart
+// does: over them it fails with session.ErrTooLarge and the cart is
+// unchanged.
 func (a *app) addItem(w http.ResponseWriter, r *http.Request) (cart []string, status int, msg string) {
 	ctx := r.Context()
 	if status, msg := parseForm(r); msg != "" {
@@ -319,12 +322,14 @@ func (a *app) addItem(w http.ResponseWriter, r *http.Request) (cart []string, st
 	if !utf8.ValidString(item) {
 		return nil, http.StatusBadRequest, "The item must be valid UTF-8."
 	}
-	sess := DemoSessionFrom(ctx)
-	old, _ := sess.Cart()
-	cart = append(slices.Clip(old), item)
-	if err := sess.SetCart(ctx, cart); err != nil {
+	n := 0 // the number of items in the cart fn was last given
+	cart, err := DemoSessionFrom(ctx).UpdateCart(ctx, func(old []string) ([]string, error) {
+		n = len(old)
+		return append(old, item), nil
+	})
+	if err != nil {
 		if errors.Is(err, session.ErrTooLarge) {
-			return nil, http.StatusRequestEntityTooLarge, tooLargeMessage(len(old), item)
+			return nil, http.StatusRequestEntityTooLarge, tooLargeMessage(n, item)
 		}
 		a.log.ErrorContext(ctx, "demo: store the cart", slog.Any("err", err))
 		return nil, http.StatusInternalServerError, "The cart could not be saved, try again later."

@@ -5,9 +5,11 @@ package main
 // DemoSession is everything the demo keeps in a visitor's session. The
 // generated file demosession_session.go (go generate) gives it typed
 // accessors: DemoSessionFrom(ctx) returns a DemoSessionView with User(),
-// SetUser(ctx, v), RemoveUser(ctx) and so on. The tags' bounds are proven
-// at generate time to fit the runtime's 1024-byte session limit, and the
-// generated setters refuse values over them with an error wrapping
+// SetUser(ctx, v), RemoveUser(ctx) and so on, and UpdateCart(ctx, fn) and
+// AddVisits(ctx, n), which change a field atomically (no concurrent
+// request's change is lost). The tags' bounds are proven at generate time
+// to fit the runtime's 1024-byte session limit, and the generated setters
+// and updaters refuse values over them with an error wrapping
 // session.ErrTooLarge.
 type DemoSession struct {
 	// User is the signed-in user's name; absent for anonymous visitors.

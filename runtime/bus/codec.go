@@ -1,8 +1,10 @@
 package bus
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -70,19 +72,22 @@ func Encode(m Message) []byte {
 
 // Decode parses one message in the wire format. Its errors wrap
 // [ErrMalformed]; they describe what is wrong without quoting the bytes.
-// Decode never panics, whatever b holds.
+// Decode never panics, whatever b holds, and allocates little: the node
+// and key it returns (at most len(b) bytes together) and, for bytes it
+// refuses, the error.
 func Decode(b []byte) (Message, error) {
-	s := string(b)
-	tag, s, ok := strings.Cut(s, " ")
-	if !ok || tag != wireTag {
+	tag, rest, ok := bytes.Cut(b, sep)
+	if !ok || string(tag) != wireTag {
 		return Message{}, fmt.Errorf("bus: decode: %w: not a %s message", ErrMalformed, wireTag)
 	}
-	parts := strings.Split(s, " ")
-	if len(parts) != 4 {
-		return Message{}, fmt.Errorf("bus: decode: %w: %d fields after the tag, want 4", ErrMalformed, len(parts))
+	if n := bytes.Count(rest, sep) + 1; n != 4 {
+		return Message{}, fmt.Errorf("bus: decode: %w: %d fields after the tag, want 4", ErrMalformed, n)
 	}
+	kind, rest, _ := bytes.Cut(rest, sep)
+	version, rest, _ := bytes.Cut(rest, sep)
+	node, key, _ := bytes.Cut(rest, sep)
 	var m Message
-	switch parts[0] {
+	switch string(kind) {
 	case "C":
 		m.Kind = Changed
 	case "D":
@@ -90,22 +95,45 @@ func Decode(b []byte) (Message, error) {
 	default:
 		return Message{}, fmt.Errorf("bus: decode: %w: unknown kind", ErrMalformed)
 	}
-	// Base 10: plain digits only (no sign, prefix or underscore).
-	v, err := strconv.ParseUint(parts[1], 10, 64)
-	if err != nil {
+	v, ok := parseVersion(version)
+	if !ok {
 		return Message{}, fmt.Errorf("bus: decode: %w: bad version", ErrMalformed)
 	}
 	m.Version = v
-	if m.Node, ok = unescape(parts[2]); !ok {
+	if m.Node, ok = unescape(node); !ok {
 		return Message{}, fmt.Errorf("bus: decode: %w: bad node encoding", ErrMalformed)
 	}
-	if m.Key, ok = unescape(parts[3]); !ok {
+	if m.Key, ok = unescape(key); !ok {
 		return Message{}, fmt.Errorf("bus: decode: %w: bad key encoding", ErrMalformed)
 	}
 	if err := m.Validate(); err != nil {
 		return Message{}, fmt.Errorf("bus: decode: %w", err)
 	}
 	return m, nil
+}
+
+// sep separates the fields of an encoded message.
+var sep = []byte{' '}
+
+// parseVersion parses a version: decimal digits only (no sign, prefix or
+// underscore), at least one, of a value that fits a uint64, as
+// strconv.ParseUint(s, 10, 64) does, without converting p to a string.
+func parseVersion(p []byte) (uint64, bool) {
+	if len(p) == 0 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
 }
 
 // plain reports whether c stands for itself in an encoded string.
@@ -141,34 +169,41 @@ func appendEscaped(b []byte, s string) []byte {
 
 // unescape reverses appendEscaped. It rejects bytes that must have been
 // encoded and a '%' not followed by two hexadecimal digits (either case).
-func unescape(s string) (string, bool) {
-	if !strings.Contains(s, "%") {
-		for i := 0; i < len(s); i++ {
-			if !plain(s[i]) {
-				return "", false
-			}
-		}
-		return s, true
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
+// Its one allocation is the returned string.
+func unescape(p []byte) (string, bool) {
+	n := 0 // decoded length
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
 		case plain(c):
-			b = append(b, c)
-		case c == '%' && i+2 < len(s):
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if !ok1 || !ok2 {
+		case c == '%' && i+2 < len(p):
+			if _, ok := unhex(p[i+1]); !ok {
 				return "", false
 			}
-			b = append(b, hi<<4|lo)
+			if _, ok := unhex(p[i+2]); !ok {
+				return "", false
+			}
 			i += 2
 		default:
 			return "", false
 		}
+		n++
 	}
-	return string(b), true
+	if n == len(p) {
+		return string(p), true
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '%' {
+			hi, _ := unhex(p[i+1])
+			lo, _ := unhex(p[i+2])
+			c = hi<<4 | lo
+			i += 2
+		}
+		sb.WriteByte(c)
+	}
+	return sb.String(), true
 }
 
 // unhex is the value of one hexadecimal digit.

@@ -2,6 +2,9 @@ package bus_test
 
 import (
 	"fmt"
+	"math"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -102,9 +105,16 @@ func FuzzCodec(f *testing.F) {
 		} else {
 			require.ErrorIs(t, err, bus.ErrMalformed)
 		}
-		// Arbitrary bytes: no panic; what decodes re-encodes to a
-		// message that decodes the same.
-		if d, err := bus.Decode(raw); err == nil {
+		// Arbitrary bytes: no panic; the same answer as the reference
+		// decoder; an allocation bounded by the input's size; what
+		// decodes re-encodes to a message that decodes the same.
+		var d bus.Message
+		n := allocated(func() { d, err = bus.Decode(raw) })
+		require.LessOrEqual(t, n, decodeAllocBound(len(raw)), "Decode of %d bytes allocated %d", len(raw), n)
+		ref, refErr := referenceDecode(raw)
+		require.Equal(t, refErr == nil, err == nil, "Decode(%q): %v, reference: %v", raw, err, refErr)
+		require.Equal(t, ref, d)
+		if err == nil {
 			again, err := bus.Decode(bus.Encode(d))
 			require.NoError(t, err)
 			require.Equal(t, d, again)
@@ -112,6 +122,110 @@ func FuzzCodec(f *testing.F) {
 			require.ErrorIs(t, err, bus.ErrMalformed)
 		}
 	})
+}
+
+// decodeAllocBound is the most Decode may allocate for n bytes: the node
+// and key it returns, at most n bytes together, and the error.
+func decodeAllocBound(n int) uint64 {
+	return uint64(n) + 1024
+}
+
+// allocated returns the bytes allocated while fn ran: the least of three
+// runs, as other goroutines (the fuzzing engine's) allocate meanwhile now
+// and then.
+func allocated(fn func()) uint64 {
+	least := uint64(math.MaxUint64)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		fn()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	return least
+}
+
+// TestDecodeAllocatesLittle: a payload arrives from the network (any
+// publisher on the Redis channel or PostgreSQL notification channel), so
+// Decode allocates no more than the node and key it returns, however the
+// bytes are shaped.
+func TestDecodeAllocatesLittle(t *testing.T) {
+	const n = 1 << 20
+	for name, b := range map[string][]byte{
+		"spaces":         []byte("sgb1 " + strings.Repeat(" ", n)),
+		"escapes":        []byte("sgb1 C 1 " + strings.Repeat("%41", n/3) + " k"),
+		"plain node":     []byte("sgb1 C 1 " + strings.Repeat("n", n) + " k"),
+		"long version":   []byte("sgb1 C " + strings.Repeat("0", n) + "1 n k"),
+		"bad escape end": []byte("sgb1 C 1 n " + strings.Repeat("%41", n/3) + "%4"),
+		"no tag":         []byte(strings.Repeat("x", n)),
+	} {
+		var err error
+		got := allocated(func() { _, err = bus.Decode(b) })
+		assert.LessOrEqual(t, got, decodeAllocBound(len(b)), "%s: %d bytes allocated for %d", name, got, len(b))
+		if name == "long version" || name == "plain node" || name == "escapes" {
+			require.NoError(t, err, name)
+		} else {
+			require.ErrorIs(t, err, bus.ErrMalformed, name)
+		}
+	}
+}
+
+// referenceDecode is Decode as first written (strings.Split,
+// strconv.ParseUint): FuzzCodec checks that Decode gives the same answers.
+func referenceDecode(b []byte) (bus.Message, error) {
+	tag, s, ok := strings.Cut(string(b), " ")
+	if !ok || tag != "sgb1" {
+		return bus.Message{}, bus.ErrMalformed
+	}
+	parts := strings.Split(s, " ")
+	if len(parts) != 4 {
+		return bus.Message{}, bus.ErrMalformed
+	}
+	var m bus.Message
+	switch parts[0] {
+	case "C":
+		m.Kind = bus.Changed
+	case "D":
+		m.Kind = bus.Deleted
+	default:
+		return bus.Message{}, bus.ErrMalformed
+	}
+	v, err := strconv.ParseUint(parts[1], 10, 64)
+	if err != nil {
+		return bus.Message{}, bus.ErrMalformed
+	}
+	m.Version = v
+	unescape := func(s string) (string, bool) {
+		var out []byte
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			switch {
+			case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+				c == '-' || c == '_' || c == '.' || c == '~':
+				out = append(out, c)
+			case c == '%' && i+2 < len(s):
+				v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+				if err != nil {
+					return "", false
+				}
+				out = append(out, byte(v))
+				i += 2
+			default:
+				return "", false
+			}
+		}
+		return string(out), true
+	}
+	if m.Node, ok = unescape(parts[2]); !ok {
+		return bus.Message{}, bus.ErrMalformed
+	}
+	if m.Key, ok = unescape(parts[3]); !ok {
+		return bus.Message{}, bus.ErrMalformed
+	}
+	if err := m.Validate(); err != nil {
+		return bus.Message{}, err
+	}
+	return m, nil
 }
 
 func BenchmarkEncode(b *testing.B) {

@@ -57,6 +57,18 @@
 //     (a [seconds, nanoseconds] array and an RFC 3339 string); it reads
 //     extension type 13 as a timestamp, as msgpack does.
 //
+// # Untrusted input
+//
+// Stored bytes are data, not trusted code. The decoders here check every
+// declared length against the bytes that remain before they copy anything,
+// so no input makes them allocate more than its own size. For values they
+// do not decode (slices, maps, structs), [Validate] checks structure
+// (declared lengths against the remaining bytes, nesting up to [MaxDepth])
+// without allocating, and a [Reader] over validated bytes keeps
+// msgpack.Decoder from reading inside ext payloads, which Validate cannot
+// vouch for: together they bound what msgpack allocates by a multiple of
+// the input's size, and its recursion by MaxDepth.
+//
 // # Sizes and allocations
 //
 // The Max* constants and the *Size functions give the worst-case encoded size
