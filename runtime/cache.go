@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,10 +20,13 @@ import (
 // locking; writers of this process hold mu while they build the next
 // snapshot, send the change to the engine and swap the pointer, so two
 // writers of one session never lose each other's change.
+//
+// It is kept small (48 bytes): the cache holds one per session (see
+// BenchmarkCacheFootprint). The engine key is not kept but derived from
+// the ID when needed (entry.key).
 type entry struct {
 	mu   sync.Mutex
 	id   string // the session ID: the cache key
-	key  string // store.Key(id): the engine key
 	snap atomic.Pointer[snapshot]
 	// checked is when the cached copy was last known to hold every
 	// change the engine had completed by then (see Manager.stamp), or
@@ -35,6 +39,14 @@ type entry struct {
 	seq uint64
 }
 
+// key returns the session's engine key, store.Key(e.id). It costs a
+// SHA-256 sum: a write computes it once.
+func (e *entry) key() string {
+	var k [keyLen]byte
+	engineKey(&k, e.id)
+	return string(k[:])
+}
+
 // invalid is the checked value of an entry known to be stale: older
 // than every epoch, so the next read revalidates it.
 const invalid = math.MinInt64
@@ -42,7 +54,7 @@ const invalid = math.MinInt64
 // newEntry returns an entry for id holding s, written by this process
 // at stamp.
 func (m *Manager) newEntry(id string, s *snapshot, stamp int64) *entry {
-	e := &entry{id: id, key: store.Key(id), seq: m.loads.Add(1)}
+	e := &entry{id: id, seq: m.loads.Add(1)}
 	e.snap.Store(s)
 	e.checked.Store(stamp)
 	return e
@@ -64,7 +76,7 @@ func (m *Manager) newCache() (*otter.Cache[string, *entry], error) {
 		// cache indexed it first.
 		OnAtomicDeletion: func(ev otter.DeletionEvent[string, *entry]) {
 			if ev.Cause != otter.CauseReplacement && ev.Value != nil {
-				m.keys.CompareAndDelete(ev.Value.key, ev.Value)
+				m.keys.remove(ev.Value.key(), ev.Value)
 			}
 		},
 	})
@@ -118,14 +130,14 @@ func (l loader) Load(ctx context.Context, id string) (*entry, error) {
 		m.expiredFound(ctx, key, s)
 		return nil, otter.ErrNotFound
 	}
-	e := &entry{id: id, key: key, seq: seq}
+	e := &entry{id: id, seq: seq}
 	e.snap.Store(s)
 	e.checked.Store(start)
-	m.keys.Store(key, e)
+	m.keys.put(key, e)
 	mk, ok := m.marks.get(key)
 	switch {
 	case ok && mk.deleted:
-		m.keys.CompareAndDelete(key, e)
+		m.keys.remove(key, e)
 		return nil, otter.ErrNotFound
 	case ok && mk.version > rec.Version, m.marks.generation()-gen >= 2:
 		// A newer version was announced while this load ran (or the
@@ -145,7 +157,13 @@ func (l loader) Reload(ctx context.Context, id string, _ *entry) (*entry, error)
 // get returns the cached entry for id, loading it on a miss; nil when the
 // session does not exist.
 func (m *Manager) get(ctx context.Context, id string) (*entry, error) {
-	e, err := m.cache.Get(ctx, id, m.loader)
+	if e, ok := m.cache.GetIfPresent(id); ok {
+		return e, nil
+	}
+	// A miss: the cache keeps the ID it is given, and id may be a slice
+	// of a larger string (the request's Cookie header), which the cache
+	// must not hold on to.
+	e, err := m.cache.Get(ctx, strings.Clone(id), m.loader)
 	if errors.Is(err, otter.ErrNotFound) {
 		return nil, nil
 	}
@@ -196,14 +214,15 @@ var errUnsettled = errors.New("revalidate: the session kept changing")
 func (m *Manager) revalidate(ctx context.Context, id string, e *entry, now time.Time, began uint64) (*entry, error) {
 	if c := e.checked.Load(); c != invalid && m.versioner != nil {
 		start := m.stamp(m.now())
-		v, err := m.versioner.Version(ctx, e.key)
+		key := e.key()
+		v, err := m.versioner.Version(ctx, key)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			m.forget(e)
 			return nil, nil
 		case errors.Is(err, store.ErrCorrupt):
 			m.forget(e)
-			m.dropCorrupt(ctx, e.key, err)
+			m.dropCorrupt(ctx, key, err)
 			return nil, nil
 		case err != nil:
 			return nil, fmt.Errorf("revalidate: %w", err)
@@ -238,18 +257,16 @@ func (m *Manager) forget(e *entry) bool {
 	return removed
 }
 
-// written is called after a writer of e changed the engine to version
-// v. Another copy of the session this process loaded meanwhile (e was
-// evicted or dropped, and a request loaded the session again) may
-// predate the change: it is dropped, and a load still in flight does not
-// trust what it read (see loader.Load).
-func (m *Manager) written(e *entry, v uint64) {
-	m.marks.put(e.key, false, v)
-	if x, ok := m.keys.Load(e.key); ok && x.(*entry) != e {
-		if o := x.(*entry); o.snap.Load().version < v {
-			o.checked.Store(invalid)
-			m.forget(o)
-		}
+// written is called after a writer of e, whose engine key is key,
+// changed the engine to version v. Another copy of the session this
+// process loaded meanwhile (e was evicted or dropped, and a request
+// loaded the session again) may predate the change: it is dropped, and a
+// load still in flight does not trust what it read (see loader.Load).
+func (m *Manager) written(e *entry, key string, v uint64) {
+	m.marks.put(key, false, v)
+	if o := m.keys.other(key, e); o != nil && o.snap.Load().version < v {
+		o.checked.Store(invalid)
+		m.forget(o)
 	}
 }
 

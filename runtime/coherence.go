@@ -41,8 +41,8 @@ import (
 // not the bus has noticed anything yet.
 //
 // Messages carry the engine key, the cache is keyed by session ID: the
-// manager keeps keys (engine key -> entry) in step with the cache
-// (indexed before an entry enters the cache, removed by the cache's
+// manager keeps keys (a keyIndex: engine key -> entry) in step with the
+// cache (indexed before an entry enters the cache, removed by the cache's
 // deletion listener), so the read path never hashes an ID.
 //
 // Versions, not clocks, order changes. A record of the newest version
@@ -110,12 +110,11 @@ func (m *Manager) proved(t time.Time) {
 // unless it is already at least as new.
 func (m *Manager) invalidateKey(key string, deleted bool, v uint64) {
 	m.marks.put(key, deleted, v)
-	x, ok := m.keys.Load(key)
-	if !ok {
+	e := m.keys.get(key)
+	if e == nil {
 		return
 	}
-	e := x.(*entry)
-	if s := e.snap.Load(); !deleted && !s.gone && s.version >= v {
+	if s := e.snap.Load(); !deleted && !s.gone() && s.version >= v {
 		return // an old or repeated message: the copy is as new
 	}
 	e.checked.Store(invalid)
@@ -266,10 +265,10 @@ func (ms *marks) generation() uint64 { return ms.gen.Load() }
 // deleted here, announced as deleted on the bus and reported to the
 // Expired hook (once per manager that notices).
 func (m *Manager) expire(ctx context.Context, e *entry, s *snapshot) {
-	if s.gone || !m.forget(e) {
+	if s.gone() || !m.forget(e) {
 		return
 	}
-	m.expiredFound(ctx, e.key, s)
+	m.expiredFound(ctx, e.key(), s)
 }
 
 // expiredFound handles a session found past its deadline (cached, or as

@@ -19,33 +19,45 @@ import "time"
 // a session always survives at least 3/4 of the idle timeout of
 // inactivity, and never more than the whole timeout. The extension goes
 // with the request's other changes (one engine call) when there are any.
+//
+// A snapshot keeps its times in Unix nanoseconds (wall clock), as the
+// engine does.
 
 // touchFraction is the part of the idle window that must pass before a
 // use extends the session in the engine.
 const touchFraction = 4
 
-// deadline returns when s expires under the manager's current settings.
-func (m *Manager) deadline(s *snapshot) time.Time {
-	d := s.expires
-	if abs := s.created.Add(m.lifetime); abs.Before(d) {
-		d = abs
-	}
-	return d
+// deadline returns when a session created at created whose engine
+// expiry is expires (both in Unix nanoseconds) expires under the
+// manager's current settings.
+func (m *Manager) deadline(created, expires int64) int64 {
+	return min(expires, addNanos(created, m.lifetime))
+}
+
+// expiry returns when s expires under the manager's current settings.
+func (m *Manager) expiry(s *snapshot) time.Time {
+	return time.Unix(0, m.deadline(s.created, s.expires))
 }
 
 // live reports whether s is a session that has not expired at now.
 func (m *Manager) live(s *snapshot, now time.Time) bool {
-	return !s.gone && now.Before(m.deadline(s))
+	return !s.gone() && unixNanos(now) < m.deadline(s.created, s.expires)
 }
 
-// expiresAt returns the expiry of a session created at created and used
-// at now: min(now + idle timeout, created + lifetime).
-func (m *Manager) expiresAt(created, now time.Time) time.Time {
+// expiresAt returns the expiry of a session created at created (Unix
+// nanoseconds) and used at now: min(now + idle timeout, created +
+// lifetime).
+func (m *Manager) expiresAt(created int64, now time.Time) time.Time {
 	e := now.Add(m.idle)
-	if abs := created.Add(m.lifetime); abs.Before(e) {
-		e = abs
+	abs := addNanos(created, m.lifetime)
+	switch n := unixNanos(now); {
+	case abs >= unixNanos(e):
+		return e
+	case abs > n:
+		return now.Add(time.Duration(abs - n)) // on now's clock, as e
+	default:
+		return time.Unix(0, abs)
 	}
-	return e
 }
 
 // touchDue returns the new expiry for a use of s at now, or the zero time
@@ -53,7 +65,7 @@ func (m *Manager) expiresAt(created, now time.Time) time.Time {
 // the idle timeout).
 func (m *Manager) touchDue(s *snapshot, now time.Time) time.Time {
 	e := m.expiresAt(s.created, now)
-	if e.Sub(s.expires) < m.idle/touchFraction {
+	if unixNanos(e)-s.expires < int64(m.idle/touchFraction) {
 		return time.Time{}
 	}
 	return e

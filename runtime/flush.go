@@ -124,7 +124,7 @@ func (s *Session) writeIdentity() {
 	}
 	switch {
 	case (s.writeID || s.extended && keepsExpiry(s.ident)) && s.id != "" && s.e != nil:
-		s.ident.Write(s.rw, s.r, s.id, s.m.deadline(s.e.snap.Load()))
+		s.ident.Write(s.rw, s.r, s.id, s.m.expiry(s.e.snap.Load()))
 	case s.clearID:
 		s.ident.Clear(s.rw, s.r)
 	}

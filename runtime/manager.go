@@ -61,7 +61,7 @@ type Manager struct {
 	hooks     Hooks
 	versioner store.Versioner    // nil when the engine has none
 	owners    store.OwnerIndex   // nil when the engine has none
-	keys      sync.Map           // engine key -> *entry, for every cached entry
+	keys      keyIndex           // engine key -> *entry, for every cached entry
 	marks     *marks             // recent news per engine key
 	base      time.Time          // origin of stamp
 	epoch     atomic.Int64       // copies checked before it are revalidated
@@ -141,6 +141,7 @@ func New(opts ...Option) (*Manager, error) {
 	m.versioner, _ = m.store.(store.Versioner)
 	m.owners, _ = m.store.(store.OwnerIndex)
 	m.marks = newMarks()
+	m.keys.init()
 	m.seed = maphash.MakeSeed()
 	m.base = m.now()
 	m.epoch.Store(math.MinInt64 + 1)

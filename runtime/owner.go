@@ -146,7 +146,7 @@ func (m *Manager) Sessions(ctx context.Context, owner string) ([]SessionInfo, er
 	now := m.now()
 	out := make([]SessionInfo, 0, len(list))
 	for _, o := range list {
-		sn := &snapshot{created: o.Created, expires: o.Expires}
+		sn := &snapshot{created: unixNanos(o.Created), expires: unixNanos(o.Expires)}
 		if !m.live(sn, now) {
 			continue
 		}
@@ -154,7 +154,7 @@ func (m *Manager) Sessions(ctx context.Context, owner string) ([]SessionInfo, er
 		if seen.Before(o.Created) {
 			seen = o.Created
 		}
-		out = append(out, SessionInfo{Handle: o.Key, Created: o.Created, LastSeen: seen, Expires: m.deadline(sn)})
+		out = append(out, SessionInfo{Handle: o.Key, Created: o.Created, LastSeen: seen, Expires: m.expiry(sn)})
 	}
 	slices.SortFunc(out, func(a, b SessionInfo) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
@@ -196,7 +196,7 @@ func (m *Manager) RevokeOthers(ctx context.Context, s *Session) (int, error) {
 	err := s.err
 	keep, owner := "", ""
 	if sn := s.current(); sn != nil {
-		keep, owner = s.e.key, sn.owner
+		keep, owner = s.e.key(), sn.owner
 	}
 	if v, ok := s.pending[m.ownerKey]; ok && m.ownerKey != "" {
 		owner, _ = ownerText(v)

@@ -40,7 +40,7 @@ func (s *Session) Raw(key string) (b []byte, ok bool, err error) {
 	if sn == nil {
 		return nil, false, nil
 	}
-	b, ok = sn.fields[key]
+	b, ok = sn.fields.get(key)
 	return b, ok, nil
 }
 

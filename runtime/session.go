@@ -263,19 +263,16 @@ func (s *Session) Keys() []string {
 	if sn == nil && len(s.pending) == 0 {
 		return nil
 	}
-	var base map[string][]byte
+	var base fieldSet
 	if sn != nil {
 		base = sn.fields
 	}
 	if len(s.pending) == 0 {
-		if len(base) == 0 {
-			return nil
-		}
-		return sortedKeys(base)
+		return base.keys()
 	}
-	merged := make(map[string][]byte, len(base)+len(s.pending))
-	for k, v := range base {
-		merged[k] = v
+	merged := make(map[string][]byte, len(s.pending))
+	for it := base.iter(); it.next(); {
+		merged[string(it.key)] = it.value
 	}
 	for k, v := range s.pending {
 		if v == nil {
@@ -300,13 +297,11 @@ func (s *Session) Size() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.resolve()
-	sn := s.current()
-	var base map[string][]byte
-	size := 0
-	if sn != nil {
-		base, size = sn.fields, sn.size
+	var base fieldSet
+	if sn := s.current(); sn != nil {
+		base = sn.fields
 	}
-	return size + pendingDelta(base, s.pending)
+	return base.size() + pendingDelta(base, s.pending)
 }
 
 // FromContext returns the session that [Manager.Handler] attached to the
@@ -358,7 +353,7 @@ func (s *Session) current() *snapshot {
 	if s.e == nil {
 		return nil
 	}
-	if sn := s.e.snap.Load(); !sn.gone {
+	if sn := s.e.snap.Load(); !sn.gone() {
 		return sn
 	}
 	return nil
@@ -375,13 +370,13 @@ func (s *Session) lost(e *entry) {
 
 // pendingDelta returns how much applying pending to base changes the
 // size.
-func pendingDelta(base, pending map[string][]byte) int {
+func pendingDelta(base fieldSet, pending map[string][]byte) int {
 	d := 0
 	for k, v := range pending {
 		if v != nil {
 			d += fieldSize(k, v)
 		}
-		if old, ok := base[k]; ok {
+		if old, ok := base.get(k); ok {
 			d -= fieldSize(k, old)
 		}
 	}

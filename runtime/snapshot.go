@@ -1,7 +1,7 @@
 package session
 
 import (
-	"maps"
+	"math"
 	"sort"
 	"time"
 
@@ -11,50 +11,96 @@ import (
 // snapshot is one immutable state of a session. A new snapshot replaces
 // the old one on every change; readers load the current pointer without
 // locking and never see a half-made change.
+//
+// It is kept small (64 bytes, one allocation besides its fields): the
+// cache holds one per session (see BenchmarkCacheFootprint).
 type snapshot struct {
-	// fields maps keys to encoded (msgpack) values. Never modified.
-	fields map[string][]byte
-	// size is the encoded size: sum of len(key)+len(value).
-	size int
-	// created is when the session was first written.
-	created time.Time
-	// expires is the expiry the engine has: min(last touch + idle
-	// timeout, created + lifetime) as computed when it was written.
-	expires time.Time
+	// fields holds the keys and their encoded (msgpack) values. Never
+	// modified.
+	fields fieldSet
+	// owner is the session's owner as the engine indexes it ("" for
+	// none); see WithOwnerKey.
+	owner string
+	// created is when the session was first written, in Unix
+	// nanoseconds (see unixNanos).
+	created int64
+	// expires is the expiry the engine has, in Unix nanoseconds: min(last
+	// touch + idle timeout, created + lifetime) as computed when it was
+	// written.
+	expires int64
 	// version is the engine's version of the session this snapshot
 	// reflects (store.Record.Version): 1 after Create, one more per
 	// Update. Remote change messages are compared with it.
 	version uint64
-	// owner is the session's owner as the engine indexes it ("" for
-	// none); see WithOwnerKey.
-	owner string
-	// gone marks a session that was destroyed, renewed away or found
-	// missing: it holds no data and is never written again.
-	gone bool
 }
 
 // snapshotOf returns the snapshot of a record as the engine returned it.
 func snapshotOf(rec store.Record) *snapshot {
-	fields := rec.Fields
-	if fields == nil {
-		fields = map[string][]byte{}
-	}
 	return &snapshot{
-		fields:  fields,
-		size:    sizeOf(fields),
-		created: rec.Created,
-		expires: rec.Expires,
+		fields:  packFields(rec.Fields),
+		created: unixNanos(rec.Created),
+		expires: unixNanos(rec.Expires),
 		version: rec.Version,
 		owner:   rec.Owner,
 	}
 }
 
-// goneSnapshot is the state of a session that no longer exists.
-var goneSnapshot = &snapshot{gone: true}
+// goneSnapshot is the state of a session that no longer exists
+// (destroyed, renewed away or found missing): it holds no data and is
+// never written again.
+var goneSnapshot = &snapshot{}
+
+// gone reports whether s is goneSnapshot.
+func (s *snapshot) gone() bool { return s == goneSnapshot }
+
+// The nanosecond range of a snapshot's times: Unix nanoseconds fit an
+// int64 from 1678 to 2262; times outside it are clamped.
+const (
+	minUnixSeconds = math.MinInt64/int64(time.Second) + 1
+	maxUnixSeconds = math.MaxInt64/int64(time.Second) - 1
+)
+
+// unixNanos returns t in Unix nanoseconds, clamped to the int64 range (a
+// zero time is the distant past).
+func unixNanos(t time.Time) int64 {
+	switch s := t.Unix(); {
+	case s < minUnixSeconds:
+		return math.MinInt64
+	case s > maxUnixSeconds:
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// addNanos returns t + d without overflowing.
+func addNanos(t int64, d time.Duration) int64 {
+	switch {
+	case d > 0 && t > math.MaxInt64-int64(d):
+		return math.MaxInt64
+	case d < 0 && t < math.MinInt64-int64(d):
+		return math.MinInt64
+	}
+	return t + int64(d)
+}
 
 // fieldSize is the contribution of one field to a session's size.
 func fieldSize(key string, v []byte) int {
 	return len(key) + len(v)
+}
+
+// recordFields returns the fields fs sets (a nil Value removes its key;
+// a later field with the same key wins), as a record holds them, and
+// their encoded size.
+func recordFields(fs []Field) (map[string][]byte, int) {
+	out := make(map[string][]byte, len(fs))
+	for _, f := range fs {
+		if f.Value == nil {
+			delete(out, f.Key)
+		} else {
+			out[f.Key] = f.Value
+		}
+	}
+	return out, sizeOf(out)
 }
 
 // sizeOf returns the encoded size of fields.
@@ -64,25 +110,6 @@ func sizeOf(fields map[string][]byte) int {
 		n += fieldSize(k, v)
 	}
 	return n
-}
-
-// applyFields returns a copy of base with fs applied (a nil Value
-// removes its key), and the copy's size.
-func applyFields(base map[string][]byte, fs []Field) (map[string][]byte, int) {
-	var out map[string][]byte
-	if len(base) == 0 {
-		out = make(map[string][]byte, len(fs))
-	} else {
-		out = maps.Clone(base)
-	}
-	for _, f := range fs {
-		if f.Value == nil {
-			delete(out, f.Key)
-		} else {
-			out[f.Key] = f.Value
-		}
-	}
-	return out, sizeOf(out)
 }
 
 // sortedKeys returns the keys of m in order.

@@ -134,7 +134,7 @@ func (s *Session) updateOnce(ctx context.Context, key string, fn func(old []byte
 	// fn; the engine is asked to hold what this copy holds.
 	var engine []byte
 	if sn := s.current(); sn != nil {
-		engine = sn.fields[key]
+		engine, _ = sn.fields.get(key)
 	}
 	old, ok := engine, engine != nil
 	if v, staged := s.pending[key]; staged {
@@ -169,7 +169,7 @@ func (s *Session) reload(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	start := m.stamp(m.now())
-	rec, err := m.store.Load(ctx, e.key)
+	rec, err := m.store.Load(ctx, e.key())
 	if errors.Is(err, ErrNotFound) {
 		s.lost(e)
 		return err
@@ -177,7 +177,7 @@ func (s *Session) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if cur := e.snap.Load(); cur.gone {
+	if cur := e.snap.Load(); cur.gone() {
 		s.lost(e)
 		return ErrNotFound
 	}

@@ -49,11 +49,11 @@ func (s *Session) stage(op, key string, fs []Field) error {
 	if s.e == nil && !s.isNew && !hasSet(fs) {
 		return nil // nothing to remove from a session that does not exist
 	}
-	var base map[string][]byte
-	size := 0
+	var base fieldSet
 	if sn := s.current(); sn != nil {
-		base, size = sn.fields, sn.size
+		base = sn.fields
 	}
+	size := base.size()
 	next := make(map[string][]byte, len(s.pending)+len(fs))
 	for k, v := range s.pending {
 		next[k] = v
@@ -111,7 +111,7 @@ func (s *Session) create(ctx context.Context, op, key string, fs []Field) error 
 	if !s.isNew && s.phase.Load() != phaseBefore {
 		return opError(op, key, ErrHeadersWritten)
 	}
-	fields, size := applyFields(nil, fs)
+	fields, size := recordFields(fs)
 	if size > s.m.maxSize {
 		return s.tooLarge(op, key, size)
 	}
@@ -122,7 +122,7 @@ func (s *Session) create(ctx context.Context, op, key string, fs []Field) error 
 			return opError(op, key, err)
 		}
 	}
-	e, err := s.m.create(ctx, id, fields, size)
+	e, err := s.m.create(ctx, id, fields, fieldSet(nil).with(fs))
 	if err != nil {
 		return opError(op, key, err)
 	}
@@ -130,20 +130,22 @@ func (s *Session) create(ctx context.Context, op, key string, fs []Field) error 
 	return nil
 }
 
-// create writes a new session with the given fields under id to the
-// engine and caches it.
-func (m *Manager) create(ctx context.Context, id string, fields map[string][]byte, size int) (*entry, error) {
+// create writes a new session under id to the engine and caches it:
+// fields as the record holds them, set as the snapshot does.
+func (m *Manager) create(ctx context.Context, id string, fields map[string][]byte, set fieldSet) (*entry, error) {
 	now := m.now()
 	own := m.ownerOf(fields)
-	sn := &snapshot{fields: fields, size: size, created: now, expires: m.expiresAt(now, now), version: 1, owner: own}
+	expires := m.expiresAt(unixNanos(now), now)
+	sn := &snapshot{fields: set, created: unixNanos(now), expires: unixNanos(expires), version: 1, owner: own}
 	e := m.newEntry(id, sn, m.stamp(now))
-	rec := store.Record{Fields: fields, Created: sn.created, Expires: sn.expires, Owner: own}
-	if err := m.store.Create(ctx, e.key, rec); err != nil {
+	key := e.key()
+	rec := store.Record{Fields: fields, Created: now, Expires: expires, Owner: own}
+	if err := m.store.Create(ctx, key, rec); err != nil {
 		return nil, err
 	}
-	m.keys.Store(e.key, e)
+	m.keys.put(key, e)
 	m.cache.Set(id, e)
-	m.event(ctx, Event{Kind: EventCreated, Handle: e.key, Owner: own, At: now})
+	m.event(ctx, Event{Kind: EventCreated, Handle: key, Owner: own, At: now})
 	return e, nil
 }
 
@@ -170,7 +172,7 @@ func (s *Session) commit(ctx context.Context, op, key string, fs []Field, expect
 	for k, want := range expect {
 		// A writer of this process changed the field since the caller
 		// read it: a conflict, known without asking the engine.
-		if got, ok := cur.fields[k]; ok != (want != nil) || string(got) != string(want) {
+		if got, ok := cur.fields.get(k); ok != (want != nil) || string(got) != string(want) {
 			return opError(op, key, ErrConflict)
 		}
 	}
@@ -178,10 +180,10 @@ func (s *Session) commit(ctx context.Context, op, key string, fs []Field, expect
 	c := changeOf(fs)
 	c.Expect = expect
 	if len(fs) > 0 {
-		next.fields, next.size = applyFields(cur.fields, fs)
+		next.fields = cur.fields.with(fs)
 		if hasSet(fs) {
-			if next.size > m.maxSize && next.size > cur.size {
-				return s.tooLarge(op, key, next.size)
+			if size := next.fields.size(); size > m.maxSize && size > cur.fields.size() {
+				return s.tooLarge(op, key, size)
 			}
 			c.MaxSize = m.maxSize
 		}
@@ -190,19 +192,20 @@ func (s *Session) commit(ctx context.Context, op, key string, fs []Field, expect
 		}
 	}
 	if t := m.touchDue(cur, now); !t.IsZero() {
-		c.Expires, next.expires = t, t
+		c.Expires, next.expires = t, unixNanos(t)
 	}
 	if c.Empty() {
 		return nil
 	}
 	checked, start := e.checked.Load(), m.stamp(now)
-	v, err := m.store.Update(ctx, e.key, c)
+	ek := e.key()
+	v, err := m.store.Update(ctx, ek, c)
 	if err != nil {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			s.lost(e)
 		case errors.Is(err, store.ErrCorrupt):
-			m.dropCorrupt(ctx, e.key, err)
+			m.dropCorrupt(ctx, ek, err)
 			s.lost(e)
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrTooLarge):
 			// The engine holds what this copy does not: read it again
@@ -214,11 +217,11 @@ func (s *Session) commit(ctx context.Context, op, key string, fs []Field, expect
 	next.version = v
 	e.snap.Store(&next)
 	m.settle(e, cur, v, checked, start)
-	m.publish(ctx, bus.Changed, e.key, v)
+	m.publish(ctx, bus.Changed, ek, v)
 	if !c.Expires.IsZero() {
 		s.extended = true
 	}
-	m.written(e, v)
+	m.written(e, ek, v)
 	return nil
 }
 
@@ -271,15 +274,15 @@ func (s *Session) renew(ctx context.Context) error {
 	if err != nil {
 		return opError("renew", "", err)
 	}
-	key := store.Key(id)
-	rec, err := m.store.Move(ctx, e.key, key, c)
+	old, key := e.key(), store.Key(id)
+	rec, err := m.store.Move(ctx, old, key, c)
 	if err != nil {
 		switch {
 		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
 			if errors.Is(err, store.ErrCorrupt) {
-				m.dropCorrupt(ctx, e.key, err)
+				m.dropCorrupt(ctx, old, err)
 			}
-			m.marks.put(e.key, true, 0)
+			m.marks.put(old, true, 0)
 			s.lost(e)
 			s.pending, s.isNew, s.writeID, s.extended, s.clearID = nil, false, false, false, true
 		case errors.Is(err, store.ErrTooLarge):
@@ -289,12 +292,12 @@ func (s *Session) renew(ctx context.Context) error {
 	}
 	ne := m.newEntry(id, snapshotOf(rec), m.stamp(now))
 	e.snap.Store(goneSnapshot)
-	m.marks.put(e.key, true, 0)
+	m.marks.put(old, true, 0)
 	m.forget(e)
-	m.keys.Store(ne.key, ne)
+	m.keys.put(key, ne)
 	m.cache.Set(id, ne)
-	m.publish(ctx, bus.Deleted, e.key, 0)
-	m.event(ctx, Event{Kind: EventRenewed, Handle: ne.key, Previous: e.key, Owner: rec.Owner, At: now})
+	m.publish(ctx, bus.Deleted, old, 0)
+	m.event(ctx, Event{Kind: EventRenewed, Handle: key, Previous: old, Owner: rec.Owner, At: now})
 	s.e, s.id, s.pending, s.writeID = ne, id, nil, true
 	return nil
 }
@@ -309,13 +312,14 @@ func (s *Session) destroy(ctx context.Context) error {
 	m, e := s.m, s.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := m.store.Delete(ctx, e.key); err != nil {
+	key := e.key()
+	if err := m.store.Delete(ctx, key); err != nil {
 		return opError("destroy", "", err)
 	}
-	if cur := e.snap.Load(); !cur.gone {
-		m.marks.put(e.key, true, 0)
-		m.publish(ctx, bus.Deleted, e.key, 0)
-		m.event(ctx, Event{Kind: EventDestroyed, Handle: e.key, Owner: cur.owner})
+	if cur := e.snap.Load(); !cur.gone() {
+		m.marks.put(key, true, 0)
+		m.publish(ctx, bus.Deleted, key, 0)
+		m.event(ctx, Event{Kind: EventDestroyed, Handle: key, Owner: cur.owner})
 	}
 	s.lost(e)
 	s.pending, s.isNew, s.writeID, s.extended, s.clearID = nil, false, false, false, true
