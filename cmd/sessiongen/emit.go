@@ -26,6 +26,9 @@ type emitter struct {
 	taken func(name string) bool
 	// imported holds the import paths registered so far.
 	imported map[string]bool
+	// budget is the generator's -budget: the size limit the types were
+	// proven against, which their Options functions set.
+	budget int
 }
 
 // importAs registers the name under which the file imports path: name,
@@ -57,7 +60,7 @@ func emit(pkg *types.Package, sts []*sessionType, opts options, taken func(strin
 		names[i] = st.Name
 	}
 	f.HeaderComment(fmt.Sprintf("sessiongen %s: -type=%s -budget=%d", version, strings.Join(names, ","), opts.Budget))
-	e := &emitter{pkg: pkg, f: f, taken: taken, imported: map[string]bool{}}
+	e := &emitter{pkg: pkg, f: f, taken: taken, imported: map[string]bool{}, budget: opts.Budget}
 	e.importAs(sessionPath, "session", true)
 	e.importAs(codecPath, "codec", false)
 	e.importAs(msgpackPath, "msgpack", false)
@@ -126,19 +129,21 @@ func (e *emitter) sessionType(st *sessionType) {
 	f.Func().Id(T + "Of").Params(jen.Id("s").Op("*").Qual(sessionPath, "Session")).Id(view).Block(
 		jen.Return(jen.Id(view).Values(jen.Dict{jen.Id("s"): jen.Id("s")})),
 	)
+	owner := ""
 	if ix := st.Index; ix != nil {
-		e.doc(f.Group, "%sOptions returns the options of session.New that %s implies: session.WithOwnerKey(%sOwnerKey), so that sessions are indexed by their owner, %s.%s. Add your own after them: session.New(append(%sOptions(), session.WithStore(st))...).", T, T, T, T, ix.Name, T)
-	} else {
-		e.doc(f.Group, "%sOptions returns the options of session.New that %s implies: none (nil), as it has no owner index. Calling it anyway keeps session.New right when a field gets the tag option index: session.New(append(%sOptions(), session.WithStore(st))...).", T, T, T)
+		owner = fmt.Sprintf(", and session.WithOwnerKey(%sOwnerKey), so that sessions are indexed by their owner, %s.%s", T, T, ix.Name)
 	}
+	e.doc(f.Group, "%sOptions returns the options of session.New that %s implies: session.WithMaxSize(%d), the size limit (sessiongen's -budget) that %s was proven against; session.WithProvenSize(%q, %sMaxSize), so that New refuses a smaller limit, naming both numbers%s. Add your own after them: session.New(append(%sOptions(), session.WithStore(st))...). A later session.WithMaxSize may raise the limit, but not below %sMaxSize.",
+		T, T, e.budget, T, T, T, owner, T, T)
 	f.Func().Id(T+"Options").Params().Index().Qual(sessionPath, "Option").BlockFunc(func(g *jen.Group) {
-		if st.Index == nil {
-			g.Return(jen.Nil())
-			return
-		}
-		g.Return(jen.Index().Qual(sessionPath, "Option").Values(
-			jen.Qual(sessionPath, "WithOwnerKey").Call(jen.Id(T + "OwnerKey")),
-		))
+		multi := jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true}
+		g.Return(jen.Index().Qual(sessionPath, "Option").CustomFunc(multi, func(g *jen.Group) {
+			g.Qual(sessionPath, "WithMaxSize").Call(jen.Lit(e.budget))
+			g.Qual(sessionPath, "WithProvenSize").Call(jen.Lit(T), jen.Id(T+"MaxSize"))
+			if st.Index != nil {
+				g.Qual(sessionPath, "WithOwnerKey").Call(jen.Id(T + "OwnerKey"))
+			}
+		}))
 	})
 
 	e.doc(f.Group, "Session returns the underlying session, for untyped access.")

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 
@@ -260,11 +259,15 @@ func (g *generator) sessionType(name string) *sessionType {
 	a := &analyzer{visiting: map[*types.Named]bool{named: true}}
 	for i := range st.NumFields() {
 		f := st.Field(i)
-		tag, ok := reflect.StructTag(st.Tag(i)).Lookup("session")
+		fpos := g.position(f.Pos())
+		tag, ok, err := lookupTag(st.Tag(i), "session")
+		if err != nil {
+			g.errs.add(fpos, "field %s: %s", f.Name(), malformedTag(st.Tag(i), err))
+			continue
+		}
 		if !ok {
 			continue
 		}
-		fpos := g.position(f.Pos())
 		ti, err := parseTag(tag, false)
 		if err != nil {
 			g.errs.add(fpos, "field %s: %v", f.Name(), err)

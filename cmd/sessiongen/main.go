@@ -19,7 +19,7 @@
 //	type TView struct{ ... }                          // typed view of a session
 //	func TFrom(ctx context.Context) TView             // view of the request's session
 //	func TOf(s *session.Session) TView                // view of s
-//	func TOptions() []session.Option                  // options of session.New T implies
+//	func TOptions() []session.Option                  // options of session.New T implies (size limit, proof, owner key)
 //	const TOwnerKey = "k"                             // with an owner index only
 //	func (v TView) Session() *session.Session
 //	func (v TView) F() (X, bool)                      // ok false: absent or undecodable
@@ -76,16 +76,14 @@
 // e.g. the signed-in user: `session:"uid,index"`. At most one field of a
 // struct carries it, and its type is a string or an integer of any width,
 // or a named type over one. sessiongen then declares TOwnerKey, the
-// field's key, and TOptions returns session.WithOwnerKey(TOwnerKey): pass
-// it to session.New, e.g.
+// field's key, and TOptions also returns session.WithOwnerKey(TOwnerKey)
+// (see Size budget for the rest): pass it to session.New, e.g.
 //
 //	mgr, err := session.New(append(TOptions(), session.WithStore(st))...)
 //
 // and the engine keeps an index of sessions by owner, through which
 // (*session.Manager).Sessions lists an owner's sessions and
-// (*session.Manager).RevokeAll ends them on every node. TOptions exists
-// for every struct and returns nil for one without an owner index, so
-// code calling it need not change when a field gains the option.
+// (*session.Manager).RevokeAll ends them on every node.
 //
 // Supported field types: bool; int, int8..int64; uint, uint8..uint64;
 // float32, float64; string; []byte; [N]byte; time.Time; time.Duration and
@@ -121,6 +119,17 @@
 // (e.g. int64: 9 bytes, string max=64: 66, time.Time: 15) and fails with
 // file:line:col and the worst case of each field when the total can exceed
 // -budget (default 1024, the runtime's default limit).
+//
+// The limit the runtime enforces is the one proven: TOptions, declared for
+// every struct, returns session.WithMaxSize(budget) and
+// session.WithProvenSize("T", TMaxSize), so a manager built with
+//
+//	mgr, err := session.New(append(TOptions(), session.WithStore(st))...)
+//
+// stores every value the setters accept, also with -budget above 1024; and
+// a limit below TMaxSize given after them (session.WithMaxSize(n)) makes
+// session.New fail, naming both numbers, rather than some Saves failing at
+// run time.
 //
 // # Stale files
 //
@@ -163,11 +172,15 @@ Tags on the struct's fields:
 	session:"key,max=N,keymax=K"   map with string keys: keys of at most K bytes
 	session:"key,index"            the owner index: at most one field, a string
 	                               or integer; with max=N too, e.g. "user,max=64,index".
-	                               Pass TOptions() (session.WithOwnerKey(TOwnerKey))
-	                               to session.New for Manager.Sessions and RevokeAll
+	                               TOptions() then adds session.WithOwnerKey(TOwnerKey),
+	                               for Manager.Sessions and RevokeAll
 	session:"-"                    not stored; so is a field without a session tag
 Fields of a struct stored inside a field take bounds without a key:
 	session:",max=N"
+
+Create the manager with the generated options, which set the size limit
+to -budget and record the proven worst case (and the owner key):
+	session.New(append(TOptions(), session.WithStore(st))...)
 
 Flags:
 `
@@ -183,7 +196,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	typeList := fs.String("type", "", "comma-separated names of the session structs (required)")
 	output := fs.String("output", "", "output file (default <lowercased first type>_session.go in the package directory)")
 	check := fs.Bool("check", false, "write nothing; exit 1 naming the file when it is missing or differs from what would be generated")
-	budget := fs.Int("budget", 1024, "largest worst-case encoded session size, in bytes, keys included")
+	budget := fs.Int("budget", 1024, "largest worst-case encoded session size, in bytes, keys included; TOptions() sets it as the runtime's limit (session.WithMaxSize)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()

@@ -131,7 +131,7 @@ func Rename(ctx context.Context, name string) error {
 // TestOwnerIndexRuns generates the owner_index scenario and runs its
 // owner_test.go against the real runtime: the generated Options make the
 // manager index sessions by the index field, so Sessions and RevokeAll
-// find them; a struct without an index implies no option.
+// find them; a struct without an index implies no owner key.
 func TestOwnerIndexRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and tests a generated package; skipped with -short")
@@ -144,7 +144,35 @@ func TestOwnerIndexRuns(t *testing.T) {
 	require.NoError(t, writeFile(res))
 	out, err := goCmd(t, dir, "test", "-count=1", "-v", "./...")
 	require.NoError(t, err, "go test of the generated package:\n%s", out)
-	for _, name := range []string{"TestOptionsIndexTheOwner", "TestNoIndexNoOptions"} {
+	for _, name := range []string{"TestOptionsIndexTheOwner", "TestNoIndexNoOwnerKey"} {
+		assert.Contains(t, out, "--- PASS: "+name+" ", "the generated package's test %s ran and passed", name)
+	}
+	assert.NotContains(t, out, "--- FAIL")
+}
+
+// TestProvenSizeRuns generates the proven_size scenario (-budget=2048, a
+// struct whose worst case is over the default 1024 bytes) and runs its
+// size_test.go against the real runtime: session.New(TOptions()...)
+// accepts a Save of a maximal value and limits the session to the budget
+// exactly, the default limit refuses that Save, and a lower limit given
+// after TOptions makes New fail, naming both numbers.
+func TestProvenSizeRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and tests a generated package; skipped with -short")
+	}
+	sc := loadScenario(t, filepath.Join(scenarioDir(t), "proven_size.txtar"))
+	require.Contains(t, sc.files, "size_test.go")
+	require.Equal(t, 2048, sc.budget)
+	dir := newModule(t, sc.files)
+	res, err := generate(sc.options(dir))
+	require.NoError(t, err, "%s", errorTextOrEmpty(err, dir))
+	require.NoError(t, writeFile(res))
+	out, err := goCmd(t, dir, "test", "-count=1", "-v", "./...")
+	require.NoError(t, err, "go test of the generated package:\n%s", out)
+	for _, name := range []string{
+		"TestWorstCaseIsOverTheDefault", "TestOptionsAcceptAMaximalSave", "TestOptionsSetTheBudget",
+		"TestDefaultLimitRefusesTheSave", "TestLowerLimitIsRefused",
+	} {
 		assert.Contains(t, out, "--- PASS: "+name+" ", "the generated package's test %s ran and passed", name)
 	}
 	assert.NotContains(t, out, "--- FAIL")

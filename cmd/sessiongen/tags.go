@@ -114,3 +114,80 @@ func checkKey(key string) error {
 	}
 	return nil
 }
+
+// lookupTag returns the value of key in the struct tag as
+// reflect.StructTag.Lookup does, and also says why a tag that Lookup
+// cannot parse is malformed. Lookup reads the tag's key:"value" pairs in
+// order and stops, reporting nothing, at the first malformed one, so a
+// key there or after it silently reads as absent (`session:uid` stores
+// nothing). err is nil when the key is found (whatever follows it) or the
+// whole tag is well formed; otherwise it describes the first malformed
+// pair.
+func lookupTag(tag, key string) (value string, ok bool, err error) {
+	rest := tag
+	for {
+		rest = strings.TrimLeft(rest, " ")
+		if rest == "" {
+			return "", false, nil
+		}
+		// A key is a run of characters other than space, control
+		// characters, colon and quote (reflect's rule).
+		i := 0
+		for i < len(rest) && rest[i] > ' ' && rest[i] != ':' && rest[i] != '"' && rest[i] != 0x7f {
+			i++
+		}
+		name := rest[:i]
+		switch {
+		case i == 0:
+			return "", false, fmt.Errorf("unexpected %q where a key should start (want key:\"value\" pairs separated by spaces)", rest[:1])
+		case i == len(rest) || rest[i] != ':':
+			if i < len(rest) && rest[i] == '"' && strings.HasSuffix(name, "=") && len(name) > 1 {
+				return "", false, fmt.Errorf("%s is followed by \"=\" where a colon belongs: write %s:\"...\"", name[:len(name)-1], name[:len(name)-1])
+			}
+			return "", false, fmt.Errorf("%s is not followed by a colon and a quoted value (want key:\"value\" pairs separated by spaces)", name)
+		case i+1 == len(rest) || rest[i+1] != '"':
+			after := rest[i+1:]
+			if t := strings.TrimLeft(after, " "); t != after && strings.HasPrefix(t, "\"") {
+				return "", false, fmt.Errorf("a space follows the colon after %s: write %s:\"...\" with no space", name, name)
+			}
+			word, _, _ := strings.Cut(after, " ")
+			if len(word) >= 2 && (word[0] == '\'' || word[0] == '`') && word[len(word)-1] == word[0] {
+				return "", false, fmt.Errorf("the value of %s is not in double quotes: write %s:%q", name, name, word[1:len(word)-1])
+			}
+			if word != "" && !strings.ContainsAny(word, "\"`'") {
+				return "", false, fmt.Errorf("the value of %s is not quoted: write %s:%q", name, name, word)
+			}
+			return "", false, fmt.Errorf("the value of %s does not start with a double quote right after the colon", name)
+		}
+		rest = rest[i+1:]
+		// The quoted value runs to the next unescaped quote.
+		j := 1
+		for j < len(rest) && rest[j] != '"' {
+			if rest[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(rest) {
+			return "", false, fmt.Errorf("the value of %s has no closing double quote", name)
+		}
+		quoted := rest[:j+1]
+		rest = rest[j+1:]
+		if name == key {
+			v, err := strconv.Unquote(quoted)
+			if err != nil {
+				return "", false, fmt.Errorf("the value of %s, %s, is not a valid quoted string: %v", name, quoted, err)
+			}
+			return v, true, nil
+		}
+	}
+}
+
+// malformedTag describes a struct tag that lookupTag cannot parse.
+func malformedTag(tag string, err error) string {
+	shown := "`" + tag + "`"
+	if strings.ContainsFunc(tag, func(r rune) bool { return r == '`' || !strconv.IsPrint(r) }) {
+		shown = strconv.Quote(tag)
+	}
+	return fmt.Sprintf("malformed struct tag %s: %v", shown, err)
+}

@@ -357,11 +357,18 @@ func (a *analyzer) structType(ti *typeInfo, u *types.Struct, at level) error {
 	for i := range u.NumFields() {
 		f := u.Field(i)
 		tag := reflect.StructTag(u.Tag(i))
+		fpath := at.path + "." + f.Name()
+		// A malformed tag reads as absent: the field's bounds (session)
+		// or msgpack's name for it would be lost without a word.
+		for _, key := range []string{"session", "msgpack"} {
+			if _, _, err := lookupTag(u.Tag(i), key); err != nil {
+				return fmt.Errorf("%s: %s", fpath, malformedTag(u.Tag(i), err))
+			}
+		}
 		name, opts, _ := strings.Cut(tag.Get("msgpack"), ",")
 		if name == "-" {
 			continue
 		}
-		fpath := at.path + "." + f.Name()
 		if f.Name() == "_msgpack" {
 			return at.errf("struct %s has a _msgpack field: msgpack struct options (as_array, omitempty for all) are not supported", typeString(ti.T))
 		}

@@ -57,11 +57,19 @@ func DemoSessionOf(s *session.Session) DemoSessionView {
 }
 
 // DemoSessionOptions returns the options of session.New that DemoSession
-// implies: session.WithOwnerKey(DemoSessionOwnerKey), so that sessions are
+// implies: session.WithMaxSize(1024), the size limit (sessiongen's -budget)
+// that DemoSession was proven against; session.WithProvenSize("DemoSession",
+// DemoSessionMaxSize), so that New refuses a smaller limit, naming both
+// numbers, and session.WithOwnerKey(DemoSessionOwnerKey), so that sessions are
 // indexed by their owner, DemoSession.User. Add your own after them:
-// session.New(append(DemoSessionOptions(), session.WithStore(st))...).
+// session.New(append(DemoSessionOptions(), session.WithStore(st))...). A later
+// session.WithMaxSize may raise the limit, but not below DemoSessionMaxSize.
 func DemoSessionOptions() []session.Option {
-	return []session.Option{session.WithOwnerKey(DemoSessionOwnerKey)}
+	return []session.Option{
+		session.WithMaxSize(1024),
+		session.WithProvenSize("DemoSession", DemoSessionMaxSize),
+		session.WithOwnerKey(DemoSessionOwnerKey),
+	}
 }
 
 // Session returns the underlying session, for untyped access.

@@ -26,8 +26,8 @@ type app struct {
 }
 
 // newApp returns the app keeping its sessions in st, with the options
-// DemoSession implies (its owner index, the user: see DemoSessionOptions)
-// and then extra (a bus, for instance). The session cookie is named "sid"
+// DemoSession implies (the size limit its worst case was proven against,
+// and its owner index, the user: see DemoSessionOptions) and then extra (a bus, for instance). The session cookie is named "sid"
 // and persistent (it lasts as long as the session, so a visitor stays
 // signed in across browser restarts as well as server restarts). Close
 // the app's manager (a.mgr.Close) when done.
