@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"math"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/sessiongen/sessiongen/runtime/codec"
 	"github.com/sessiongen/sessiongen/runtime/identity"
+	"github.com/sessiongen/sessiongen/runtime/internal/alloctest"
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/memstore"
 )
@@ -47,20 +46,8 @@ func structBound(n int) uint64 {
 	return max(allocBound(n), (3*uint64(unsafe.Sizeof(decodeTarget{})))*uint64(n)+64<<10)
 }
 
-// allocated returns the bytes allocated while fn ran (runtime.MemStats
-// TotalAlloc): the least of three runs, as TotalAlloc counts every
-// goroutine and other ones (the fuzzing engine's) allocate now and then.
-func allocated(fn func()) uint64 {
-	least := uint64(math.MaxUint64)
-	for range 3 {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		fn()
-		runtime.ReadMemStats(&after)
-		least = min(least, after.TotalAlloc-before.TotalAlloc)
-	}
-	return least
-}
+// allocated returns the bytes fn allocates (the least of three runs).
+var allocated = alloctest.Bytes
 
 // decodeTarget is a struct with nested slices, maps and pointers, the
 // shape of a typical untyped session value.

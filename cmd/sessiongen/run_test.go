@@ -16,23 +16,31 @@ import (
 // type, range checks, bound refusals, Save as one engine call, the exact
 // worst-case size, allocation-free getters and hostile stored bytes.
 func TestGeneratedCodeRuns(t *testing.T) {
+	runScenarioTests(t, "all_types.txtar", "typed_test.go",
+		"TestEveryFieldRoundTrips", "TestSaveIsOneEngineCall", "TestSaveIsAllOrNothing", "TestWorstCase",
+		"TestNarrowIntegersAreRangeChecked", "TestBoundsAreRefused", "TestGetterAllocatesNothing",
+		"TestHostileBytesAreRefused")
+}
+
+// runScenarioTests generates the accessors of the scenario file name,
+// whose test file testFile runs against the real runtime, runs go test on
+// the generated package, and requires each of the tests named to have
+// run and passed. It is skipped with -short.
+func runScenarioTests(t *testing.T, name, testFile string, tests ...string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and tests a generated package; skipped with -short")
 	}
-	sc := loadScenario(t, filepath.Join(scenarioDir(t), "all_types.txtar"))
-	require.Contains(t, sc.files, "typed_test.go")
+	sc := loadScenario(t, filepath.Join(scenarioDir(t), name))
+	require.Contains(t, sc.files, testFile)
 	dir := newModule(t, sc.files)
 	res, err := generate(sc.options(dir))
 	require.NoError(t, err, "%s", errorTextOrEmpty(err, dir))
 	require.NoError(t, writeFile(res))
 	out, err := goCmd(t, dir, "test", "-count=1", "-v", "./...")
 	require.NoError(t, err, "go test of the generated package:\n%s", out)
-	for _, name := range []string{
-		"TestEveryFieldRoundTrips", "TestSaveIsOneEngineCall", "TestSaveIsAllOrNothing", "TestWorstCase",
-		"TestNarrowIntegersAreRangeChecked", "TestBoundsAreRefused", "TestGetterAllocatesNothing",
-		"TestHostileBytesAreRefused",
-	} {
-		assert.Contains(t, out, "--- PASS: "+name+" ", "the generated package's test %s ran and passed", name)
+	for _, test := range tests {
+		assert.Contains(t, out, "--- PASS: "+test+" ", "the generated package's test %s ran and passed", test)
 	}
 	assert.NotContains(t, out, "--- FAIL")
 }
@@ -157,23 +165,7 @@ func TestOwnerIndexRuns(t *testing.T) {
 // exactly, the default limit refuses that Save, and a lower limit given
 // after TOptions makes New fail, naming both numbers.
 func TestProvenSizeRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and tests a generated package; skipped with -short")
-	}
-	sc := loadScenario(t, filepath.Join(scenarioDir(t), "proven_size.txtar"))
-	require.Contains(t, sc.files, "size_test.go")
-	require.Equal(t, 2048, sc.budget)
-	dir := newModule(t, sc.files)
-	res, err := generate(sc.options(dir))
-	require.NoError(t, err, "%s", errorTextOrEmpty(err, dir))
-	require.NoError(t, writeFile(res))
-	out, err := goCmd(t, dir, "test", "-count=1", "-v", "./...")
-	require.NoError(t, err, "go test of the generated package:\n%s", out)
-	for _, name := range []string{
+	runScenarioTests(t, "proven_size.txtar", "size_test.go",
 		"TestWorstCaseIsOverTheDefault", "TestOptionsAcceptAMaximalSave", "TestOptionsSetTheBudget",
-		"TestDefaultLimitRefusesTheSave", "TestLowerLimitIsRefused",
-	} {
-		assert.Contains(t, out, "--- PASS: "+name+" ", "the generated package's test %s ran and passed", name)
-	}
-	assert.NotContains(t, out, "--- FAIL")
+		"TestDefaultLimitRefusesTheSave", "TestLowerLimitIsRefused")
 }

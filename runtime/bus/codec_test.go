@@ -2,8 +2,6 @@ package bus_test
 
 import (
 	"fmt"
-	"math"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessiongen/sessiongen/runtime/bus"
+	"github.com/sessiongen/sessiongen/runtime/internal/alloctest"
 )
 
 func TestCodecRoundTrip(t *testing.T) {
@@ -130,20 +129,8 @@ func decodeAllocBound(n int) uint64 {
 	return uint64(n) + 1024
 }
 
-// allocated returns the bytes allocated while fn ran: the least of three
-// runs, as other goroutines (the fuzzing engine's) allocate meanwhile now
-// and then.
-func allocated(fn func()) uint64 {
-	least := uint64(math.MaxUint64)
-	for range 3 {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		fn()
-		runtime.ReadMemStats(&after)
-		least = min(least, after.TotalAlloc-before.TotalAlloc)
-	}
-	return least
-}
+// allocated returns the bytes fn allocates (the least of three runs).
+var allocated = alloctest.Bytes
 
 // TestDecodeAllocatesLittle: a payload arrives from the network (any
 // publisher on the Redis channel or PostgreSQL notification channel), so

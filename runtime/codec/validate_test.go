@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sessiongen/sessiongen/runtime/codec"
+	"github.com/sessiongen/sessiongen/runtime/internal/alloctest"
 )
 
 // be32 is a big-endian 32-bit length.
@@ -138,19 +138,8 @@ func TestDecodersCheckLengthsFirst(t *testing.T) {
 	}
 }
 
-// allocated returns the bytes allocated while fn ran: the least of three
-// runs (TotalAlloc counts every goroutine).
-func allocated(fn func()) uint64 {
-	least := uint64(math.MaxUint64)
-	for range 3 {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		fn()
-		runtime.ReadMemStats(&after)
-		least = min(least, after.TotalAlloc-before.TotalAlloc)
-	}
-	return least
-}
+// allocated returns the bytes fn allocates (the least of three runs).
+var allocated = alloctest.Bytes
 
 // decodeVia decodes b into dst with msgpack.Decoder reading from a
 // codec.Reader.
