@@ -143,9 +143,11 @@ func (s *Session) ID() string {
 // Get decodes the value stored under key into dst, which must be a
 // non-nil pointer, and reports whether the key was present. Pointers to
 // the hot types of [Value] are decoded without reflection; anything else
-// with msgpack.Unmarshal. Bytes that do not decode into dst give an error
-// wrapping [ErrDecode] naming the key and the type; dst is then
-// unspecified.
+// with msgpack, through a reader that checks every declared length
+// against the bytes that remain and bounds nesting, so stored bytes
+// cannot make a decode allocate more than a small multiple of their
+// size. Bytes that do not decode into dst give an error wrapping
+// [ErrDecode] naming the key and the type; dst is then unspecified.
 func (s *Session) Get(key string, dst any) (bool, error) {
 	if s == nil {
 		return false, opError("get", key, ErrNoSession)
@@ -168,9 +170,12 @@ func (s *Session) Get(key string, dst any) (bool, error) {
 
 // Set stores v, msgpack-encoded, under key. The key must be 1 to 128
 // bytes of valid UTF-8 ([ErrInvalidKey]); a value msgpack cannot encode
-// gives an error wrapping [ErrEncode]; a change that would make the
-// session larger than the limit gives [ErrTooLarge]. On any error nothing
-// changed.
+// gives an error wrapping [ErrEncode], and one whose encoding is not
+// exactly one well-formed msgpack value (a custom marshaller's or a
+// msgpack.RawMessage's) also wraps [ErrInvalidValue]; a change that would
+// make the session larger than the limit, here or in the engine (which
+// checks it too, so several processes cannot pass it together), gives
+// [ErrTooLarge]. On any error nothing changed.
 //
 // Under [Immediate] flushing Set returns once the engine has the change;
 // under [OnResponse] the change is sent before the response headers.
