@@ -14,7 +14,8 @@ import (
 // Engine contents are data, not trusted code: a bug, an old binary or an
 // intruder with access to the engine can leave a record the engine
 // cannot parse (store.ErrCorrupt), or fields whose names no manager
-// writes. Neither may lock the user out. A record the engine cannot
+// writes (or empty values, which are no msgpack value). Neither may lock
+// the user out. A record the engine cannot
 // parse is reported once (the engine's error names the engine and the
 // hashed key, never the ID), deleted, and treated as no session: the
 // client is told to forget its ID and gets a fresh session on its next
@@ -34,12 +35,20 @@ func (m *Manager) dropCorrupt(ctx context.Context, key string, err error) {
 	m.publish(ctx, bus.Deleted, key, 0)
 }
 
+// validField reports whether a stored field can be one the manager
+// wrote: a valid key (see ValidKey) and a value of at least one byte (a
+// msgpack value never has fewer).
+func validField(k string, v []byte) bool {
+	return len(v) > 0 && ValidKey(k)
+}
+
 // validFields returns rec without the fields whose names are not valid
-// keys (see ValidKey), reporting each once per load.
+// keys (see ValidKey) or whose values are empty, reporting them once per
+// load.
 func (m *Manager) validFields(ctx context.Context, key string, rec store.Record) store.Record {
 	bad := 0
-	for k := range rec.Fields {
-		if !ValidKey(k) {
+	for k, v := range rec.Fields {
+		if !validField(k, v) {
 			bad++
 		}
 	}
@@ -48,15 +57,15 @@ func (m *Manager) validFields(ctx context.Context, key string, rec store.Record)
 	}
 	fields := make(map[string][]byte, len(rec.Fields)-bad)
 	for k, v := range rec.Fields {
-		if ValidKey(k) {
+		if validField(k, v) {
 			fields[k] = v
 		}
 	}
 	rec.Fields = fields
-	m.logger().ErrorContext(ctx, "session: ignoring fields with invalid names in a stored session",
+	m.logger().ErrorContext(ctx, "session: ignoring fields with invalid names or empty values in a stored session",
 		slog.String("handle", key), slog.Int("fields", bad))
 	if m.report != nil {
-		m.report(ctx, fmt.Errorf("session: load: %d field(s) with invalid names ignored in the session with handle %s", bad, key))
+		m.report(ctx, fmt.Errorf("session: load: %d field(s) with invalid names or empty values ignored in the session with handle %s", bad, key))
 	}
 	return rec
 }

@@ -305,11 +305,21 @@ func (m *Manager) revokeKey(ctx context.Context, key, owner string) error {
 	if gone != nil && !errors.Is(gone, store.ErrNotFound) && !errors.Is(gone, store.ErrCorrupt) {
 		return gone
 	}
-	if err := m.store.Delete(ctx, key); err != nil {
-		return err
+	derr := m.store.Delete(ctx, key)
+	if gone != nil && derr != nil {
+		return derr // nothing was known to end: the caller may retry
 	}
+	// The session has ended in the engine (expired by the first write,
+	// or deleted): every copy must go, even if the deletion failed and
+	// only the engine's clean-up will remove the expired record.
 	m.invalidateKey(key, true, 0)
 	m.publish(ctx, bus.Deleted, key, 0)
+	if derr != nil {
+		m.reportError(ctx, fmt.Errorf("session: revoke: the session has expired but deleting its record failed (the engine's clean-up removes it): %w", derr))
+	}
+	if errors.Is(gone, store.ErrCorrupt) {
+		return nil // a damaged record was deleted: that ends the session too
+	}
 	if gone != nil {
 		return gone
 	}

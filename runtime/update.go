@@ -3,11 +3,14 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"math/rand/v2"
 	"reflect"
 	"sync"
 	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
 )
 
 // Same-key read-modify-write (compare-and-set).
@@ -41,8 +44,10 @@ const MaxUpdateTries = 64
 // or process changed the key in between, fn is called again with the
 // fresh value, at most [MaxUpdateTries] times in all (so fn must have no
 // other effects); then the error wraps [ErrConflict]. An error from fn
-// is returned as it is and nothing is changed. Update returns the value
-// stored.
+// is returned as it is and nothing is changed. fn may read the session
+// (another key, say) but must not call Update or UpdateRaw on it: tries
+// of one session take turns, so that would wait forever. Update returns
+// the value stored.
 //
 // Update writes to the engine at once, whatever the flush mode: under
 // [OnResponse] the request's pending changes go with it. A session that
@@ -120,30 +125,13 @@ func (s *Session) UpdateRaw(ctx context.Context, key string, fn func(old []byte,
 
 // updateOnce is one try of UpdateRaw.
 func (s *Session) updateOnce(ctx context.Context, key string, fn func(old []byte, ok bool) ([]byte, error)) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.resolve()
-	if s.err != nil {
-		return nil, opError("update", key, s.err)
+	rd, err := s.readForUpdate(ctx, key)
+	if err != nil {
+		return nil, err
 	}
-	if s.e != nil && s.e.checked.Load() == invalid {
-		// A conflict or a change message showed the cached copy stale:
-		// read the session again first.
-		if err := s.reload(ctx); err != nil {
-			return nil, opError("update", key, err)
-		}
-	}
-	// The value the request sees (its own pending change first) goes to
-	// fn; the engine is asked to hold what this copy holds.
-	var engine []byte
-	if sn := s.current(); sn != nil {
-		engine, _ = sn.fields.get(key)
-	}
-	old, ok := engine, engine != nil
-	if v, staged := s.pending[key]; staged {
-		old, ok = v, v != nil
-	}
-	nb, err := fn(old, ok)
+	// fn runs without the session's lock, so it may read the session
+	// (another key, a limit); what it does is checked below.
+	nb, err := fn(rd.old, rd.ok)
 	if err != nil {
 		return nil, err
 	}
@@ -155,14 +143,62 @@ func (s *Session) updateOnce(ctx context.Context, key string, fn func(old []byte
 	if err := s.m.checkOwner("update", fs); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, opError("update", key, s.err)
+	}
+	if v, staged := s.pending[key]; s.e != rd.e || staged != rd.staged || string(v) != string(rd.stagedValue) {
+		// The request changed its session while fn ran (renewed,
+		// destroyed, or staged another value of the key): try again.
+		return nil, opError("update", key, ErrConflict)
+	}
 	var expect map[string][]byte
 	if s.e != nil {
-		expect = map[string][]byte{key: engine}
+		expect = map[string][]byte{key: rd.engine}
 	}
 	if err := s.send(ctx, "update", key, fs, expect); err != nil {
 		return nil, err
 	}
 	return nb, nil
+}
+
+// updateRead is what one try of UpdateRaw read of the session.
+type updateRead struct {
+	e           *entry // the request's entry (nil: no session in the engine yet)
+	engine      []byte // the bytes under key in the cached copy: the engine must still hold them
+	old         []byte // the value the request sees (its staged change first)
+	ok          bool   // whether the request sees the key at all
+	staged      bool   // whether the request had staged a change of key
+	stagedValue []byte // that change (nil: a removal)
+}
+
+// readForUpdate reads, for one try of UpdateRaw, what the request and its
+// cached copy hold under key. A copy known to be stale is read again from
+// the engine first.
+func (s *Session) readForUpdate(ctx context.Context, key string) (updateRead, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resolve()
+	if s.err != nil {
+		return updateRead{}, opError("update", key, s.err)
+	}
+	if s.e != nil && s.e.checked.Load() == invalid {
+		// A conflict or a change message showed the cached copy stale:
+		// read the session again first.
+		if err := s.reload(ctx); err != nil {
+			return updateRead{}, opError("update", key, err)
+		}
+	}
+	var rd updateRead
+	if sn := s.current(); sn != nil {
+		rd.engine, _ = sn.fields.get(key)
+	}
+	rd.e, rd.old, rd.ok = s.e, rd.engine, rd.engine != nil
+	if v, staged := s.pending[key]; staged {
+		rd.old, rd.ok, rd.staged, rd.stagedValue = v, v != nil, true, v
+	}
+	return rd, nil
 }
 
 // reload replaces the request's cached copy with the engine's current
@@ -172,9 +208,16 @@ func (s *Session) reload(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	start := m.stamp(m.now())
-	rec, err := m.store.Load(ctx, e.key())
+	key := e.key()
+	rec, err := m.store.Load(ctx, key)
+	if errors.Is(err, store.ErrCorrupt) {
+		m.dropCorrupt(ctx, key, err)
+		err = fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
 	if errors.Is(err, ErrNotFound) {
+		m.invalidateKey(key, true, 0)
 		s.lost(e)
+		s.pending, s.isNew = nil, false
 		return err
 	}
 	if err != nil {

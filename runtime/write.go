@@ -61,8 +61,8 @@ func (s *Session) stage(op, key string, fs []Field) error {
 	for _, f := range fs {
 		next[f.Key] = f.Value
 	}
-	if hasSet(fs) && size+pendingDelta(base, next) > s.m.maxSize {
-		return s.tooLarge(op, key, size+pendingDelta(base, next))
+	if d := pendingDelta(base, next); hasSet(fs) && size+d > s.m.maxSize && d > 0 {
+		return s.tooLarge(op, key, size+d)
 	}
 	if s.e == nil && !s.isNew {
 		id, err := identity.NewID()
@@ -143,10 +143,24 @@ func (m *Manager) create(ctx context.Context, id string, fields map[string][]byt
 	if err := m.store.Create(ctx, key, rec); err != nil {
 		return nil, err
 	}
-	m.keys.put(key, e)
-	m.cache.Set(id, e)
+	m.cacheNew(id, key, e)
 	m.event(ctx, Event{Kind: EventCreated, Handle: key, Owner: own, At: now})
 	return e, nil
+}
+
+// cacheNew puts the entry e of a session this process just wrote to the
+// engine (created or renewed) under id and engine key key in the cache.
+// A deletion of the session announced between the engine write and now
+// (a revocation on any node) found no entry to drop: the record of it is
+// checked after the entry is indexed, as loader.Load does, so either the
+// announcement finds the entry or this finds the announcement.
+func (m *Manager) cacheNew(id, key string, e *entry) {
+	m.keys.put(key, e)
+	m.cache.Set(id, e)
+	if mk, ok := m.marks.get(key); ok && mk.deleted {
+		e.snap.Store(goneSnapshot)
+		m.forget(e)
+	}
 }
 
 // commit sends fs to the existing session s.e in one engine call, with a
@@ -202,11 +216,15 @@ func (s *Session) commit(ctx context.Context, op, key string, fs []Field, expect
 	v, err := m.store.Update(ctx, ek, c)
 	if err != nil {
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrCorrupt):
+			if errors.Is(err, store.ErrCorrupt) {
+				m.dropCorrupt(ctx, ek, err)
+			}
+			// Gone in the engine: every copy of this process is gone too,
+			// and nothing the request staged may go to a new session.
+			m.invalidateKey(ek, true, 0)
 			s.lost(e)
-		case errors.Is(err, store.ErrCorrupt):
-			m.dropCorrupt(ctx, ek, err)
-			s.lost(e)
+			s.pending, s.isNew = nil, false
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrTooLarge):
 			// The engine holds what this copy does not: read it again
 			// before the next use.
@@ -282,7 +300,7 @@ func (s *Session) renew(ctx context.Context) error {
 			if errors.Is(err, store.ErrCorrupt) {
 				m.dropCorrupt(ctx, old, err)
 			}
-			m.marks.put(old, true, 0)
+			m.invalidateKey(old, true, 0)
 			s.lost(e)
 			s.pending, s.isNew, s.writeID, s.extended, s.clearID = nil, false, false, false, true
 		case errors.Is(err, store.ErrTooLarge):
@@ -291,11 +309,13 @@ func (s *Session) renew(ctx context.Context) error {
 		return opError("renew", "", err)
 	}
 	ne := m.newEntry(id, snapshotOf(rec), m.stamp(now))
+	// Every copy of the old ID in this process is gone: the request's own
+	// entry, and another one a concurrent request may have loaded after
+	// this entry left the cache.
 	e.snap.Store(goneSnapshot)
-	m.marks.put(old, true, 0)
+	m.invalidateKey(old, true, 0)
 	m.forget(e)
-	m.keys.put(key, ne)
-	m.cache.Set(id, ne)
+	m.cacheNew(id, key, ne)
 	m.publish(ctx, bus.Deleted, old, 0)
 	m.event(ctx, Event{Kind: EventRenewed, Handle: key, Previous: old, Owner: rec.Owner, At: now})
 	s.e, s.id, s.pending, s.writeID = ne, id, nil, true
@@ -316,8 +336,9 @@ func (s *Session) destroy(ctx context.Context) error {
 	if err := m.store.Delete(ctx, key); err != nil {
 		return opError("destroy", "", err)
 	}
-	if cur := e.snap.Load(); !cur.gone() {
-		m.marks.put(key, true, 0)
+	cur := e.snap.Load()
+	m.invalidateKey(key, true, 0) // every copy of this process, not only e
+	if !cur.gone() {
 		m.publish(ctx, bus.Deleted, key, 0)
 		m.event(ctx, Event{Kind: EventDestroyed, Handle: key, Owner: cur.owner})
 	}

@@ -197,9 +197,9 @@ func (m *moveSetup) requireNothing(t *testing.T) {
 
 // requireFrozen fails unless the old key reads as gone to every
 // operation but is held by Redis with an expiry no later than the end of
-// a freeze begun at start, and lists in the owner's index with that
-// expiry at most.
-func (m *moveSetup) requireFrozen(t *testing.T, start time.Time) {
+// a freeze begun by now (the freeze happened before this call), and lists
+// in the owner's index with that expiry at most.
+func (m *moveSetup) requireFrozen(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	_, err := m.other.Load(ctx, m.from)
@@ -213,7 +213,7 @@ func (m *moveSetup) requireFrozen(t *testing.T, start time.Time) {
 	require.ErrorIs(t, m.other.Create(ctx, m.from, m.rec), store.ErrExists, "Create over a frozen session")
 	at, err := m.c.PExpireTime(ctx, m.hash(m.from)).Result()
 	require.NoError(t, err)
-	limit := start.Add(freezeLimit).UnixMilli()
+	limit := time.Now().Add(freezeLimit).UnixMilli()
 	require.Positive(t, at.Milliseconds(), "the frozen session is held")
 	require.LessOrEqual(t, at.Milliseconds(), limit, "the frozen session is purged when its freeze ends")
 	owned, err := m.other.Owned(ctx, m.owner)
@@ -282,10 +282,9 @@ func TestClusterMoveDeleted(t *testing.T) {
 // succeeds.
 func TestClusterMoveFrozen(t *testing.T) {
 	m := newMoveSetup(t)
-	start := time.Now()
 	m.hook.at = func(hash string, n int) error {
 		if hash == m.hook.to && n == 1 {
-			m.requireFrozen(t, start)
+			m.requireFrozen(t)
 		}
 		return nil
 	}
@@ -324,7 +323,6 @@ func TestClusterMoveCrash(t *testing.T) {
 	} {
 		t.Run(step.name, func(t *testing.T) {
 			m := newMoveSetup(t)
-			start := time.Now()
 			crashed := false
 			m.hook.at = func(hash string, n int) error {
 				if hash == step.hash(m) && n == step.n {
@@ -338,7 +336,7 @@ func TestClusterMoveCrash(t *testing.T) {
 			_, err := m.move()
 			require.ErrorIs(t, err, errInjected)
 			assert.NotErrorIs(t, err, store.ErrNotFound)
-			m.requireFrozen(t, start)
+			m.requireFrozen(t)
 			_, err = m.other.Load(context.Background(), m.to)
 			if step.orphan {
 				require.NoError(t, err, "the orphan under the new key")
