@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,9 +63,13 @@ func TestCloseLeavesCallersEngineOpen(t *testing.T) {
 	m, err := New(WithStore(mem))
 	require.NoError(t, err)
 	require.NoError(t, m.Close())
-	buf := make([]byte, 1<<20)
-	stacks := string(buf[:runtime.Stack(buf, true)])
-	assert.Contains(t, stacks, "memstore.(*shards).janitor", "the caller's engine still runs its clean-up")
+	// The clean-up goroutine may not have been scheduled yet: wait for it
+	// to show up, as it does unless Close stopped it.
+	janitor := func() bool {
+		buf := make([]byte, 1<<20)
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "memstore.(*shards).janitor")
+	}
+	eventually(t, "the caller's engine runs its clean-up", janitor)
 	require.NoError(t, mem.Close())
 }
 
