@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +38,31 @@ type stepHook struct {
 
 	mu     sync.Mutex
 	counts map[string]int
+	fired  map[string]bool
+}
+
+// once reports whether the hook named what has not fired yet for step n
+// of hash, and records that it now has. A step can reach the hook twice:
+// an EVALSHA that Redis answers NOSCRIPT (a node that has not seen the
+// script yet, as on a fresh cluster) is sent again as EVAL.
+func (h *stepHook) once(what, hash string, n int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fired == nil {
+		h.fired = map[string]bool{}
+	}
+	k := fmt.Sprintf("%s %s %d", what, hash, n)
+	if h.fired[k] {
+		return false
+	}
+	h.fired[k] = true
+	return true
+}
+
+// noScript reports whether err is Redis's NOSCRIPT answer: the step did
+// not run and is about to be sent again as EVAL.
+func noScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
 func (h *stepHook) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -67,14 +94,14 @@ func (h *stepHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if key == "" {
 			return next(ctx, cmd)
 		}
-		if h.at != nil {
+		if h.at != nil && h.once("at", key, n) {
 			if err := h.at(key, n); err != nil {
 				cmd.SetErr(err)
 				return err
 			}
 		}
 		err := next(ctx, cmd)
-		if h.after != nil {
+		if h.after != nil && !noScript(err) && h.once("after", key, n) {
 			if lost := h.after(key, n); lost != nil {
 				cmd.SetErr(lost)
 				return lost
@@ -93,13 +120,18 @@ func (h *stepHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 			if key == "" {
 				continue
 			}
-			if h.at != nil {
+			if h.at != nil && h.once("at", key, n) {
 				if err := h.at(key, n); err != nil {
 					fail = err
 				}
 			}
 			if h.after != nil {
-				lost = append(lost, func() error { return h.after(key, n) })
+				lost = append(lost, func() error {
+					if noScript(cmd.Err()) || !h.once("after", key, n) {
+						return nil
+					}
+					return h.after(key, n)
+				})
 			}
 		}
 		if fail != nil {
@@ -254,11 +286,7 @@ func TestClusterMoveRevoked(t *testing.T) {
 			for _, k := range listed {
 				got = append(got, names[k])
 			}
-			// What the one listing holds depends on timing (a loaded
-			// machine has shown it holding neither key, the move then
-			// failing all the same); what matters is that the move
-			// failed and nothing is left live afterwards.
-			assert.Subset(t, step.want, got, "sessions the revocation listed")
+			assert.ElementsMatch(t, step.want, got, "sessions the revocation listed")
 			m.requireNothing(t)
 		})
 	}
