@@ -222,11 +222,13 @@ const maxRevokeRounds = 16
 // engine key keep.
 //
 // A renewal in flight moves a session to a new key (store.Store.Move)
-// and may do so while the owner's sessions are being listed: a listing
-// that read the index before the move and checked the sessions after it
-// holds neither key. So the owner's sessions are listed again until two
-// rounds in a row find nothing left to revoke: a renewal can then only
-// escape by completing twice, once inside each of two listings.
+// and may do so while the owner's sessions are being listed; every
+// engine's Owned then lists it under its old key or its new one
+// (storetest's ListedWhileRenewed checks it). A session listed under its
+// old key but renewed before it is revoked is found under its new key by
+// the next listing, so the owner's sessions are listed again until two
+// rounds in a row find nothing left to revoke (the second is a margin
+// for engines whose index lags, see dynamostore).
 func (m *Manager) revokeOwned(ctx context.Context, op, owner, keep string) (int, error) {
 	idx, err := m.ownerIndex(op, owner)
 	if err != nil {

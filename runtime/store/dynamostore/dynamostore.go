@@ -154,6 +154,14 @@
 // (conditionally on their expiry having passed), which keeps the index
 // bounded also where TTL is off or unsupported (dynalite).
 //
+// When a listed item has gone (a renewal moved it between the query and
+// the read), Owned queries the index again for keys it has not seen, so
+// the renewed session is listed under its new key. On DynamoDB itself
+// that new key reaches the index with the same lag as a created session:
+// a revocation (the manager's RevokeAll) racing a renewal can then
+// miss the renewed session. dynalite, which the tests run on, updates its
+// index at once.
+//
 // # Expiry
 //
 // DynamoDB's TTL purge runs late (typically within days), so expiry is

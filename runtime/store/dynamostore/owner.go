@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/ownerlist"
 )
 
 // maxBatchGet is DynamoDB's limit on the keys of one BatchGetItem.
@@ -27,25 +28,38 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 	if owner == "" {
 		return nil, fmt.Errorf("dynamostore: owned: %w: empty owner", store.ErrInvalid)
 	}
-	keys, err := s.ownerKeys(ctx, owner)
+	index := func(ctx context.Context) ([]string, error) { return s.ownerKeys(ctx, owner) }
+	out, err := ownerlist.List(ctx, index, func(ctx context.Context, keys []string) ([]store.Owned, bool, error) {
+		return s.readOwned(ctx, owner, keys)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: owned: %w", err)
 	}
+	return out, nil
+}
+
+// readOwned reads the sessions of keys, which owner's index listed, and
+// returns the live ones (and those being moved) and whether any had gone.
+// Expired sessions it meets are deleted.
+func (s *Store) readOwned(ctx context.Context, owner string, keys []string) ([]store.Owned, bool, error) {
 	items, err := s.batchGet(ctx, keys)
 	if err != nil {
-		return nil, fmt.Errorf("dynamostore: owned: %w", err)
+		return nil, false, err
 	}
+	gone := len(items) < len(keys)
 	now := nowMillis()
 	var out []store.Owned
 	for _, item := range items {
 		key, _ := item[attrID].(*types.AttributeValueMemberS)
 		if key == nil {
+			gone = true
 			continue
 		}
 		if e, err := millisAttr(item, attrExpires); err == nil && e.UnixMilli() <= now {
 			if err := s.deleteExpired(ctx, key.Value, now); err != nil {
-				return nil, fmt.Errorf("dynamostore: owned: delete expired session: %w", err)
+				return nil, false, fmt.Errorf("delete expired session: %w", err)
 			}
+			gone = true
 			continue
 		}
 		var rec store.Record
@@ -56,6 +70,7 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 			// take is the leftover of a crash: not listed.
 			tok, _ := mark.(*types.AttributeValueMemberS)
 			if tok == nil || !moveInProgress(tok.Value, now) {
+				gone = true
 				continue
 			}
 			rec, err = decodeItem(item)
@@ -63,14 +78,16 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 			rec, err = liveRecord(item, now)
 		}
 		if err != nil {
+			gone = true
 			continue // damaged: never listed
 		}
 		if rec.Owner != owner {
+			gone = true
 			continue // moved to another owner since the index was read
 		}
 		out = append(out, store.Owned{Key: key.Value, Created: rec.Created, Expires: rec.Expires, Version: rec.Version})
 	}
-	return out, nil
+	return out, gone, nil
 }
 
 // ownerKeys returns the keys the index lists under owner.

@@ -337,8 +337,11 @@ func (s *Store) Move(ctx context.Context, from, to string, c store.Change) (stor
 	if exists {
 		s.data.drop(pt, to, old)
 	}
-	s.data.drop(pf, from, e)
-	s.data.owners.move(to, "", ne.owner)
+	// The index moves in one step: a listing of the owner (Owned) sees
+	// the old key or the new one, never neither, so a revocation that
+	// lists the owner's sessions cannot miss a session being renewed.
+	delete(pf.m, from)
+	s.data.owners.rename(from, e.owner, to, ne.owner)
 	pt.m[to] = ne
 	return store.Record{
 		Fields:  copyFields(ne.fields),

@@ -6,12 +6,15 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/ownerlist"
 )
 
 // Owned returns the live sessions of owner, in no particular order, from
 // the owner index; it never looks at other sessions. Expired sessions it
 // meets are purged on the way, with their index entries. An owner with no
-// sessions, and the empty owner, give an empty list.
+// sessions, and the empty owner, give an empty list. A session renewed
+// (Move) while it is listed is listed under its old key or its new one:
+// Move renames the index entry in the same step as the session.
 func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: owned: %w", err)
@@ -19,25 +22,27 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 	if owner == "" {
 		return []store.Owned{}, nil
 	}
-	keys := s.data.owners.keys(owner)
-	out := make([]store.Owned, 0, len(keys))
-	var stale []string
-	now := time.Now()
-	for _, key := range keys {
-		p := s.data.shard(key)
-		p.mu.RLock()
-		e, ok := p.m[key]
-		if ok && e.owner == owner && e.live(now) {
-			out = append(out, store.Owned{Key: key, Created: e.created, Expires: e.expires, Version: e.version})
-		} else {
-			stale = append(stale, key)
+	index := func(context.Context) ([]string, error) { return s.data.owners.keys(owner), nil }
+	return ownerlist.List(ctx, index, func(_ context.Context, keys []string) ([]store.Owned, bool, error) {
+		var out []store.Owned
+		var stale []string
+		now := time.Now()
+		for _, key := range keys {
+			p := s.data.shard(key)
+			p.mu.RLock()
+			e, ok := p.m[key]
+			if ok && e.owner == owner && e.live(now) {
+				out = append(out, store.Owned{Key: key, Created: e.created, Expires: e.expires, Version: e.version})
+			} else {
+				stale = append(stale, key)
+			}
+			p.mu.RUnlock()
 		}
-		p.mu.RUnlock()
-	}
-	for _, key := range stale {
-		s.data.dropStale(key, owner, now)
-	}
-	return out, nil
+		for _, key := range stale {
+			s.data.dropStale(key, owner, now)
+		}
+		return out, len(stale) > 0, nil
+	})
 }
 
 // dropStale removes key from owner's index entries unless, looked at
@@ -67,18 +72,25 @@ func (o *owners) move(key, from, to string) {
 	if from == to {
 		return
 	}
+	o.rename(key, from, key, to)
+}
+
+// rename replaces the entry of key from under owner fromOwner by one of
+// key to under owner toOwner, in one step under the index lock ("" is no
+// owner). The caller holds the locks of both keys' shards.
+func (o *owners) rename(from, fromOwner, to, toOwner string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if from != "" {
-		o.removeLocked(from, key)
+	if fromOwner != "" {
+		o.removeLocked(fromOwner, from)
 	}
-	if to != "" {
-		set := o.m[to]
+	if toOwner != "" {
+		set := o.m[toOwner]
 		if set == nil {
 			set = make(map[string]struct{})
-			o.m[to] = set
+			o.m[toOwner] = set
 		}
-		set[key] = struct{}{}
+		set[to] = struct{}{}
 	}
 }
 

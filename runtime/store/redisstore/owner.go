@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/ownerlist"
 )
 
 // The owner index: see "Owner index" in the package documentation for
@@ -52,7 +53,8 @@ func (s *Store) unconfirm(ctx context.Context, key string, score int64) {
 // Owned returns the live sessions of owner, in no particular order. It
 // costs two round trips (the owner's sorted set, then one pipelined HMGET
 // per listed session); when it meets stale entries, two more remove them
-// and check the sessions again. The empty owner (none) is refused with an
+// and check the sessions again, and the index is read again for entries
+// not seen yet (a session renewed meanwhile is listed under its new key). The empty owner (none) is refused with an
 // error wrapping [store.ErrInvalid]. See "Owner index" in the package
 // documentation for the guarantees.
 func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) {
@@ -60,28 +62,44 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 		return nil, fmt.Errorf("redisstore: owned: %w: empty owner", store.ErrInvalid)
 	}
 	zkey := s.indexKey(owner)
-	now := nowMillis()
-	pipe := s.client.Pipeline()
-	pipe.ZRemRangeByScore(ctx, zkey, "-inf", strconv.FormatInt(now, 10))
-	zr := pipe.ZRangeWithScores(ctx, zkey, 0, -1)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("redisstore: owned: %w", err)
-	}
-	entries := zr.Val()
-	if len(entries) == 0 {
-		return nil, nil
-	}
-	keys := make([]string, len(entries))
-	for i, z := range entries {
-		k, ok := z.Member.(string)
-		if !ok {
-			return nil, fmt.Errorf("redisstore: owned: index member of type %T", z.Member)
+	scores := map[string]float64{}
+	index := func(ctx context.Context) ([]string, error) {
+		pipe := s.client.Pipeline()
+		pipe.ZRemRangeByScore(ctx, zkey, "-inf", strconv.FormatInt(nowMillis(), 10))
+		zr := pipe.ZRangeWithScores(ctx, zkey, 0, -1)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
 		}
-		keys[i] = k
+		keys := make([]string, len(zr.Val()))
+		for i, z := range zr.Val() {
+			k, ok := z.Member.(string)
+			if !ok {
+				return nil, fmt.Errorf("index member of type %T", z.Member)
+			}
+			keys[i] = k
+			scores[k] = z.Score
+		}
+		return keys, nil
 	}
-	metas, err := s.readOwned(ctx, keys, now)
+	read := func(ctx context.Context, keys []string) ([]store.Owned, bool, error) {
+		return s.readOwnedPass(ctx, owner, keys, scores)
+	}
+	out, err := ownerlist.List(ctx, index, read)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: owned: %w", err)
+	}
+	return out, nil
+}
+
+// readOwnedPass reads the sessions of keys, which owner's index listed
+// with the given scores, and returns the live ones and whether any had
+// gone. It removes the entries of sessions that are gone, and repairs
+// entries whose score is below their session's expiry.
+func (s *Store) readOwnedPass(ctx context.Context, owner string, keys []string, scores map[string]float64) ([]store.Owned, bool, error) {
+	now := nowMillis()
+	metas, err := s.readOwned(ctx, keys, now)
+	if err != nil {
+		return nil, false, err
 	}
 	var out []store.Owned
 	var stale []string
@@ -92,7 +110,7 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 			continue
 		}
 		out = append(out, m.owned(keys[i]))
-		if e := m.expires; entries[i].Score < float64(e) {
+		if e := m.expires; scores[keys[i]] < float64(e) {
 			// The invariant was broken (an index write lost after its
 			// session write): repair it.
 			raise = append(raise, s.indexCall(owner, keys[i], indexScore(e, now), now))
@@ -103,15 +121,15 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 		for i, k := range stale {
 			members[i] = k
 		}
-		if err := s.client.ZRem(ctx, zkey, members...).Err(); err != nil {
-			return nil, fmt.Errorf("redisstore: owned: remove stale entries: %w", err)
+		if err := s.client.ZRem(ctx, s.indexKey(owner), members...).Err(); err != nil {
+			return nil, false, fmt.Errorf("remove stale entries: %w", err)
 		}
 		// A session write racing with this call may have made a session
 		// the owner's after it was read: look again, restore its entry.
 		now = nowMillis()
 		again, err := s.readOwned(ctx, stale, now)
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: owned: check removed entries: %w", err)
+			return nil, false, fmt.Errorf("check removed entries: %w", err)
 		}
 		for i, m := range again {
 			if m.ownedBy(owner, now) {
@@ -124,11 +142,11 @@ func (s *Store) Owned(ctx context.Context, owner string) ([]store.Owned, error) 
 		s.run(ctx, raise...)
 		for _, c := range raise {
 			if err := c.cmd.Err(); err != nil {
-				return nil, fmt.Errorf("redisstore: owned: repair entries: %w", err)
+				return nil, false, fmt.Errorf("repair entries: %w", err)
 			}
 		}
 	}
-	return out, nil
+	return out, len(stale) > 0, nil
 }
 
 // ownedMeta is the metadata of one session as [Store.readOwned] reads

@@ -54,6 +54,7 @@ var ownerIndexCases = []testCase{
 	{"TracksUpdates", testOwnedTracksUpdates},
 	{"SetOnUpdate", testOwnedSetOnUpdate},
 	{"Move", testOwnedMove},
+	{"ListedWhileRenewed", testOwnedWhileMoved},
 	{"Clear", testOwnedClear},
 	{"Delete", testOwnedDelete},
 	{"CreateAfterDelete", testOwnedCreateAfterDelete},
@@ -145,6 +146,55 @@ func testOwnedMove(t *testing.T, s store.Store) {
 	rec.Version = 3
 	requireOwned(t, s, a, map[string]store.Record{stay: stayRec, key: rec})
 	requireOwned(t, s, b, nil)
+}
+
+// testOwnedWhileMoved: a session renewed again and again (Move) is in
+// every listing of its owner taken meanwhile, under its old key or its
+// new one: a revocation that lists the owner's sessions must never miss
+// one that a renewal is moving.
+func testOwnedWhileMoved(t *testing.T, s store.Store) {
+	const moves = 40
+	ctx := t.Context()
+	a := newOwner(t, "a")
+	key, rec := createOwned(t, s, a, time.Hour)
+	keys := map[string]bool{key: true}
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range moves {
+			to := NewKey(t)
+			mu.Lock()
+			keys[to] = true
+			mu.Unlock()
+			if _, err := s.Move(ctx, key, to, store.Change{Expires: rec.Expires}); err != nil {
+				t.Errorf("Move: %v", err)
+				return
+			}
+			key = to
+		}
+	}()
+	listings, missed := 0, 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		owned, err := s.(store.OwnerIndex).Owned(ctx, a)
+		require.NoError(t, err, "Owned")
+		listings++
+		mu.Lock()
+		found := false
+		for _, o := range owned {
+			found = found || keys[o.Key]
+		}
+		mu.Unlock()
+		if !found {
+			missed++
+		}
+	}
+	require.Zero(t, missed, "listings of %d that held none of the renewed session's keys", listings)
 }
 
 // testOwnedClear: clearing the owner takes the session off the list; it
