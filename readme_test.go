@@ -1,6 +1,6 @@
 // Package sessiongen_test holds the repository's own tests: that the Go
 // code README.md shows compiles, generated code included. It lives at the
-// root, beside README.md, go.mod and go.sum, which it reads, so that
+// root, beside README.md and go.sum, which it reads, so that
 // `go test ./...` (README's test command, and CI) runs it; it has no
 // non-test files and adds nothing to the module's API.
 package sessiongen_test
@@ -148,7 +148,7 @@ func TestReadmeGoBlocks(t *testing.T) {
 			return fmt.Sprintf("README.md:%d", fence+line)
 		})
 	}
-	for _, args := range [][]string{{"generate", "./..."}, {"build", "./..."}, {"vet", "./..."}} {
+	for _, args := range [][]string{{"mod", "tidy"}, {"generate", "./..."}, {"build", "./..."}, {"vet", "./..."}} {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = dir
 		// The module cache holds everything: no network.
@@ -170,32 +170,30 @@ func TestReadmeGoBlocks(t *testing.T) {
 }
 
 // scratchModule writes a module, example.com/readme, into a temporary
-// directory: its go.mod requires what the root go.mod requires, replaces
-// this module with the working tree at root and declares the generator as
-// a tool (as `go get -tool` does); its go.sum is the root's.
+// directory: its go.mod requires this repository's runtime module and the
+// generator's module, replaced with the working tree at root, and declares
+// the generator as a tool (as `go get -tool` does); its go.sum holds both
+// modules' sums, so that nothing needs the network.
 func scratchModule(t *testing.T, root string) string {
 	t.Helper()
-	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
+	gen := filepath.Join(root, "cmd", "sessiongen")
+	var sums []byte
+	for _, dir := range []string{root, gen} {
+		sum, err := os.ReadFile(filepath.Join(dir, "go.sum"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, sum...)
 	}
-	first, rest, _ := strings.Cut(string(gomod), "\n")
-	if !strings.HasPrefix(first, "module github.com/sessiongen/sessiongen") {
-		t.Fatalf("go.mod starts with %q, want the module line of github.com/sessiongen/sessiongen", first)
-	}
-	gosum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod := "module example.com/readme\n" + rest +
-		"\nrequire github.com/sessiongen/sessiongen v0.0.0-00010101000000-000000000000\n" +
-		"\nreplace github.com/sessiongen/sessiongen => " + root + "\n" +
+	mod := "module example.com/readme\n\ngo 1.26.0\n" +
+		"\nrequire (\n\tgithub.com/sessiongen/sessiongen v0.1.0\n\tgithub.com/sessiongen/sessiongen/cmd/sessiongen v0.1.0\n)\n" +
+		"\nreplace (\n\tgithub.com/sessiongen/sessiongen => " + root + "\n\tgithub.com/sessiongen/sessiongen/cmd/sessiongen => " + gen + "\n)\n" +
 		"\ntool github.com/sessiongen/sessiongen/cmd/sessiongen\n"
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "go.sum"), gosum, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sums, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir

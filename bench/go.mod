@@ -12,7 +12,7 @@ require (
 	github.com/gorilla/sessions v1.4.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/sessiongen/sessiongen v0.0.0-00010101000000-000000000000
+	github.com/sessiongen/sessiongen v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 
@@ -23,6 +23,8 @@ require (
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/maypok86/otter/v2 v2.4.0 // indirect
+	github.com/sessiongen/sessiongen/runtime/store/pgstore v0.1.0
+	github.com/sessiongen/sessiongen/runtime/store/redisstore v0.1.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
@@ -31,3 +33,7 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 )
+
+replace github.com/sessiongen/sessiongen/runtime/store/redisstore => ../runtime/store/redisstore
+
+replace github.com/sessiongen/sessiongen/runtime/store/pgstore => ../runtime/store/pgstore

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
-	"github.com/sessiongen/sessiongen/runtime/store/boltstore"
 )
 
 const writers = 100
@@ -62,33 +60,6 @@ func TestConcurrentWritersOnResponse(t *testing.T) {
 	h := newHarness(t, WithFlushMode(OnResponse))
 	cookie := h.newSession("init", true)
 	setConcurrently(t, h, cookie)
-}
-
-func TestConcurrentWritersBolt(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sessions.db")
-	bs, err := boltstore.Open(path)
-	require.NoError(t, err)
-	h := newHarnessOn(t, bs)
-	cookie := h.newSession("init", true)
-	setConcurrently(t, h, cookie)
-	require.NoError(t, bs.Close())
-
-	// A new process: a new Open of the file and a new manager.
-	bs2, err := boltstore.Open(path)
-	require.NoError(t, err)
-	defer bs2.Close()
-	h2 := newHarnessOn(t, bs2)
-	h2.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		assert.Equal(t, cookie.Value, s.ID())
-		assert.Len(t, s.Keys(), writers+1)
-		for i := range writers {
-			v, ok, err := Value[int](s, fmt.Sprintf("k%02d", i))
-			require.NoError(t, err)
-			require.True(t, ok, "key %d", i)
-			assert.Equal(t, i, v)
-		}
-	}, cookie)
-	assert.Equal(t, int64(1), h2.store.loads.Load())
 }
 
 func TestConcurrentColdLoadsAreDeduplicated(t *testing.T) {

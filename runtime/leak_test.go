@@ -10,13 +10,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/sessiongen/sessiongen/runtime/bus"
+	"github.com/sessiongen/sessiongen/runtime/internal/leakcheck"
 	"github.com/sessiongen/sessiongen/runtime/store/memstore"
 )
 
-// The package's tests as a whole do not run under goleak.VerifyTestMain:
+// The package's tests as a whole do not run under leakcheck.VerifyTestMain:
 // many of them leave their managers to t.Cleanup or to the garbage
 // collector. These tests check, each on its own, that Close leaves
 // nothing behind; goroutines that other tests left running are ignored.
@@ -26,7 +26,7 @@ import (
 // engine's, nor, with a bus and hooks, the subscription, publisher and
 // hook worker.
 func TestCloseLeavesNoGoroutines(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	defer leakcheck.VerifyNone(t, leakcheck.Except(leakcheck.Current()))
 	before := runtime.NumGoroutine()
 	const n = 200
 	for range n {
@@ -48,7 +48,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 // TestFailedNewLeavesNoGoroutines: New that fails on an option starts
 // nothing.
 func TestFailedNewLeavesNoGoroutines(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	defer leakcheck.VerifyNone(t, leakcheck.Except(leakcheck.Current()))
 	_, err := New(WithMaxStaleness(-time.Second))
 	require.Error(t, err)
 }
@@ -57,8 +57,8 @@ func TestFailedNewLeavesNoGoroutines(t *testing.T) {
 // itself, never one the caller passed, and the sessions of a closed
 // manager still work.
 func TestCloseLeavesCallersEngineOpen(t *testing.T) {
-	others := goleak.IgnoreCurrent()
-	defer goleak.VerifyNone(t, others)
+	others := leakcheck.Except(leakcheck.Current())
+	defer leakcheck.VerifyNone(t, others)
 	mem := memstore.New()
 	m, err := New(WithStore(mem))
 	require.NoError(t, err)

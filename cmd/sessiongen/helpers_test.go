@@ -18,7 +18,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the expectations (want.go, want.err) of the generator scenarios")
 
-// moduleRoot returns the directory of the main module.
+// moduleRoot returns the root of the repository: the runtime module, whose
+// go.mod and go.sum the scenario modules start from.
 func moduleRoot(t *testing.T) string {
 	t.Helper()
 	_, file, _, ok := runtime.Caller(0)

@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"github.com/sessiongen/sessiongen/runtime/bus"
-	"github.com/sessiongen/sessiongen/runtime/bus/pgbus"
-	"github.com/sessiongen/sessiongen/runtime/bus/redisbus"
 )
 
 // busUsage documents the -bus flag.
@@ -95,43 +93,13 @@ func (spec busSpec) open(ctx context.Context, e *engine, log *slog.Logger) (*ope
 	case "none":
 		return &openedBus{where: "none"}, nil
 	case "store":
-		switch {
-		case e.redis != nil:
-			b, err := redisbus.New(e.redis, redisbus.WithLogger(log))
-			if err != nil {
-				return nil, err
-			}
-			return &openedBus{Bus: b, where: "redis pub/sub on the store's client"}, nil
-		case e.pool != nil:
-			b, err := pgbus.New(e.pool, pgbus.WithLogger(log))
-			if err != nil {
-				return nil, err
-			}
-			return &openedBus{Bus: b, where: "postgres LISTEN/NOTIFY on the store's pool"}, nil
+		if e.bus == nil {
+			return nil, fmt.Errorf("%w: the %s engine has no bus of its own", errBusURL, e.name)
 		}
-		return nil, fmt.Errorf("%w: the %s engine has no bus of its own", errBusURL, e.name)
-	case "redis", "redis-cluster":
-		client, err := spec.conn.redisClient(ctx)
-		if err != nil {
-			return nil, err
-		}
-		b, err := redisbus.New(client, redisbus.WithLogger(log))
-		if err != nil {
-			_ = client.Close()
-			return nil, err
-		}
-		return &openedBus{Bus: b, where: "redis pub/sub at " + spec.conn.where, close: client.Close}, nil
-	case "postgres":
-		pool, err := spec.conn.pgPool(ctx)
-		if err != nil {
-			return nil, err
-		}
-		b, err := pgbus.New(pool, pgbus.WithLogger(log))
-		if err != nil {
-			pool.Close()
-			return nil, err
-		}
-		return &openedBus{Bus: b, where: "postgres LISTEN/NOTIFY at " + spec.conn.where, close: func() error { pool.Close(); return nil }}, nil
+		return e.bus(log)
+	}
+	if eng, ok := servers[spec.kind]; ok && eng.bus != nil {
+		return eng.bus(ctx, spec.conn, log)
 	}
 	return nil, fmt.Errorf("%w: unknown bus %q", errBusURL, spec.kind)
 }

@@ -1,3 +1,5 @@
+//go:build redis && postgres && mysql && dynamodb
+
 package main
 
 import (

@@ -172,3 +172,14 @@ func jsonError(t *testing.T, res response, status int) string {
 	require.NotEmpty(t, e.Error, res.body)
 	return e.Error
 }
+
+// countCurrent returns how many sessions of l are marked current.
+func countCurrent(l sessionsResponse) int {
+	n := 0
+	for _, s := range l.Sessions {
+		if s.Current {
+			n++
+		}
+	}
+	return n
+}

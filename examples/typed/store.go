@@ -2,29 +2,18 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/boltstore"
-	"github.com/sessiongen/sessiongen/runtime/store/dynamostore"
 	"github.com/sessiongen/sessiongen/runtime/store/memstore"
-	"github.com/sessiongen/sessiongen/runtime/store/mysqlstore"
-	"github.com/sessiongen/sessiongen/runtime/store/pgstore"
-	"github.com/sessiongen/sessiongen/runtime/store/redisstore"
 )
 
 // storeUsage documents the -store flag.
@@ -61,8 +50,9 @@ type storeSpec struct {
 	// url is the URL given to the driver (redis, redis-cluster,
 	// postgres).
 	url string
-	// mysql is the driver configuration (mysql).
-	mysql *mysql.Config
+	// config is what a server engine's parse made of the URL (the
+	// MariaDB/MySQL driver's configuration).
+	config any
 	// endpoint and table locate the DynamoDB table (dynamodb).
 	endpoint, table string
 }
@@ -90,52 +80,17 @@ func parseStoreURL(raw, dataDir string) (storeSpec, error) {
 			p = filepath.Join(dataDir, defaultBoltFile)
 		}
 		return storeSpec{kind: "bolt", path: p, where: p}, nil
-	case "redis", "rediss":
-		u, err := parseURL(raw)
-		if err != nil {
+	}
+	if kind, ok := serverSchemes[strings.ToLower(scheme)]; ok {
+		eng, ok := servers[kind]
+		if !ok {
+			return storeSpec{}, fmt.Errorf("%w: the %s engine is not built into this binary: build it with -tags %s", errStoreURL, kind, engineTags[kind])
+		}
+		spec := storeSpec{kind: kind}
+		if err := eng.parse(raw, scheme, rest, &spec); err != nil {
 			return storeSpec{}, err
 		}
-		if _, err := redis.ParseURL(raw); err != nil {
-			return storeSpec{}, fmt.Errorf("%w %s: %v", errStoreURL, u.Redacted(), err)
-		}
-		return storeSpec{kind: "redis", url: raw, where: u.Redacted()}, nil
-	case "redis+cluster", "rediss+cluster":
-		u, err := parseURL(raw)
-		if err != nil {
-			return storeSpec{}, err
-		}
-		plain := strings.TrimSuffix(strings.ToLower(scheme), "+cluster") + ":" + rest
-		if _, err := redis.ParseClusterURL(plain); err != nil {
-			return storeSpec{}, fmt.Errorf("%w %s: %v", errStoreURL, u.Redacted(), err)
-		}
-		return storeSpec{kind: "redis-cluster", url: plain, where: u.Redacted()}, nil
-	case "postgres", "postgresql":
-		u, err := parseURL(raw)
-		if err != nil {
-			return storeSpec{}, err
-		}
-		if _, err := pgxpool.ParseConfig(raw); err != nil {
-			return storeSpec{}, fmt.Errorf("%w %s: %v", errStoreURL, u.Redacted(), err)
-		}
-		return storeSpec{kind: "postgres", url: raw, where: u.Redacted()}, nil
-	case "mysql", "mariadb":
-		cfg, err := mysqlConfig(raw, strings.TrimPrefix(rest, "//"))
-		if err != nil {
-			return storeSpec{}, err
-		}
-		where := cfg.User + "@" + cfg.Net + "(" + cfg.Addr + ")/" + cfg.DBName
-		return storeSpec{kind: "mysql", mysql: cfg, where: where}, nil
-	case "dynamodb":
-		u, err := parseURL(raw)
-		if err != nil {
-			return storeSpec{}, err
-		}
-		table := strings.Trim(u.Path, "/")
-		if u.Host == "" || table == "" || strings.Contains(table, "/") {
-			return storeSpec{}, fmt.Errorf("%w %q: want dynamodb://host:port/table", errStoreURL, raw)
-		}
-		ep := "http://" + u.Host
-		return storeSpec{kind: "dynamodb", endpoint: ep, table: table, where: ep + " table " + table}, nil
+		return spec, nil
 	}
 	return storeSpec{}, fmt.Errorf("%w: unknown scheme %q (want memory:, bolt:PATH, redis://, postgres://, mysql:// or dynamodb://)", errStoreURL, scheme)
 }
@@ -154,53 +109,15 @@ func parseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// mysqlConfig parses a mysql: URL. dsn is the part after "mysql://": either
-// a go-sql-driver DSN (user:pass@tcp(host:port)/db?params) or the rest of
-// a URL (user:pass@host:port/db?params), which it converts.
-func mysqlConfig(raw, dsn string) (*mysql.Config, error) {
-	if !strings.Contains(dsn, "(") { // URL form: convert to a driver DSN
-		u, err := parseURL(raw)
-		if err != nil {
-			return nil, err
-		}
-		c := mysql.NewConfig()
-		c.User = u.User.Username()
-		c.Passwd, _ = u.User.Password()
-		c.Net = "tcp"
-		c.Addr = u.Host
-		if u.Port() == "" {
-			c.Addr = u.Host + ":3306"
-		}
-		c.DBName = strings.TrimPrefix(u.Path, "/")
-		dsn = c.FormatDSN()
-		if u.RawQuery != "" {
-			sep := "?"
-			if strings.Contains(dsn, "?") {
-				sep = "&"
-			}
-			dsn += sep + u.RawQuery
-		}
-	}
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		// The driver's errors do not repeat the DSN.
-		return nil, fmt.Errorf("%w: mysql: %v", errStoreURL, err)
-	}
-	if cfg.DBName == "" {
-		return nil, fmt.Errorf("%w: mysql: no database name (want mysql://user@host:port/db)", errStoreURL)
-	}
-	return cfg, nil
-}
-
 // engine is an opened storage engine and what must be closed with it.
 type engine struct {
 	store.Store
 	// name is the engine's kind, where its location.
 	name, where string
-	// redis is the client of a redis or redis-cluster engine, pool the
-	// pool of a postgres engine: the default -bus shares them.
-	redis redis.UniversalClient
-	pool  *pgxpool.Pool
+	// bus opens a bus on the engine's own connection (Redis pub/sub on
+	// its client, PostgreSQL LISTEN/NOTIFY on its pool): the default
+	// -bus. It is nil for engines without one.
+	bus func(log *slog.Logger) (*openedBus, error)
 	// closers run in order by Close.
 	closers []func() error
 }
@@ -236,97 +153,46 @@ func (spec storeSpec) open(ctx context.Context) (*engine, error) {
 			return nil, err
 		}
 		e.Store, e.closers = s, []func() error{s.Close}
-	case "redis", "redis-cluster":
-		client, err := spec.redisClient(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s, err := redisstore.New(client)
-		if err != nil {
-			_ = client.Close()
-			return nil, err
-		}
-		e.Store, e.redis, e.closers = s, client, []func() error{client.Close}
-	case "postgres":
-		pool, err := spec.pgPool(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s, err := pgstore.New(ctx, pool, pgstore.WithCreateSchema(true))
-		if err != nil {
-			pool.Close()
-			return nil, err
-		}
-		e.Store, e.pool = s, pool
-		e.closers = []func() error{s.Close, func() error { pool.Close(); return nil }}
-	case "mysql":
-		conn, err := mysql.NewConnector(spec.mysql)
-		if err != nil {
-			return nil, fmt.Errorf("mysql: %w", err)
-		}
-		db := sql.OpenDB(conn)
-		if err := db.PingContext(ctx); err != nil {
-			_ = db.Close()
-			return nil, fmt.Errorf("mysql: ping %s: %w", spec.where, err)
-		}
-		s, err := mysqlstore.New(ctx, db, mysqlstore.WithCreateSchema(true))
-		if err != nil {
-			_ = db.Close()
-			return nil, err
-		}
-		e.Store = s
-		e.closers = []func() error{s.Close, db.Close}
-	case "dynamodb":
-		client := dynamodb.New(dynamodb.Options{
-			Region:       "us-east-1",
-			Credentials:  credentials.NewStaticCredentialsProvider("sessiongen-demo", "sessiongen-demo", ""),
-			BaseEndpoint: aws.String(spec.endpoint),
-		})
-		s, err := dynamostore.New(ctx, client, spec.table)
-		if err != nil {
-			return nil, err
-		}
-		e.Store = s
 	default:
-		return nil, fmt.Errorf("%w: unknown engine %q", errStoreURL, spec.kind)
+		eng, ok := servers[spec.kind]
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown engine %q", errStoreURL, spec.kind)
+		}
+		if err := eng.open(ctx, spec, e); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
 }
 
-// redisClient connects to the Redis server or cluster of a redis or
-// redis-cluster spec and checks that it answers.
-func (spec storeSpec) redisClient(ctx context.Context) (redis.UniversalClient, error) {
-	var client redis.UniversalClient
-	if spec.kind == "redis" {
-		opts, err := redis.ParseURL(spec.url)
-		if err != nil {
-			return nil, fmt.Errorf("redis: %w", err)
-		}
-		client = redis.NewClient(opts)
-	} else {
-		opts, err := redis.ParseClusterURL(spec.url)
-		if err != nil {
-			return nil, fmt.Errorf("redis: %w", err)
-		}
-		client = redis.NewClusterClient(opts)
-	}
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("redis: ping %s: %w", spec.where, err)
-	}
-	return client, nil
+// serverEngine is a storage engine on a server, compiled in by its build
+// tag (engine_*.go): the default build holds the memory and bbolt engines
+// only, so that it compiles no driver it does not use.
+type serverEngine struct {
+	// parse checks a -store URL of the engine (scheme and rest are the
+	// URL's parts around the first colon) and fills spec's location.
+	// Errors wrap errStoreURL and never show a password.
+	parse func(raw, scheme, rest string, spec *storeSpec) error
+	// open connects to the engine spec names and fills e.
+	open func(ctx context.Context, spec storeSpec, e *engine) error
+	// bus opens a bus on a connection of its own to the server spec
+	// names; nil for engines that carry no bus.
+	bus func(ctx context.Context, spec storeSpec, log *slog.Logger) (*openedBus, error)
 }
 
-// pgPool opens a connection pool to the database of a postgres spec and
-// checks that it answers.
-func (spec storeSpec) pgPool(ctx context.Context) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, spec.url)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("postgres: ping %s: %w", spec.where, err)
-	}
-	return pool, nil
+// servers are the server engines this binary holds, by kind.
+var servers = map[string]serverEngine{}
+
+// serverSchemes maps the -store URL schemes of the server engines to
+// their kind.
+var serverSchemes = map[string]string{
+	"redis": "redis", "rediss": "redis", "redis+cluster": "redis-cluster", "rediss+cluster": "redis-cluster",
+	"postgres": "postgres", "postgresql": "postgres",
+	"mysql": "mysql", "mariadb": "mysql",
+	"dynamodb": "dynamodb",
+}
+
+// engineTags is the build tag that compiles in each server engine.
+var engineTags = map[string]string{
+	"redis": "redis", "redis-cluster": "redis", "postgres": "postgres", "mysql": "mysql", "dynamodb": "dynamodb",
 }

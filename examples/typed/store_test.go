@@ -1,3 +1,5 @@
+//go:build redis && postgres && mysql && dynamodb
+
 package main
 
 import (
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -49,7 +52,7 @@ func TestParseStoreURL(t *testing.T) {
 func TestParseStoreURLMySQL(t *testing.T) {
 	spec, err := parseStoreURL("mysql://me:p%40ss@127.0.0.1:3307/shop?timeout=5s&charset=utf8mb4", "")
 	require.NoError(t, err)
-	c := spec.mysql
+	c, _ := spec.config.(*mysql.Config)
 	require.NotNil(t, c)
 	assert.Equal(t, "me", c.User)
 	assert.Equal(t, "p@ss", c.Passwd, "the URL's escapes are undone")
@@ -61,10 +64,10 @@ func TestParseStoreURLMySQL(t *testing.T) {
 
 	spec, err = parseStoreURL("mysql://root:pw@unix(/run/mysqld/mysqld.sock)/test?parseTime=true", "")
 	require.NoError(t, err)
-	assert.Equal(t, "unix", spec.mysql.Net)
-	assert.Equal(t, "/run/mysqld/mysqld.sock", spec.mysql.Addr)
-	assert.Equal(t, "pw", spec.mysql.Passwd)
-	assert.True(t, spec.mysql.ParseTime)
+	assert.Equal(t, "unix", spec.config.(*mysql.Config).Net)
+	assert.Equal(t, "/run/mysqld/mysqld.sock", spec.config.(*mysql.Config).Addr)
+	assert.Equal(t, "pw", spec.config.(*mysql.Config).Passwd)
+	assert.True(t, spec.config.(*mysql.Config).ParseTime)
 }
 
 func TestParseStoreURLErrors(t *testing.T) {

@@ -3,10 +3,10 @@ package bus_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/sessiongen/sessiongen/runtime/internal/leakcheck"
 )
 
 // TestMain fails the run when a test leaves a goroutine behind: every Local subscription a test starts must have returned.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	leakcheck.VerifyTestMain(m)
 }

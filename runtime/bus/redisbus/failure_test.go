@@ -22,8 +22,8 @@ func TestServerKilledAndRestarted(t *testing.T) {
 	srv := redisserver.Start(t, envAddr)
 	ch := bustest.Channel()
 	var logs bustest.LogBuffer
-	sub := newBus(t, srv.Client(t, time.Second), ch, redisbus.WithHealthCheck(200*time.Millisecond), redisbus.WithLogger(logs.Logger()))
-	pub := newBus(t, srv.Client(t, time.Second), ch)
+	sub := newBus(t, client(t, srv, time.Second), ch, redisbus.WithHealthCheck(200*time.Millisecond), redisbus.WithLogger(logs.Logger()))
+	pub := newBus(t, client(t, srv, time.Second), ch)
 	r := bustest.Subscribe(t, sub)
 	r.WaitUps(1, bustest.Wait)
 	m1 := bustest.Msg("pub", "key", 1)
@@ -67,8 +67,8 @@ func TestServerKilledAndRestarted(t *testing.T) {
 func TestServerPaused(t *testing.T) {
 	srv := redisserver.Start(t, envAddr)
 	ch := bustest.Channel()
-	sub := newBus(t, srv.Client(t, time.Second), ch)
-	pub := newBus(t, srv.Client(t, time.Second), ch)
+	sub := newBus(t, client(t, srv, time.Second), ch)
+	pub := newBus(t, client(t, srv, time.Second), ch)
 	r := bustest.SubscribeProved(t, sub, bustest.ProofInterval)
 	r.WaitUps(1, bustest.Wait)
 	bustest.Eventually(t, bustest.Wait, "a proof", func() bool { return len(r.Proofs()) > 0 })
@@ -104,7 +104,7 @@ func TestManagerServerPaused(t *testing.T) {
 		}
 	})
 	bustest.ManagerStall(t,
-		func(t *testing.T) bus.Bus { return newBus(t, srv.Client(t, time.Second), ch) },
+		func(t *testing.T) bus.Bus { return newBus(t, client(t, srv, time.Second), ch) },
 		func() { srv.Signal(syscall.SIGSTOP) },
 		func() { srv.Signal(syscall.SIGCONT) })
 }
@@ -116,13 +116,13 @@ func TestServerDownAtStart(t *testing.T) {
 	srv := redisserver.Start(t, envAddr)
 	srv.Kill()
 	ch := bustest.Channel()
-	sub := newBus(t, srv.Client(t, time.Second), ch, redisbus.WithHealthCheck(200*time.Millisecond))
+	sub := newBus(t, client(t, srv, time.Second), ch, redisbus.WithHealthCheck(200*time.Millisecond))
 	r := bustest.Subscribe(t, sub)
 	time.Sleep(300 * time.Millisecond)
 	assert.Empty(t, r.States(), "no state call before the first subscription")
 
 	srv.Restart()
 	r.WaitUps(1, 10*time.Second)
-	bustest.PublishUntil(t, newBus(t, srv.Client(t, time.Second), ch), r, bustest.Msg("pub", "key", 1))
+	bustest.PublishUntil(t, newBus(t, client(t, srv, time.Second), ch), r, bustest.Msg("pub", "key", 1))
 	assert.Equal(t, []bool{true}, r.States())
 }

@@ -1,34 +1,13 @@
 package nodetest
 
-import (
-	"testing"
+import "testing"
 
-	"github.com/sessiongen/sessiongen/runtime/bus"
-	"github.com/sessiongen/sessiongen/runtime/store"
-	"github.com/sessiongen/sessiongen/runtime/store/memstore"
-)
-
-// localEnv is the in-process bus over one shared memory engine.
-func localEnv() Env {
-	return Env{Name: "local", Open: func(t testing.TB) Backend {
-		mem := memstore.New()
-		t.Cleanup(func() { _ = mem.Close() })
-		l := bus.NewLocal()
-		return Backend{
-			Node: func(testing.TB, int) (store.Store, bus.Bus) { return mem, l },
-			Outage: func(testing.TB) func() {
-				l.SetDown(true)
-				return func() { l.SetDown(false) }
-			},
-			Held: true,
-		}
-	}, HeldOutages: true}
-}
-
+// TestLocal runs the suite on the nodes of one process.
 func TestLocal(t *testing.T) {
-	Run(t, localEnv())
+	Run(t, Local())
 }
 
+// TestRacesLocal runs the races on the nodes of one process.
 func TestRacesLocal(t *testing.T) {
-	RunRaces(t, localEnv())
+	RunRaces(t, Local())
 }

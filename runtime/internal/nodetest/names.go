@@ -5,9 +5,9 @@ import (
 	"encoding/hex"
 )
 
-// unique returns prefix followed by 12 random hexadecimal digits: a name
-// (key prefix, table, channel) no other test run uses.
-func unique(prefix string) string {
+// Unique returns prefix followed by 12 random hex digits: a name (a table,
+// a key prefix, a channel) no other test run uses.
+func Unique(prefix string) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	return prefix + hex.EncodeToString(b[:])

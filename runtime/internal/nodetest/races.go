@@ -150,13 +150,13 @@ var raceEnds = []raceEnd{
 // outcome. It reports whether a renewal survived a revocation.
 func renewRace(t *testing.T, c *Cluster, end raceEnd) (stale bool) {
 	t.Helper()
-	owner := unique("owner-")
+	owner := Unique("owner-")
 	ck := c.A().Create("uid", owner, "n", int64(1))
 	var keep *http.Cookie
 	if end.name == "RevokeOthers" {
 		keep = c.B().Create("uid", owner, "keep", int64(1))
 	}
-	warm(t, ck, 1, c.A(), c.B())
+	Warm(t, ck, 1, c.A(), c.B())
 	var (
 		wg       sync.WaitGroup
 		loaded   = make(chan struct{})
@@ -220,8 +220,8 @@ func liveHolding(t *testing.T, c *Cluster, owner, key string, skip *http.Cookie)
 // cached copy predates it. It returns 1 when the write was lost.
 func writeThenRenew(t *testing.T, c *Cluster, i int) int {
 	t.Helper()
-	ck := c.A().Create("uid", unique("owner-"), "n", int64(1))
-	warm(t, ck, 1, c.A(), c.B())
+	ck := c.A().Create("uid", Unique("owner-"), "n", int64(1))
+	Warm(t, ck, 1, c.A(), c.B())
 	cart := fmt.Sprintf("item-%d", i)
 	require.NoError(t, c.B().Set(ck, "cart", cart))
 	var got string

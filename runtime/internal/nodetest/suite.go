@@ -66,9 +66,9 @@ func testRoundRobinBusDown(t *testing.T, env Env) {
 // see another node's change.
 const longBound = time.Hour
 
-// warm reads the session of cookie on every given node, so each caches
+// Warm reads the session of cookie on every given node, so each caches
 // it, and checks it holds n = want.
-func warm(t testing.TB, cookie *http.Cookie, want int64, nodes ...*Node) {
+func Warm(t testing.TB, cookie *http.Cookie, want int64, nodes ...*Node) {
 	t.Helper()
 	for _, n := range nodes {
 		v, ok, exists := n.Get(cookie, "n")
@@ -102,7 +102,7 @@ func refuses(t *testing.T, n *Node, cookie *http.Cookie) {
 func testWriteSeenEverywhere(t *testing.T, env Env) {
 	c := NewCluster(t, env, Options{Session: []session.Option{session.WithMaxStaleness(longBound)}})
 	ck := c.A().Create("n", int64(1))
-	warm(t, ck, 1, c.Nodes...)
+	Warm(t, ck, 1, c.Nodes...)
 	loadsB, loadsC := c.B().Store.Loads(), c.C().Store.Loads()
 	require.NoError(t, c.A().Set(ck, "n", int64(2)))
 	v, _, _ := c.A().Get(ck, "n")
@@ -118,7 +118,7 @@ func testWriteSeenEverywhere(t *testing.T, env Env) {
 func testOwnMessagesIgnored(t *testing.T, env Env) {
 	c := NewCluster(t, env, Options{Session: []session.Option{session.WithMaxStaleness(longBound)}})
 	ck := c.A().Create("n", int64(1))
-	warm(t, ck, 1, c.B())
+	Warm(t, ck, 1, c.B())
 	for i := int64(2); i <= 5; i++ {
 		require.NoError(t, c.A().Set(ck, "n", i))
 	}
@@ -126,7 +126,7 @@ func testOwnMessagesIgnored(t *testing.T, env Env) {
 	// A's own messages went out before B saw the last one; give A's
 	// subscription the same time to deliver them to A.
 	time.Sleep(100 * time.Millisecond)
-	warm(t, ck, 5, c.A())
+	Warm(t, ck, 5, c.A())
 	assert.Zero(t, c.A().Store.Loads(), "A never reloaded the session it wrote")
 	assert.Zero(t, c.A().Store.Versions(), "nor checked its version")
 }
@@ -137,14 +137,14 @@ func testDestroyRefusedEverywhere(t *testing.T, env Env) {
 	c := NewCluster(t, env, Options{Session: []session.Option{session.WithMaxStaleness(longBound)}})
 	ck := c.A().Create("n", int64(1))
 	keep := c.B().Create("n", int64(7))
-	warm(t, ck, 1, c.Nodes...)
-	warm(t, keep, 7, c.Nodes...)
+	Warm(t, ck, 1, c.Nodes...)
+	Warm(t, keep, 7, c.Nodes...)
 	c.A().Destroy(ck)
 	_, _, exists := c.A().Get(ck, "n")
 	assert.False(t, exists, "A refuses it at once")
 	refuses(t, c.B(), ck)
 	refuses(t, c.C(), ck)
-	warm(t, keep, 7, c.Nodes...) // another session is untouched
+	Warm(t, keep, 7, c.Nodes...) // another session is untouched
 	// A Set with the dead cookie starts a new session; the old one stays
 	// dead in the engine.
 	var id string
@@ -167,7 +167,7 @@ func testRevokeAllEverywhere(t *testing.T, env Env) {
 	s2 := c.B().Create("uid", "u1", "n", int64(2))
 	s3 := c.C().Create("uid", "u2", "n", int64(3))
 	for i, ck := range []*http.Cookie{s1, s2, s3} {
-		warm(t, ck, int64(i+1), c.Nodes...)
+		Warm(t, ck, int64(i+1), c.Nodes...)
 	}
 	n, err := c.A().M.RevokeAll(context.Background(), "u1")
 	require.NoError(t, err)
@@ -176,7 +176,7 @@ func testRevokeAllEverywhere(t *testing.T, env Env) {
 		refuses(t, node, s1)
 		refuses(t, node, s2)
 	}
-	warm(t, s3, 3, c.Nodes...)
+	Warm(t, s3, 3, c.Nodes...)
 	list, err := c.C().M.Sessions(context.Background(), "u1")
 	require.NoError(t, err)
 	assert.Empty(t, list)
@@ -199,7 +199,7 @@ func testSessionsAndRevokeOthers(t *testing.T, env Env) {
 	}
 	other := c.A().Create("uid", int64(7), "n", int64(1))
 	for _, ck := range append(slices.Clone(mine), other) {
-		warm(t, ck, 1, c.Nodes...)
+		Warm(t, ck, 1, c.Nodes...)
 	}
 
 	list, err := c.B().M.Sessions(context.Background(), "42")
@@ -231,8 +231,8 @@ func testSessionsAndRevokeOthers(t *testing.T, env Env) {
 		refuses(t, node, mine[0])
 		refuses(t, node, mine[2])
 	}
-	warm(t, mine[1], 1, c.Nodes...)
-	warm(t, other, 1, c.Nodes...)
+	Warm(t, mine[1], 1, c.Nodes...)
+	Warm(t, other, 1, c.Nodes...)
 	list, err = c.A().M.Sessions(context.Background(), "42")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
@@ -249,7 +249,7 @@ func testWarmReadsNoEngineTraffic(t *testing.T, env Env) {
 		cookies = append(cookies, c.Nodes[i%3].Create("n", int64(i)))
 	}
 	for i, ck := range cookies {
-		warm(t, ck, int64(i), c.Nodes...)
+		Warm(t, ck, int64(i), c.Nodes...)
 	}
 	calls := func() int64 {
 		var n int64
@@ -266,7 +266,7 @@ func testWarmReadsNoEngineTraffic(t *testing.T, env Env) {
 	}
 	before, beforeCmds := calls(), commands()
 	for i := range 300 {
-		warm(t, cookies[i%len(cookies)], int64(i%len(cookies)), c.Nodes[i%3])
+		Warm(t, cookies[i%len(cookies)], int64(i%len(cookies)), c.Nodes[i%3])
 	}
 	assert.Equal(t, before, calls(), "warm reads call no engine")
 	assert.Equal(t, beforeCmds, commands(), "warm reads send no command to the engine's server")
@@ -286,8 +286,8 @@ func testBoundWhileBusDown(t *testing.T, env Env) {
 	c := NewCluster(t, env, Options{Session: []session.Option{session.WithMaxStaleness(bound)}})
 	ck := c.A().Create("n", int64(1))
 	quiet := c.A().Create("n", int64(5))
-	warm(t, ck, 1, c.Nodes...)
-	warm(t, quiet, 5, c.Nodes...)
+	Warm(t, ck, 1, c.Nodes...)
+	Warm(t, quiet, 5, c.Nodes...)
 
 	restore := c.Backend.Outage(t)
 	if c.Backend.Held {
@@ -298,10 +298,10 @@ func testBoundWhileBusDown(t *testing.T, env Env) {
 	require.NoError(t, c.A().Set(ck, "n", int64(2)))
 	time.Sleep(bound + 50*time.Millisecond)
 	loadsB, versionsB := c.B().Store.Loads(), c.B().Store.Versions()
-	warm(t, quiet, 5, c.B())
+	Warm(t, quiet, 5, c.B())
 	assert.Equal(t, loadsB, c.B().Store.Loads(), "an unchanged session is not reloaded")
 	assert.Equal(t, versionsB+1, c.B().Store.Versions(), "its version is checked")
-	warm(t, ck, 2, c.B(), c.C())
+	Warm(t, ck, 2, c.B(), c.C())
 
 	outages := 1
 	if !c.Backend.Held {
@@ -326,7 +326,7 @@ func testBoundWhileBusDown(t *testing.T, env Env) {
 		assert.Equal(t, outages, n.Downs(), "node %s saw every outage", n.Name)
 	}
 	fresh := c.A().Create("n", int64(1))
-	warm(t, fresh, 1, c.Nodes...)
+	Warm(t, fresh, 1, c.Nodes...)
 	require.NoError(t, c.A().Set(fresh, "n", int64(2)))
 	seesValue(t, c.B(), fresh, 2)
 	seesValue(t, c.C(), fresh, 2)
@@ -338,7 +338,7 @@ func testBoundWhileBusDown(t *testing.T, env Env) {
 func testRevalidateAfterBusUp(t *testing.T, env Env) {
 	c := NewCluster(t, env, Options{Session: []session.Option{session.WithMaxStaleness(longBound)}})
 	ck := c.A().Create("n", int64(1))
-	warm(t, ck, 1, c.Nodes...)
+	Warm(t, ck, 1, c.Nodes...)
 	restore := c.Backend.Outage(t)
 	if c.Backend.Held {
 		for _, n := range c.Nodes {
@@ -348,7 +348,7 @@ func testRevalidateAfterBusUp(t *testing.T, env Env) {
 	require.NoError(t, c.A().Set(ck, "n", int64(2)))
 	if c.Backend.Held {
 		// The message was lost: B and C still serve their copies.
-		warm(t, ck, 1, c.B(), c.C())
+		Warm(t, ck, 1, c.B(), c.C())
 	}
 	restore()
 	for _, n := range c.Nodes {
@@ -357,7 +357,7 @@ func testRevalidateAfterBusUp(t *testing.T, env Env) {
 	}
 	if c.Backend.Held {
 		// Deterministic: the copies predate the new epoch.
-		warm(t, ck, 2, c.B(), c.C())
+		Warm(t, ck, 2, c.B(), c.C())
 		return
 	}
 	// The buses may have reconnected before A's message went out, so it

@@ -4,8 +4,10 @@
 package redisserver
 
 import (
+	"bufio"
 	"bytes"
-	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -14,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sessiongen/sessiongen/runtime/internal/freeport"
@@ -75,13 +76,9 @@ func (s *Server) Restart() {
 		"--save", "", "--appendonly", "no", "--dir", s.dir)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	require.NoError(s.t, s.cmd.Start())
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
-	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
+		err := s.ping()
 		if err == nil {
 			return
 		}
@@ -112,18 +109,26 @@ func (s *Server) Signal(sig syscall.Signal) {
 	require.NoError(s.t, s.cmd.Process.Signal(sig))
 }
 
-// Client returns a client on the server that fails fast while it is
-// down (one-second dial and write timeouts, one retry), with the given
-// read timeout. It is closed at the end of the test.
-func (s *Server) Client(t testing.TB, readTimeout time.Duration) *redis.Client {
-	c := redis.NewClient(&redis.Options{
-		Addr:                  s.Addr(),
-		DialTimeout:           time.Second,
-		ReadTimeout:           readTimeout,
-		WriteTimeout:          time.Second,
-		MaxRetries:            1,
-		ContextTimeoutEnabled: true,
-	})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+// ping sends PING on a connection of its own and reads the answer: the
+// server is up once it answers +PONG.
+func (s *Server) ping() error {
+	c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(time.Second)); err != nil {
+		return err
+	}
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", line)
+	}
+	return nil
 }

@@ -3,7 +3,7 @@ package dynamostore_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/sessiongen/sessiongen/runtime/internal/leakcheck"
 )
 
 // TestMain fails the run when a test leaves a goroutine behind: what a
@@ -12,9 +12,9 @@ import (
 // idle keep-alive connections with a reader and a writer goroutine each:
 // those are expected.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	leakcheck.VerifyTestMain(m,
+		leakcheck.IgnoreTop("net/http.(*persistConn).writeLoop"),
+		leakcheck.IgnoreTop("net/http.(*persistConn).readLoop"),
+		leakcheck.IgnoreTop("internal/poll.runtime_pollWait"),
 	)
 }

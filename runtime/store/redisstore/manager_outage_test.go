@@ -24,7 +24,7 @@ import (
 // process, serves and writes sessions again.
 func TestManagerSurvivesOutage(t *testing.T) {
 	srv := redisserver.Start(t, "SESSIONGEN_REDIS_ADDR")
-	st, err := redisstore.New(srv.Client(t, time.Second))
+	st, err := redisstore.New(client(t, srv, time.Second))
 	require.NoError(t, err)
 	m, err := session.New(session.WithStore(st),
 		session.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))

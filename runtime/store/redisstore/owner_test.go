@@ -244,7 +244,7 @@ var (
 // nothing) is sent again as EVAL, once, and the writes take effect once.
 func TestPipelineScriptFallback(t *testing.T) {
 	srv := redisserver.Start(t, envAddr)
-	c := srv.Client(t, time.Second)
+	c := client(t, srv, time.Second)
 	s, err := redisstore.New(c)
 	require.NoError(t, err)
 	counter := &commandCounter{}

@@ -27,7 +27,7 @@ import (
 // checks that the same Store works again.
 func TestServerStopAndRestart(t *testing.T) {
 	srv := redisserver.Start(t, envAddr)
-	c := srv.Client(t, time.Second)
+	c := client(t, srv, time.Second)
 	s, err := redisstore.New(c)
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -120,7 +120,7 @@ func TestServerStopAndRestart(t *testing.T) {
 // context.DeadlineExceeded.
 func TestContextDeadline(t *testing.T) {
 	srv := redisserver.Start(t, envAddr)
-	c := srv.Client(t, 10*time.Second) // only the context may end the wait
+	c := client(t, srv, 10*time.Second) // only the context may end the wait
 	s, err := redisstore.New(c)
 	require.NoError(t, err)
 	ctx := context.Background()

@@ -1,7 +1,8 @@
-package nodetest
+package servers
 
 import (
 	"context"
+	"github.com/sessiongen/sessiongen/runtime/internal/nodetest"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -43,7 +44,7 @@ func (h commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 // redisEnv is redisstore + redisbus on the server at
 // SESSIONGEN_REDIS_ADDR; the test is skipped when it is unset and fails
 // when the server does not answer.
-func redisEnv(t testing.TB) Env {
+func redisEnv(t testing.TB) nodetest.Env {
 	t.Helper()
 	addr := os.Getenv(redisAddrVar)
 	if addr == "" {
@@ -56,13 +57,13 @@ func redisEnv(t testing.TB) Env {
 	if err := admin.Ping(ctx).Err(); err != nil {
 		t.Fatalf("%s=%s: Redis does not answer: %v", redisAddrVar, addr, err)
 	}
-	return Env{Name: "redis", Open: func(t testing.TB) Backend {
-		prefix := unique("nodetest:") + ":"
-		channel := unique("nodetest-bus-")
-		busName := unique("nodetest-bus-")
+	return nodetest.Env{Name: "redis", Open: func(t testing.TB) nodetest.Backend {
+		prefix := nodetest.Unique("nodetest:") + ":"
+		channel := nodetest.Unique("nodetest-bus-")
+		busName := nodetest.Unique("nodetest-bus-")
 		var commands atomic.Int64
 		t.Cleanup(func() { deleteKeys(t, admin, prefix) })
-		return Backend{
+		return nodetest.Backend{
 			Node: func(t testing.TB, _ int) (store.Store, bus.Bus) {
 				sc := redis.NewClient(&redis.Options{Addr: addr})
 				sc.AddHook(commandCounter{&commands})
@@ -102,7 +103,7 @@ func killPubSub(t testing.TB, admin *redis.Client, name string) {
 			}
 		}
 	}
-	require.GreaterOrEqual(t, killed, len(NodeNames), "every node's subscription was killed")
+	require.GreaterOrEqual(t, killed, len(nodetest.NodeNames), "every node's subscription was killed")
 }
 
 // deleteKeys removes the keys under prefix (a test's own).
@@ -128,5 +129,5 @@ func deleteKeys(t testing.TB, admin *redis.Client, prefix string) {
 }
 
 func TestRedis(t *testing.T) {
-	Run(t, redisEnv(t))
+	nodetest.Run(t, redisEnv(t))
 }

@@ -1,8 +1,9 @@
-package nodetest
+package servers
 
 import (
 	"context"
 	"database/sql"
+	"github.com/sessiongen/sessiongen/runtime/internal/nodetest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,11 +44,11 @@ func envVar(t testing.TB, name, what string) string {
 
 // sharedEnv is an environment whose nodes share one engine handle over
 // the in-process bus.
-func sharedEnv(name string, open func(t testing.TB) store.Store) Env {
-	return Env{Name: name, Open: func(t testing.TB) Backend {
+func sharedEnv(name string, open func(t testing.TB) store.Store) nodetest.Env {
+	return nodetest.Env{Name: name, Open: func(t testing.TB) nodetest.Backend {
 		st := open(t)
 		l := bus.NewLocal()
-		return Backend{
+		return nodetest.Backend{
 			Node: func(testing.TB, int) (store.Store, bus.Bus) { return st, l },
 			Outage: func(testing.TB) func() {
 				l.SetDown(true)
@@ -58,7 +59,7 @@ func sharedEnv(name string, open func(t testing.TB) store.Store) Env {
 	}}
 }
 
-func boltEnv() Env {
+func boltEnv() nodetest.Env {
 	return sharedEnv("bolt", func(t testing.TB) store.Store {
 		s, err := boltstore.Open(filepath.Join(t.TempDir(), "sessions.db"))
 		require.NoError(t, err)
@@ -67,7 +68,7 @@ func boltEnv() Env {
 	})
 }
 
-func mysqlEnv(t testing.TB) Env {
+func mysqlEnv(t testing.TB) nodetest.Env {
 	dsn := envVar(t, "SESSIONGEN_MYSQL_DSN", "MariaDB/MySQL (mysqlstore)")
 	return sharedEnv("mysql", func(t testing.TB) store.Store {
 		db, err := sql.Open("mysql", dsn)
@@ -76,7 +77,7 @@ func mysqlEnv(t testing.TB) Env {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		require.NoError(t, db.PingContext(ctx), "MariaDB/MySQL does not answer")
-		table := unique("nodetest_")
+		table := nodetest.Unique("nodetest_")
 		s, err := mysqlstore.New(ctx, db, mysqlstore.WithCreateSchema(true), mysqlstore.WithTable(table))
 		require.NoError(t, err)
 		t.Cleanup(func() {
@@ -87,7 +88,7 @@ func mysqlEnv(t testing.TB) Env {
 	})
 }
 
-func dynamoEnv(t testing.TB) Env {
+func dynamoEnv(t testing.TB) nodetest.Env {
 	ep := envVar(t, "SESSIONGEN_DYNAMODB_ENDPOINT", "DynamoDB (dynamostore)")
 	return sharedEnv("dynamodb", func(t testing.TB) store.Store {
 		c := dynamodb.New(dynamodb.Options{
@@ -95,7 +96,7 @@ func dynamoEnv(t testing.TB) Env {
 			Credentials:  credentials.NewStaticCredentialsProvider("sessiongen", "sessiongen", ""),
 			BaseEndpoint: aws.String(ep),
 		})
-		table := unique("nodetest-")
+		table := nodetest.Unique("nodetest-")
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		s, err := dynamostore.New(ctx, c, table)
@@ -107,12 +108,12 @@ func dynamoEnv(t testing.TB) Env {
 	})
 }
 
-func redisClusterEnv(t testing.TB) Env {
+func redisClusterEnv(t testing.TB) nodetest.Env {
 	addrs := strings.Split(envVar(t, "SESSIONGEN_REDIS_CLUSTER_ADDRS", "Redis Cluster (redisstore + redisbus)"), ",")
-	return Env{Name: "redis-cluster", Open: func(t testing.TB) Backend {
-		prefix := unique("nodetest:") + ":"
-		channel := unique("nodetest-bus-")
-		return Backend{
+	return nodetest.Env{Name: "redis-cluster", Open: func(t testing.TB) nodetest.Backend {
+		prefix := nodetest.Unique("nodetest:") + ":"
+		channel := nodetest.Unique("nodetest-bus-")
+		return nodetest.Backend{
 			Node: func(t testing.TB, _ int) (store.Store, bus.Bus) {
 				sc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 				bc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
@@ -128,9 +129,9 @@ func redisClusterEnv(t testing.TB) Env {
 	}}
 }
 
-func TestRacesBolt(t *testing.T)         { RunRaces(t, boltEnv()) }
-func TestRacesMySQL(t *testing.T)        { RunRaces(t, mysqlEnv(t)) }
-func TestRacesDynamoDB(t *testing.T)     { RunRaces(t, dynamoEnv(t)) }
-func TestRacesRedisCluster(t *testing.T) { RunRaces(t, redisClusterEnv(t)) }
-func TestRacesRedis(t *testing.T)        { RunRaces(t, redisEnv(t)) }
-func TestRacesPostgres(t *testing.T)     { RunRaces(t, postgresEnv(t)) }
+func TestRacesBolt(t *testing.T)         { nodetest.RunRaces(t, boltEnv()) }
+func TestRacesMySQL(t *testing.T)        { nodetest.RunRaces(t, mysqlEnv(t)) }
+func TestRacesDynamoDB(t *testing.T)     { nodetest.RunRaces(t, dynamoEnv(t)) }
+func TestRacesRedisCluster(t *testing.T) { nodetest.RunRaces(t, redisClusterEnv(t)) }
+func TestRacesRedis(t *testing.T)        { nodetest.RunRaces(t, redisEnv(t)) }
+func TestRacesPostgres(t *testing.T)     { nodetest.RunRaces(t, postgresEnv(t)) }

@@ -1,7 +1,8 @@
-package nodetest
+package servers
 
 import (
 	"context"
+	"github.com/sessiongen/sessiongen/runtime/internal/nodetest"
 	"os"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ const postgresDSNVar = "SESSIONGEN_POSTGRES_DSN"
 // postgresEnv is pgstore + pgbus on the database at
 // SESSIONGEN_POSTGRES_DSN; the test is skipped when it is unset and fails
 // when the server does not answer.
-func postgresEnv(t testing.TB) Env {
+func postgresEnv(t testing.TB) nodetest.Env {
 	t.Helper()
 	dsn := os.Getenv(postgresDSNVar)
 	if dsn == "" {
@@ -38,8 +39,8 @@ func postgresEnv(t testing.TB) Env {
 	if err := admin.Ping(ctx); err != nil {
 		t.Fatalf("%s: PostgreSQL does not answer: %v", postgresDSNVar, err)
 	}
-	return Env{Name: "postgres", Open: func(t testing.TB) Backend {
-		name := unique("nodetest_")
+	return nodetest.Env{Name: "postgres", Open: func(t testing.TB) nodetest.Backend {
+		name := nodetest.Unique("nodetest_")
 		sessions, fields := name+"_sessions", name+"_fields"
 		channel, app := name+"_bus", name+"_bus"
 		t.Cleanup(func() {
@@ -48,7 +49,7 @@ func postgresEnv(t testing.TB) Env {
 				t.Logf("cleanup: %v", err)
 			}
 		})
-		return Backend{
+		return nodetest.Backend{
 			Node: func(t testing.TB, _ int) (store.Store, bus.Bus) {
 				pool, err := pgxpool.New(context.Background(), dsn)
 				require.NoError(t, err)
@@ -64,7 +65,7 @@ func postgresEnv(t testing.TB) Env {
 				err := admin.QueryRow(context.Background(),
 					`SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) k`, app).Scan(&killed)
 				require.NoError(t, err)
-				require.GreaterOrEqual(t, killed, len(NodeNames), "every node's listener was terminated")
+				require.GreaterOrEqual(t, killed, len(nodetest.NodeNames), "every node's listener was terminated")
 				return func() {}
 			},
 		}
@@ -72,5 +73,5 @@ func postgresEnv(t testing.TB) Env {
 }
 
 func TestPostgres(t *testing.T) {
-	Run(t, postgresEnv(t))
+	nodetest.Run(t, postgresEnv(t))
 }

@@ -1,6 +1,7 @@
-package nodetest
+package servers
 
 import (
+	"github.com/sessiongen/sessiongen/runtime/internal/nodetest"
 	"net/http"
 	"slices"
 	"testing"
@@ -21,16 +22,16 @@ import (
 //
 //	go test -run '^$' -bench Propagation -benchtime 1000x ./runtime/internal/nodetest/
 func BenchmarkPropagation(b *testing.B) {
-	b.Run("local", func(b *testing.B) { propagation(b, localEnv()) })
+	b.Run("local", func(b *testing.B) { propagation(b, nodetest.Local()) })
 	b.Run("redis", func(b *testing.B) { propagation(b, redisEnv(b)) })
 	b.Run("postgres", func(b *testing.B) { propagation(b, postgresEnv(b)) })
 }
 
-func propagation(b *testing.B, env Env) {
-	c := NewCluster(b, env, Options{})
+func propagation(b *testing.B, env nodetest.Env) {
+	c := nodetest.NewCluster(b, env, nodetest.Options{})
 	a, n := c.A(), c.B()
 	ck := a.Create("n", int64(0))
-	warm(b, ck, 0, n)
+	nodetest.Warm(b, ck, 0, n)
 	times := make([]time.Duration, 0, b.N)
 	after := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -45,8 +46,8 @@ func propagation(b *testing.B, env Env) {
 			if v == i {
 				break
 			}
-			if time.Since(start) > Wait {
-				b.Fatalf("trial %d: B did not see the write within %v", i, Wait)
+			if time.Since(start) > nodetest.Wait {
+				b.Fatalf("trial %d: B did not see the write within %v", i, nodetest.Wait)
 			}
 			time.Sleep(20 * time.Microsecond) // leave the CPU to the bus and the engine client
 		}
