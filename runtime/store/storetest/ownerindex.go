@@ -30,8 +30,14 @@ const (
 //
 // The expiry checks are set up first and checked last, so their one wait
 // (a few hundred milliseconds) overlaps the other checks.
-func RunOwnerIndex(t *testing.T, newStore func(t *testing.T) store.Store) {
+//
+// Options relax checks for engines that document a weaker guarantee.
+func RunOwnerIndex(t *testing.T, newStore func(t *testing.T) store.Store, opts ...OwnerIndexOption) {
 	t.Helper()
+	cfg := ownerIndexConfig{}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	require.NotNil(t, newStore, "storetest: newStore is nil")
 	es := newStore(t)
 	requireOwnerIndex(t, es)
@@ -40,6 +46,10 @@ func RunOwnerIndex(t *testing.T, newStore func(t *testing.T) store.Store) {
 		t.Run(c.name, func(t *testing.T) {
 			s := newStore(t)
 			requireOwnerIndex(t, s)
+			if c.name == "ListedWhileRenewed" && cfg.movesMayHide {
+				testOwnedWhileMovedLossy(t, s)
+				return
+			}
 			c.run(t, s)
 		})
 	}
@@ -153,6 +163,35 @@ func testOwnedMove(t *testing.T, s store.Store) {
 // new one: a revocation that lists the owner's sessions must never miss
 // one that a renewal is moving.
 func testOwnedWhileMoved(t *testing.T, s store.Store) {
+	listings, missed := listWhileMoved(t, s)
+	require.Zero(t, missed, "listings of %d that held none of the renewed session's keys", listings)
+}
+
+// testOwnedWhileMovedLossy is testOwnedWhileMoved for an engine whose
+// listing may miss a session during a renewal (see MovesMayHide): most
+// listings must still hold it, and the misses are logged.
+func testOwnedWhileMovedLossy(t *testing.T, s store.Store) {
+	listings, missed := listWhileMoved(t, s)
+	t.Logf("%d listings of %d held none of the renewed session's keys", missed, listings)
+	require.Less(t, 4*missed, listings+1, "most listings hold the renewed session")
+}
+
+// OwnerIndexOption changes what RunOwnerIndex demands of an engine.
+type OwnerIndexOption func(*ownerIndexConfig)
+
+type ownerIndexConfig struct{ movesMayHide bool }
+
+// MovesMayHide is for an engine whose Move takes several steps in
+// different places (Redis Cluster): a listing taken during a renewal may
+// miss the session, as the engine documents.
+func MovesMayHide() OwnerIndexOption {
+	return func(c *ownerIndexConfig) { c.movesMayHide = true }
+}
+
+// listWhileMoved renews a session 40 times in a row while listing its
+// owner, and returns how many listings it took and how many of them held
+// none of the session's keys.
+func listWhileMoved(t *testing.T, s store.Store) (listings, missed int) {
 	const moves = 40
 	ctx := t.Context()
 	a := newOwner(t, "a")
@@ -174,7 +213,6 @@ func testOwnedWhileMoved(t *testing.T, s store.Store) {
 			key = to
 		}
 	}()
-	listings, missed := 0, 0
 	for running := true; running; {
 		select {
 		case <-done:
@@ -194,7 +232,7 @@ func testOwnedWhileMoved(t *testing.T, s store.Store) {
 			missed++
 		}
 	}
-	require.Zero(t, missed, "listings of %d that held none of the renewed session's keys", listings)
+	return listings, missed
 }
 
 // testOwnedClear: clearing the owner takes the session off the list; it
