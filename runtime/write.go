@@ -308,7 +308,9 @@ func (s *Session) renew(ctx context.Context) error {
 		}
 		return opError("renew", "", err)
 	}
-	ne := m.newEntry(id, snapshotOf(rec), m.stamp(now))
+	// The engine moved what it held, fields it cannot have written
+	// included (an engine that filters them returns none).
+	ne := m.newEntry(id, snapshotOf(m.validFields(ctx, key, rec)), m.stamp(now))
 	// Every copy of the old ID in this process is gone: the request's own
 	// entry, and another one a concurrent request may have loaded after
 	// this entry left the cache.

@@ -37,7 +37,8 @@ const (
 // it is one script call, atomic; a Move that keeps the owner of a session
 // that has one costs a second call (the first learns the owner, whose
 // index the script must name). On Redis Cluster, and with any other
-// client, it takes three round trips and compensates when it gives up:
+// client, it takes three round trips (four when the session has an
+// owner) and compensates when it gives up:
 // see "Move" in the package documentation.
 //
 // It returns an error wrapping [store.ErrNotFound] when from is missing,
@@ -151,9 +152,8 @@ func movedRecord(vals []any, expires int64) (store.Record, string, error) {
 }
 
 // moveSteps is Move where the two keys may live on different servers:
-// freeze from (freezeScript), write to with its owner-index entry
-// (createScript, marked with the Move's token, and indexScript in one
-// pipeline), then delete from if it is still frozen by this Move
+// freeze from (freezeScript), write to (createScript, marked with the
+// Move's token), then its owner-index entry (indexScript), then delete from if it is still frozen by this Move
 // (finishScript, pipelined with the removal of from's index entry). When
 // it gives up after the freeze it deletes what it wrote under to
 // (dropScript) and thaws from (thawScript).
@@ -203,12 +203,11 @@ func (s *Store) moveSteps(ctx context.Context, from, to string, c store.Change, 
 	for k, v := range rec.Fields {
 		args = append(args, k, v)
 	}
+	// The index entry is written once the record exists, never in
+	// parallel with it: a listing that finds the entry then finds the
+	// session, and does not take the entry for a stray one.
 	create := &call{script: createScript, keys: []string{s.redisKey(to)}, args: args}
-	var index *call
-	if rec.Owner != "" {
-		index = s.indexCall(rec.Owner, to, score, now)
-	}
-	s.run(ctx, create, index)
+	s.run(ctx, create)
 	n, err := create.cmd.Int()
 	switch {
 	case err != nil:
@@ -217,9 +216,14 @@ func (s *Store) moveSteps(ctx context.Context, from, to string, c store.Change, 
 	case n == 0:
 		s.undo(ctx, from, "", token, "")
 		return store.Record{}, fmt.Errorf("redisstore: move: %w", store.ErrExists)
-	case index != nil && index.cmd.Err() != nil:
-		s.undo(ctx, from, to, token, rec.Owner)
-		return store.Record{}, fmt.Errorf("redisstore: move: owner index: %w", index.cmd.Err())
+	}
+	if rec.Owner != "" {
+		index := s.indexCall(rec.Owner, to, score, now)
+		s.run(ctx, index)
+		if err := index.cmd.Err(); err != nil {
+			s.undo(ctx, from, to, token, rec.Owner)
+			return store.Record{}, fmt.Errorf("redisstore: move: owner index: %w", err)
+		}
 	}
 
 	// 3. Delete from, unless it was deleted (revoked) or its freeze

@@ -27,9 +27,7 @@ func TestOwnerIndex(t *testing.T) {
 func TestClusterOwnerIndex(t *testing.T) {
 	c := clusterClient(t)
 	prefix := testPrefix(t, c)
-	// A Move across slots takes three steps: a listing may miss the
-	// session renewed meanwhile (see the package doc).
-	storetest.RunOwnerIndex(t, func(t *testing.T) store.Store { return newStore(t, c, prefix) }, storetest.MovesMayHide())
+	storetest.RunOwnerIndex(t, func(t *testing.T) store.Store { return newStore(t, c, prefix) })
 }
 
 func TestVersioner(t *testing.T) {

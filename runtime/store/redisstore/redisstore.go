@@ -55,7 +55,7 @@
 //
 // On Redis Cluster (and with any other client) the two keys live in
 // different hash slots, so no script can touch both. Move then takes
-// three round trips:
+// three round trips, four when the session has an owner:
 //
 //  1. A script on the old key checks that it is live and the conditions
 //     hold, then freezes it: it stores a random token ("\xffm"), keeps
@@ -65,7 +65,10 @@
 //     still lists it, so that a revocation can delete it, until the
 //     freeze ends. The script returns the session's fields.
 //  2. A script writes the new hash (as Create does, with the token in
-//     "\xfft", where it stays), pipelined with its owner-index entry.
+//     "\xfft", where it stays); once it has, the owner-index entry is
+//     written (not in parallel: a listing that finds the entry must find
+//     the hash, else it could take the entry for a stray one and drop
+//     it, and miss the session under both keys).
 //  3. A script deletes the old hash only if it still carries the token,
 //     pipelined with the removal of its owner-index entry. If the old
 //     session is gone (deleted or revoked, or its freeze ended), Move
@@ -129,8 +132,8 @@
 // entry again.
 //
 // A Move lists the new key under its owner (in its script on a single
-// server, in the pipeline of its second step on a Cluster) and removes
-// the old key's entry (in the same script when the owner stays, else with
+// server, in a round trip of its own after the second step on a
+// Cluster) and removes the old key's entry (in the same script when the owner stays, else with
 // one more command; on a Cluster in the pipeline of its last step).
 //
 // Every live session's entry keeps a score at or past the session's

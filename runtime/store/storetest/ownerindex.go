@@ -30,14 +30,8 @@ const (
 //
 // The expiry checks are set up first and checked last, so their one wait
 // (a few hundred milliseconds) overlaps the other checks.
-//
-// Options relax checks for engines that document a weaker guarantee.
-func RunOwnerIndex(t *testing.T, newStore func(t *testing.T) store.Store, opts ...OwnerIndexOption) {
+func RunOwnerIndex(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Helper()
-	cfg := ownerIndexConfig{}
-	for _, o := range opts {
-		o(&cfg)
-	}
 	require.NotNil(t, newStore, "storetest: newStore is nil")
 	es := newStore(t)
 	requireOwnerIndex(t, es)
@@ -46,10 +40,6 @@ func RunOwnerIndex(t *testing.T, newStore func(t *testing.T) store.Store, opts .
 		t.Run(c.name, func(t *testing.T) {
 			s := newStore(t)
 			requireOwnerIndex(t, s)
-			if c.name == "ListedWhileRenewed" && cfg.movesMayHide {
-				testOwnedWhileMovedLossy(t, s)
-				return
-			}
 			c.run(t, s)
 		})
 	}
@@ -165,27 +155,6 @@ func testOwnedMove(t *testing.T, s store.Store) {
 func testOwnedWhileMoved(t *testing.T, s store.Store) {
 	listings, missed := listWhileMoved(t, s)
 	require.Zero(t, missed, "listings of %d that held none of the renewed session's keys", listings)
-}
-
-// testOwnedWhileMovedLossy is testOwnedWhileMoved for an engine whose
-// listing may miss a session during a renewal (see MovesMayHide): most
-// listings must still hold it, and the misses are logged.
-func testOwnedWhileMovedLossy(t *testing.T, s store.Store) {
-	listings, missed := listWhileMoved(t, s)
-	t.Logf("%d listings of %d held none of the renewed session's keys", missed, listings)
-	require.Less(t, 4*missed, listings+1, "most listings hold the renewed session")
-}
-
-// OwnerIndexOption changes what RunOwnerIndex demands of an engine.
-type OwnerIndexOption func(*ownerIndexConfig)
-
-type ownerIndexConfig struct{ movesMayHide bool }
-
-// MovesMayHide is for an engine whose Move takes several steps in
-// different places (Redis Cluster): a listing taken during a renewal may
-// miss the session, as the engine documents.
-func MovesMayHide() OwnerIndexOption {
-	return func(c *ownerIndexConfig) { c.movesMayHide = true }
 }
 
 // listWhileMoved renews a session 40 times in a row while listing its

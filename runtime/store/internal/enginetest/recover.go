@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -23,9 +26,11 @@ import (
 // without a 500: reading (the client is told to forget its ID and gets
 // a fresh session on its next write), signing out (Destroy removes the
 // record), and signing in (Renew, then a write). The damage is reported
-// in the log with the key's hash, never the session ID.
+// in the log once, in one line naming the engine (its package, as in
+// "redisstore") and the key's hash, never the session ID.
 func UserRecovers(t *testing.T, s store.Store, plant func(t *testing.T, key string)) {
 	t.Helper()
+	engine := path.Base(reflect.TypeOf(s).Elem().PkgPath())
 	for _, step := range []string{"read", "logout", "login"} {
 		t.Run(step, func(t *testing.T) {
 			var log bytes.Buffer
@@ -34,6 +39,11 @@ func UserRecovers(t *testing.T, s store.Store, plant func(t *testing.T, key stri
 			require.NotNil(t, ck, "a new session sends a cookie")
 			key := store.Key(ck.Value)
 			plant(t, key)
+			// A damage the engine reads as an expired record (an expiry
+			// of -infinity, say) is no session, not a corruption: it is
+			// not reported.
+			_, lerr := s.Load(context.Background(), key)
+			corrupt := errors.Is(lerr, store.ErrCorrupt)
 
 			m := recoverManager(t, s, &log) // a cold cache: the engine is read
 			got := recoverDo(t, m, "/"+step, ck, http.StatusOK)
@@ -52,6 +62,18 @@ func UserRecovers(t *testing.T, s store.Store, plant func(t *testing.T, key stri
 				t.Errorf("the damaged record is still there after %s: %v", step, err)
 			}
 			assert.NotContains(t, log.String(), ck.Value, "the session ID was logged")
+			var reports []string
+			for _, line := range strings.Split(log.String(), "\n") {
+				if strings.Contains(line, "corrupt") {
+					reports = append(reports, line)
+				}
+			}
+			if !corrupt {
+				assert.Empty(t, reports, "a record read as expired is not reported as damaged")
+			} else if assert.Len(t, reports, 1, "the damage is reported once:\n%s", log.String()) {
+				assert.Contains(t, reports[0], key, "the report names the hashed key")
+				assert.Contains(t, reports[0], engine, "the report names the engine")
+			}
 		})
 	}
 }
