@@ -199,18 +199,33 @@ func (e *emitter) sessionType(st *sessionType) {
 		jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("%s.%s (key %q): %w: %w"), jen.Lit(T), jen.Id("field"), jen.Id("key"), jen.Qual(sessionPath, "ErrDecode"), jen.Err())),
 	)
 
-	// Stale-file guard.
-	e.doc(f.Group, "The conversion below compiles only while %s has exactly the fields this file was generated from: after adding, removing or retyping a field, run go generate again.", T)
-	f.Var().Id("_").Op("=").StructFunc(func(g *jen.Group) {
+	// Stale-file guard: an assignment, not a conversion, since only
+	// assignment needs the struct tags to be identical too.
+	e.doc(f.Group, "The assignment below compiles only while %s has exactly the fields and tags this file was generated from: after adding, removing or retyping a field, or changing a tag, run go generate again.", T)
+	f.Var().Id("_").StructFunc(func(g *jen.Group) {
 		for i := range st.Struct.NumFields() {
 			v := st.Struct.Field(i)
+			var field *jen.Statement
 			if v.Embedded() {
-				g.Add(e.typeExpr(v.Type()))
+				field = e.typeExpr(v.Type())
 			} else {
-				g.Id(v.Name()).Add(e.typeExpr(v.Type()))
+				field = jen.Id(v.Name()).Add(e.typeExpr(v.Type()))
 			}
+			if tag := st.Struct.Tag(i); tag != "" {
+				field.Add(tagLit(tag))
+			}
+			g.Add(field)
 		}
-	}).Parens(e.typeName(st.Obj).Values())
+	}).Op("=").Add(e.typeName(st.Obj).Values())
+}
+
+// tagLit returns the struct tag tag as a literal, byte for byte: raw when
+// it has no backquote.
+func tagLit(tag string) jen.Code {
+	if !strings.Contains(tag, "`") {
+		return jen.Op("`" + tag + "`")
+	}
+	return jen.Lit(tag)
 }
 
 // field emits the accessors of one stored field.

@@ -133,9 +133,10 @@
 //
 // # Stale files
 //
-// The generated file converts the struct to an unnamed struct type listing
-// every field as it was at generate time, so adding, removing or retyping a
-// field without regenerating breaks the build. -check fails (naming the
+// The generated file assigns the struct to a variable of an unnamed struct
+// type listing every field and its tag as they were at generate time, so
+// adding, removing or retyping a field, or changing a tag (a key, a bound),
+// without regenerating breaks the build. -check fails (naming the
 // file) when the file on disk differs from what sessiongen would write now.
 package main
 

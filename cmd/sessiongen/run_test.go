@@ -60,8 +60,9 @@ type UserSession struct {
 `
 
 // TestStaleFileBreaksBuild changes the struct after generating: adding,
-// retyping or removing a field without regenerating must break go build,
-// and -check must report the file.
+// retyping or removing a field, or changing a tag (a key, a bound),
+// without regenerating must break go build, and -check must report the
+// file.
 func TestStaleFileBreaksBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds generated packages; skipped with -short")
@@ -69,12 +70,14 @@ func TestStaleFileBreaksBuild(t *testing.T) {
 	for _, c := range []struct {
 		name, old, new, want string
 	}{
-		{"add untagged field", "\tNote   string\n", "\tNote   string\n\tExtra  int\n", "cannot convert"},
-		{"add tagged field", "\tNote   string\n", "\tNote   string\n\tExtra  int `session:\"extra\"`\n", "cannot convert"},
-		{"retype field", "Name   string ", "Name   []byte ", "cannot convert"},
+		{"add untagged field", "\tNote   string\n", "\tNote   string\n\tExtra  int\n", "cannot use"},
+		{"add tagged field", "\tNote   string\n", "\tNote   string\n\tExtra  int `session:\"extra\"`\n", "cannot use"},
+		{"retype field", "Name   string ", "Name   []byte ", "cannot use"},
 		{"reorder fields", "\tUserID int64     `session:\"uid\"`\n\tName   string    `session:\"name,max=64\"`\n",
-			"\tName   string    `session:\"name,max=64\"`\n\tUserID int64     `session:\"uid\"`\n", "cannot convert"},
-		{"remove field", "\tNote   string\n", "", "cannot convert"},
+			"\tName   string    `session:\"name,max=64\"`\n\tUserID int64     `session:\"uid\"`\n", "cannot use"},
+		{"remove field", "\tNote   string\n", "", "cannot use"},
+		{"change a key", "`session:\"uid\"`", "`session:\"user\"`", "cannot use"},
+		{"narrow a bound", "max=64", "max=32", "cannot use"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

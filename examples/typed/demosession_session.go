@@ -476,11 +476,11 @@ func (DemoSessionView) decodeError(field, key string, err error) error {
 	return fmt.Errorf("%s.%s (key %q): %w: %w", "DemoSession", field, key, session.ErrDecode, err)
 }
 
-// The conversion below compiles only while DemoSession has exactly the fields
-// this file was generated from: after adding, removing or retyping a field,
-// run go generate again.
-var _ = struct {
-	User   string
-	Visits int64
-	Cart   []string
-}(DemoSession{})
+// The assignment below compiles only while DemoSession has exactly the fields
+// and tags this file was generated from: after adding, removing or retyping a
+// field, or changing a tag, run go generate again.
+var _ struct {
+	User   string   `session:"user,max=64,index"`
+	Visits int64    `session:"visits"`
+	Cart   []string `session:"cart,max=8,elem=32"`
+} = DemoSession{}

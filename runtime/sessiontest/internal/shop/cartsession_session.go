@@ -435,11 +435,11 @@ func (CartSessionView) decodeError(field, key string, err error) error {
 	return fmt.Errorf("%s.%s (key %q): %w: %w", "CartSession", field, key, session.ErrDecode, err)
 }
 
-// The conversion below compiles only while CartSession has exactly the fields
-// this file was generated from: after adding, removing or retyping a field,
-// run go generate again.
-var _ = struct {
-	UserID int64
-	Items  int
-	Coupon string
-}(CartSession{})
+// The assignment below compiles only while CartSession has exactly the fields
+// and tags this file was generated from: after adding, removing or retyping a
+// field, or changing a tag, run go generate again.
+var _ struct {
+	UserID int64  `session:"uid"`
+	Items  int    `session:"items"`
+	Coupon string `session:"coupon,max=16"`
+} = CartSession{}
