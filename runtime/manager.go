@@ -26,19 +26,21 @@ import (
 // gives every request its [Session]. A Manager is safe for concurrent use;
 // create one per application with [New].
 type Manager struct {
-	store      store.Store
-	ids        []identity.Identity
-	maxSize    int
-	provenSize int    // the largest worst case of a generated type (WithProvenSize)
-	provenType string // that type's name
-	cacheLimit int
-	cacheTTL   time.Duration
-	idle       time.Duration
-	lifetime   time.Duration
-	mode       FlushMode
-	onError    func(http.ResponseWriter, *http.Request, error)
-	report     func(context.Context, error)
-	log        *slog.Logger
+	store store.Store
+	// undecodable holds the keys reported by ReportUndecodable.
+	undecodable undecodableKeys
+	ids         []identity.Identity
+	maxSize     int
+	provenSize  int    // the largest worst case of a generated type (WithProvenSize)
+	provenType  string // that type's name
+	cacheLimit  int
+	cacheTTL    time.Duration
+	idle        time.Duration
+	lifetime    time.Duration
+	mode        FlushMode
+	onError     func(http.ResponseWriter, *http.Request, error)
+	report      func(context.Context, error)
+	log         *slog.Logger
 
 	cache  *otter.Cache[string, *entry]
 	loader otter.Loader[string, *entry]

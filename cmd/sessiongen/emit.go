@@ -156,7 +156,7 @@ func (e *emitter) sessionType(st *sessionType) {
 	}
 
 	// Load.
-	e.doc(f.Group, "Load reads every stored field of %s from the session; absent keys leave their fields at the zero value. It returns the first error: one loading the session, or one wrapping session.ErrDecode for a value that cannot be decoded.", T)
+	e.doc(f.Group, "Load reads every stored field of %s from the session; absent keys, and values that cannot be decoded (reported as the getters report them), leave their fields at the zero value. It returns an error only when the session cannot be loaded.", T)
 	f.Func().Params(recv()).Id("Load").Params().Params(e.typeName(st.Obj), jen.Error()).BlockFunc(func(g *jen.Group) {
 		g.Var().Id("data").Add(e.typeName(st.Obj))
 		for _, sf := range st.Fields {
@@ -166,11 +166,14 @@ func (e *emitter) sessionType(st *sessionType) {
 			).Block(
 				jen.Return(e.typeName(st.Obj).Values(), jen.Qual("fmt", "Errorf").Call(jen.Lit(T+".Load: %w"), jen.Err())),
 			).Else().If(jen.Id("ok")).Block(
-				jen.List(jen.Id("x"), jen.Err()).Op(":=").Id("v").Dot("decode"+sf.Name).Call(jen.Id("b")),
-				jen.If(jen.Err().Op("!=").Nil()).Block(
-					jen.Return(e.typeName(st.Obj).Values(), jen.Id("v").Dot("decodeError").Call(jen.Lit(sf.Name), key(sf), jen.Err())),
+				jen.If(
+					jen.List(jen.Id("x"), jen.Err()).Op(":=").Id("v").Dot("decode"+sf.Name).Call(jen.Id("b")),
+					jen.Err().Op("!=").Nil(),
+				).Block(
+					e.reportUndecodable(st, sf),
+				).Else().Block(
+					jen.Id("data").Dot(sf.Name).Op("=").Id("x"),
 				),
-				jen.Id("data").Dot(sf.Name).Op("=").Id("x"),
 			)
 		}
 		g.Return(jen.Id("data"), jen.Nil())
@@ -191,14 +194,6 @@ func (e *emitter) sessionType(st *sessionType) {
 		})))
 	})
 
-	// Decode error helper.
-	e.doc(f.Group, "decodeError wraps an error decoding the value of field under key with session.ErrDecode.")
-	f.Func().Params(jen.Id(view)).Id("decodeError").Params(jen.List(jen.Id("field"), jen.Id("key")).String(), jen.Err().Error()).Error().Block(
-		// The type name is an argument, not part of the format, which
-		// then starts with a verb rather than a capital (ST1005).
-		jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("%s.%s (key %q): %w: %w"), jen.Lit(T), jen.Id("field"), jen.Id("key"), jen.Qual(sessionPath, "ErrDecode"), jen.Err())),
-	)
-
 	// Stale-file guard: an assignment, not a conversion, since only
 	// assignment needs the struct tags to be identical too.
 	e.doc(f.Group, "The assignment below compiles only while %s has exactly the fields and tags this file was generated from: after adding, removing or retyping a field, or changing a tag, run go generate again.", T)
@@ -217,6 +212,24 @@ func (e *emitter) sessionType(st *sessionType) {
 			g.Add(field)
 		}
 	}).Op("=").Add(e.typeName(st.Obj).Values())
+}
+
+// reportUndecodable is the statement that reports, once per key and
+// process, the value b of field sf that did not decode (err).
+func (e *emitter) reportUndecodable(st *sessionType, sf *sessionField) jen.Code {
+	want := fmt.Sprintf("%s.%s (%s)", st.Name, sf.Name, e.typeLabel(sf.Info.T))
+	return jen.Id("v").Dot("s").Dot("ReportUndecodable").Call(jen.Qual("context", "Background").Call(),
+		jen.Id(st.Name+"Key"+sf.Name), jen.Lit(want), jen.Id("b"), jen.Err())
+}
+
+// typeLabel names t for messages as the package's code spells it.
+func (e *emitter) typeLabel(t types.Type) string {
+	return types.TypeString(t, func(p *types.Package) string {
+		if p == e.pkg {
+			return ""
+		}
+		return p.Name()
+	})
 }
 
 // tagLit returns the struct tag tag as a literal, byte for byte: raw when
@@ -240,7 +253,7 @@ func (e *emitter) field(st *sessionType, sf *sessionField) {
 	key := jen.Id(keyName)
 
 	// Getter.
-	e.doc(f.Group, "%s returns %s.%s, stored under key %q (%s). ok is false when the key is absent or its value cannot be decoded; an error loading the session or decoding the value goes to the session's error reporting.", F, T, F, sf.Key, keyName)
+	e.doc(f.Group, "%s returns %s.%s, stored under key %q (%s). ok is false when the key is absent or its value cannot be decoded (one written by a build where the field had another type); an error loading the session goes to the session's error reporting, and so does a value that does not decode, once per key and process (session.Session.ReportUndecodable).", F, T, F, sf.Key, keyName)
 	f.Func().Params(jen.Id("v").Id(view)).Id(F).Params().Params(typ, jen.Bool()).Block(
 		jen.List(jen.Id("b"), jen.Id("ok"), jen.Err()).Op(":=").Id("v").Dot("s").Dot("Raw").Call(jen.Id(keyName)),
 		jen.If(jen.Err().Op("!=").Nil()).Block(
@@ -251,8 +264,7 @@ func (e *emitter) field(st *sessionType, sf *sessionField) {
 		jen.If(jen.Op("!").Id("ok")).Block(jen.Return(zero, jen.False())),
 		jen.List(jen.Id("x"), jen.Err()).Op(":=").Id("v").Dot("decode"+F).Call(jen.Id("b")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(
-			jen.Id("v").Dot("s").Dot("Report").Call(jen.Qual("context", "Background").Call(),
-				jen.Id("v").Dot("decodeError").Call(jen.Lit(F), jen.Id(keyName), jen.Err())),
+			e.reportUndecodable(st, sf),
 			jen.Return(zero, jen.False()),
 		),
 		jen.Return(jen.Id("x"), jen.True()),

@@ -12,14 +12,17 @@ import (
 // runtime's compare-and-set, with the field's own encoder and decoder, so
 // an UpdateF stores nothing SetF would refuse (the same bound checks, the
 // same errors) and reads nothing the getter would not (the same range
-// checks, with the error wrapping session.ErrDecode as Load's does).
+// checks; a value that does not decode counts as absent, as for the
+// getter).
 //
 // The function given to UpdateF takes the current value alone, not
 // (value, ok) as session.Update does: the typed view already treats an
 // absent field as its zero value (Load leaves it zero), and the zero value
 // is what a counter or a cart starts from, so the flag would be one more
-// parameter for every caller to ignore. An undecodable stored value is an
-// error, never a zero value.
+// parameter for every caller to ignore. An undecodable stored value (left
+// by a build where the field had another type) counts as absent too, so
+// that a deploy that retypes a field fails no request; the engine still
+// replaces it only if it holds the bytes read.
 //
 // The generated bodies use only the local names in localNames (b, ok,
 // err, x, y, d, p) and the parameters fn and delta, which are reserved
@@ -48,7 +51,7 @@ func (e *emitter) updateMethod(st *sessionType, sf *sessionField) {
 	if b := describeBounds(ti); b != "" {
 		checked = fmt.Sprintf("over its declared bounds (%s) or the session's size limit", b)
 	}
-	e.doc(f.Group, "Update%s changes %s.%s (key %q) with fn, atomically: fn gets the stored value (the zero value when the key is absent; a copy fn may modify) and returns the new one, which the engine stores only if the key still holds what fn was given. When another request or process changed the key in between, fn is called again with the fresh value (so fn must have no other effects), at most session.MaxUpdateTries times; then the error wraps session.ErrConflict. The new value is checked as by Set%s: %s, the error wraps session.ErrTooLarge. A stored value that cannot be decoded gives an error wrapping session.ErrDecode, without calling fn; an error from fn is returned as it is. On any error nothing changes. The change goes to the engine at once, whatever the flush mode; Update%s returns the value stored.",
+	e.doc(f.Group, "Update%s changes %s.%s (key %q) with fn, atomically: fn gets the stored value (the zero value when the key is absent; a copy fn may modify) and returns the new one, which the engine stores only if the key still holds what fn was given. When another request or process changed the key in between, fn is called again with the fresh value (so fn must have no other effects), at most session.MaxUpdateTries times; then the error wraps session.ErrConflict. The new value is checked as by Set%s: %s, the error wraps session.ErrTooLarge. A stored value that cannot be decoded (one written by a build where the field had another type) counts as absent and is reported as the getter reports it; an error from fn is returned as it is. On any error nothing changes. The change goes to the engine at once, whatever the flush mode; Update%s returns the value stored.",
 		F, T, F, sf.Key, F, checked, F)
 	f.Func().Params(jen.Id("v").Id(view)).Id("Update"+F).Params(
 		jen.Id("ctx").Qual("context", "Context"),
@@ -61,11 +64,14 @@ func (e *emitter) updateMethod(st *sessionType, sf *sessionField) {
 			jen.Func().Params(jen.Id("b").Index().Byte(), jen.Id("ok").Bool()).Params(jen.Index().Byte(), jen.Error()).Block(
 				jen.Var().Id("y").Add(typ()),
 				jen.If(jen.Id("ok")).Block(
-					jen.List(jen.Id("d"), jen.Err()).Op(":=").Id("v").Dot("decode"+F).Call(jen.Id("b")),
-					jen.If(jen.Err().Op("!=").Nil()).Block(
-						jen.Return(jen.Nil(), jen.Id("v").Dot("decodeError").Call(jen.Lit(F), jen.Id(keyName), jen.Err())),
+					jen.If(
+						jen.List(jen.Id("d"), jen.Err()).Op(":=").Id("v").Dot("decode"+F).Call(jen.Id("b")),
+						jen.Err().Op("!=").Nil(),
+					).Block(
+						e.reportUndecodable(st, sf),
+					).Else().Block(
+						jen.Id("y").Op("=").Id("d"),
 					),
-					jen.Id("y").Op("=").Id("d"),
 				),
 				jen.List(jen.Id("y"), jen.Err()).Op(":=").Id("fn").Call(jen.Id("y")),
 				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),

@@ -38,9 +38,13 @@
 // msgpack data (reflection only for types with their own msgpack methods).
 // Narrow integers are range-checked on read at every depth (a stored 300 is
 // not an int8), and element counts are checked against their bounds before
-// anything is allocated. A getter that cannot decode a value
-// returns ok == false and sends the error to the manager's error reporting
-// (session.WithErrorReporter): it is never silent. A setter refuses a value
+// anything is allocated. A value that does not decode (one written by a
+// build where the field had another type) reads as absent: the getter
+// returns ok == false, Load leaves the field zero, UpdateF starts from the
+// zero value, and the manager's error reporting (session.WithErrorReporter)
+// hears of it once per key and process, with the key, the type stored and
+// the type wanted. No request fails because of it, and the next write of
+// the field replaces the value. A setter refuses a value
 // over its declared bound with an error wrapping session.ErrTooLarge and
 // changes nothing.
 //
@@ -49,8 +53,7 @@
 // which is stored by a compare-and-set at the engine
 // ((*session.Session).UpdateRaw), fn running again on the fresh value
 // after a conflict. The new value passes the setter's checks; a stored
-// value that does not decode is an error wrapping session.ErrDecode, never
-// a zero value. AddF, for integer fields, adds delta the same way and
+// value that does not decode counts as absent, as for the getter. AddF, for integer fields, adds delta the same way and
 // refuses a sum outside the field type's range with an error wrapping
 // codec.ErrRange (runtime/codec), storing nothing.
 //

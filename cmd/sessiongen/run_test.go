@@ -19,7 +19,7 @@ func TestGeneratedCodeRuns(t *testing.T) {
 	runScenarioTests(t, "all_types.txtar", "typed_test.go",
 		"TestEveryFieldRoundTrips", "TestSaveIsOneEngineCall", "TestSaveIsAllOrNothing", "TestWorstCase",
 		"TestNarrowIntegersAreRangeChecked", "TestBoundsAreRefused", "TestGetterAllocatesNothing",
-		"TestHostileBytesAreRefused")
+		"TestHostileBytesAreRefused", "TestWrongTypeIsReported")
 }
 
 // runScenarioTests generates the accessors of the scenario file name,

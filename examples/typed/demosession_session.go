@@ -78,9 +78,10 @@ func (v DemoSessionView) Session() *session.Session {
 }
 
 // User returns DemoSession.User, stored under key "user" (DemoSessionKeyUser).
-// ok is false when the key is absent or its value cannot be decoded; an error
-// loading the session or decoding the value goes to the session's error
-// reporting.
+// ok is false when the key is absent or its value cannot be decoded (one
+// written by a build where the field had another type); an error loading the
+// session goes to the session's error reporting, and so does a value that does
+// not decode, once per key and process (session.Session.ReportUndecodable).
 func (v DemoSessionView) User() (string, bool) {
 	b, ok, err := v.s.Raw(DemoSessionKeyUser)
 	if err != nil {
@@ -92,7 +93,7 @@ func (v DemoSessionView) User() (string, bool) {
 	}
 	x, err := v.decodeUser(b)
 	if err != nil {
-		v.s.Report(context.Background(), v.decodeError("User", DemoSessionKeyUser, err))
+		v.s.ReportUndecodable(context.Background(), DemoSessionKeyUser, "DemoSession.User (string)", b, err)
 		return "", false
 	}
 	return x, true
@@ -118,21 +119,21 @@ func (v DemoSessionView) SetUser(ctx context.Context, x string) error {
 // other effects), at most session.MaxUpdateTries times; then the error wraps
 // session.ErrConflict. The new value is checked as by SetUser: over its
 // declared bounds (User: 64 bytes) or the session's size limit, the error
-// wraps session.ErrTooLarge. A stored value that cannot be decoded gives an
-// error wrapping session.ErrDecode, without calling fn; an error from fn is
-// returned as it is. On any error nothing changes. The change goes to the
-// engine at once, whatever the flush mode; UpdateUser returns the value
-// stored.
+// wraps session.ErrTooLarge. A stored value that cannot be decoded (one
+// written by a build where the field had another type) counts as absent and is
+// reported as the getter reports it; an error from fn is returned as it is. On
+// any error nothing changes. The change goes to the engine at once, whatever
+// the flush mode; UpdateUser returns the value stored.
 func (v DemoSessionView) UpdateUser(ctx context.Context, fn func(string) (string, error)) (string, error) {
 	var x string
 	_, err := v.s.UpdateRaw(ctx, DemoSessionKeyUser, func(b []byte, ok bool) ([]byte, error) {
 		var y string
 		if ok {
-			d, err := v.decodeUser(b)
-			if err != nil {
-				return nil, v.decodeError("User", DemoSessionKeyUser, err)
+			if d, err := v.decodeUser(b); err != nil {
+				v.s.ReportUndecodable(context.Background(), DemoSessionKeyUser, "DemoSession.User (string)", b, err)
+			} else {
+				y = d
 			}
-			y = d
 		}
 		y, err := fn(y)
 		if err != nil {
@@ -171,8 +172,10 @@ func (DemoSessionView) decodeUser(b []byte) (string, error) {
 
 // Visits returns DemoSession.Visits, stored under key "visits"
 // (DemoSessionKeyVisits). ok is false when the key is absent or its value
-// cannot be decoded; an error loading the session or decoding the value goes
-// to the session's error reporting.
+// cannot be decoded (one written by a build where the field had another type);
+// an error loading the session goes to the session's error reporting, and so
+// does a value that does not decode, once per key and process
+// (session.Session.ReportUndecodable).
 func (v DemoSessionView) Visits() (int64, bool) {
 	b, ok, err := v.s.Raw(DemoSessionKeyVisits)
 	if err != nil {
@@ -184,7 +187,7 @@ func (v DemoSessionView) Visits() (int64, bool) {
 	}
 	x, err := v.decodeVisits(b)
 	if err != nil {
-		v.s.Report(context.Background(), v.decodeError("Visits", DemoSessionKeyVisits, err))
+		v.s.ReportUndecodable(context.Background(), DemoSessionKeyVisits, "DemoSession.Visits (int64)", b, err)
 		return 0, false
 	}
 	return x, true
@@ -209,20 +212,21 @@ func (v DemoSessionView) SetVisits(ctx context.Context, x int64) error {
 // other effects), at most session.MaxUpdateTries times; then the error wraps
 // session.ErrConflict. The new value is checked as by SetVisits: over the
 // session's size limit, the error wraps session.ErrTooLarge. A stored value
-// that cannot be decoded gives an error wrapping session.ErrDecode, without
-// calling fn; an error from fn is returned as it is. On any error nothing
-// changes. The change goes to the engine at once, whatever the flush mode;
-// UpdateVisits returns the value stored.
+// that cannot be decoded (one written by a build where the field had another
+// type) counts as absent and is reported as the getter reports it; an error
+// from fn is returned as it is. On any error nothing changes. The change goes
+// to the engine at once, whatever the flush mode; UpdateVisits returns the
+// value stored.
 func (v DemoSessionView) UpdateVisits(ctx context.Context, fn func(int64) (int64, error)) (int64, error) {
 	var x int64
 	_, err := v.s.UpdateRaw(ctx, DemoSessionKeyVisits, func(b []byte, ok bool) ([]byte, error) {
 		var y int64
 		if ok {
-			d, err := v.decodeVisits(b)
-			if err != nil {
-				return nil, v.decodeError("Visits", DemoSessionKeyVisits, err)
+			if d, err := v.decodeVisits(b); err != nil {
+				v.s.ReportUndecodable(context.Background(), DemoSessionKeyVisits, "DemoSession.Visits (int64)", b, err)
+			} else {
+				y = d
 			}
-			y = d
 		}
 		y, err := fn(y)
 		if err != nil {
@@ -272,9 +276,10 @@ func (DemoSessionView) decodeVisits(b []byte) (int64, error) {
 }
 
 // Cart returns DemoSession.Cart, stored under key "cart" (DemoSessionKeyCart).
-// ok is false when the key is absent or its value cannot be decoded; an error
-// loading the session or decoding the value goes to the session's error
-// reporting.
+// ok is false when the key is absent or its value cannot be decoded (one
+// written by a build where the field had another type); an error loading the
+// session goes to the session's error reporting, and so does a value that does
+// not decode, once per key and process (session.Session.ReportUndecodable).
 func (v DemoSessionView) Cart() ([]string, bool) {
 	b, ok, err := v.s.Raw(DemoSessionKeyCart)
 	if err != nil {
@@ -286,7 +291,7 @@ func (v DemoSessionView) Cart() ([]string, bool) {
 	}
 	x, err := v.decodeCart(b)
 	if err != nil {
-		v.s.Report(context.Background(), v.decodeError("Cart", DemoSessionKeyCart, err))
+		v.s.ReportUndecodable(context.Background(), DemoSessionKeyCart, "DemoSession.Cart ([]string)", b, err)
 		return nil, false
 	}
 	return x, true
@@ -313,20 +318,21 @@ func (v DemoSessionView) SetCart(ctx context.Context, x []string) error {
 // session.ErrConflict. The new value is checked as by SetCart: over its
 // declared bounds (Cart: 8 elements; Cart[i]: 32 bytes) or the session's size
 // limit, the error wraps session.ErrTooLarge. A stored value that cannot be
-// decoded gives an error wrapping session.ErrDecode, without calling fn; an
-// error from fn is returned as it is. On any error nothing changes. The change
-// goes to the engine at once, whatever the flush mode; UpdateCart returns the
-// value stored.
+// decoded (one written by a build where the field had another type) counts as
+// absent and is reported as the getter reports it; an error from fn is
+// returned as it is. On any error nothing changes. The change goes to the
+// engine at once, whatever the flush mode; UpdateCart returns the value
+// stored.
 func (v DemoSessionView) UpdateCart(ctx context.Context, fn func([]string) ([]string, error)) ([]string, error) {
 	var x []string
 	_, err := v.s.UpdateRaw(ctx, DemoSessionKeyCart, func(b []byte, ok bool) ([]byte, error) {
 		var y []string
 		if ok {
-			d, err := v.decodeCart(b)
-			if err != nil {
-				return nil, v.decodeError("Cart", DemoSessionKeyCart, err)
+			if d, err := v.decodeCart(b); err != nil {
+				v.s.ReportUndecodable(context.Background(), DemoSessionKeyCart, "DemoSession.Cart ([]string)", b, err)
+			} else {
+				y = d
 			}
-			y = d
 		}
 		y, err := fn(y)
 		if err != nil {
@@ -405,38 +411,38 @@ func (DemoSessionView) decodeCart(b []byte) ([]string, error) {
 	return x, nil
 }
 
-// Load reads every stored field of DemoSession from the session; absent keys
-// leave their fields at the zero value. It returns the first error: one
-// loading the session, or one wrapping session.ErrDecode for a value that
-// cannot be decoded.
+// Load reads every stored field of DemoSession from the session; absent keys,
+// and values that cannot be decoded (reported as the getters report them),
+// leave their fields at the zero value. It returns an error only when the
+// session cannot be loaded.
 func (v DemoSessionView) Load() (DemoSession, error) {
 	var data DemoSession
 	if b, ok, err := v.s.Raw(DemoSessionKeyUser); err != nil {
 		return DemoSession{}, fmt.Errorf("DemoSession.Load: %w", err)
 	} else if ok {
-		x, err := v.decodeUser(b)
-		if err != nil {
-			return DemoSession{}, v.decodeError("User", DemoSessionKeyUser, err)
+		if x, err := v.decodeUser(b); err != nil {
+			v.s.ReportUndecodable(context.Background(), DemoSessionKeyUser, "DemoSession.User (string)", b, err)
+		} else {
+			data.User = x
 		}
-		data.User = x
 	}
 	if b, ok, err := v.s.Raw(DemoSessionKeyVisits); err != nil {
 		return DemoSession{}, fmt.Errorf("DemoSession.Load: %w", err)
 	} else if ok {
-		x, err := v.decodeVisits(b)
-		if err != nil {
-			return DemoSession{}, v.decodeError("Visits", DemoSessionKeyVisits, err)
+		if x, err := v.decodeVisits(b); err != nil {
+			v.s.ReportUndecodable(context.Background(), DemoSessionKeyVisits, "DemoSession.Visits (int64)", b, err)
+		} else {
+			data.Visits = x
 		}
-		data.Visits = x
 	}
 	if b, ok, err := v.s.Raw(DemoSessionKeyCart); err != nil {
 		return DemoSession{}, fmt.Errorf("DemoSession.Load: %w", err)
 	} else if ok {
-		x, err := v.decodeCart(b)
-		if err != nil {
-			return DemoSession{}, v.decodeError("Cart", DemoSessionKeyCart, err)
+		if x, err := v.decodeCart(b); err != nil {
+			v.s.ReportUndecodable(context.Background(), DemoSessionKeyCart, "DemoSession.Cart ([]string)", b, err)
+		} else {
+			data.Cart = x
 		}
-		data.Cart = x
 	}
 	return data, nil
 }
@@ -468,12 +474,6 @@ func (v DemoSessionView) Save(ctx context.Context, data DemoSession) error {
 		Key:   DemoSessionKeyCart,
 		Value: b2,
 	}})
-}
-
-// decodeError wraps an error decoding the value of field under key with
-// session.ErrDecode.
-func (DemoSessionView) decodeError(field, key string, err error) error {
-	return fmt.Errorf("%s.%s (key %q): %w: %w", "DemoSession", field, key, session.ErrDecode, err)
 }
 
 // The assignment below compiles only while DemoSession has exactly the fields

@@ -292,7 +292,7 @@ func (e *codecError) Unwrap() error { return e.kind }
 
 // typeError reports that b holds another msgpack type than want.
 func typeError(want string, b []byte) error {
-	return &codecError{kind: ErrType, msg: "codec: want " + want + ", found " + typeName(b)}
+	return &codecError{kind: ErrType, msg: "codec: want " + want + ", found " + TypeName(b)}
 }
 
 // emptyError reports empty input.
@@ -320,8 +320,10 @@ func checkSize(want string, b []byte, need uint64) error {
 	return sizeError(want, len(b), need)
 }
 
-// typeName names the msgpack type whose encoding starts b, for messages.
-func typeName(b []byte) string {
+// TypeName names the msgpack type whose encoding starts b, for messages:
+// "int", "str", "bin", "array", "map", "timestamp"... ("no data" for an
+// empty b).
+func TypeName(b []byte) string {
 	if len(b) == 0 {
 		return "no data"
 	}

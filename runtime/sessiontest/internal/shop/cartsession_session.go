@@ -69,8 +69,10 @@ func (v CartSessionView) Session() *session.Session {
 
 // UserID returns CartSession.UserID, stored under key "uid"
 // (CartSessionKeyUserID). ok is false when the key is absent or its value
-// cannot be decoded; an error loading the session or decoding the value goes
-// to the session's error reporting.
+// cannot be decoded (one written by a build where the field had another type);
+// an error loading the session goes to the session's error reporting, and so
+// does a value that does not decode, once per key and process
+// (session.Session.ReportUndecodable).
 func (v CartSessionView) UserID() (int64, bool) {
 	b, ok, err := v.s.Raw(CartSessionKeyUserID)
 	if err != nil {
@@ -82,7 +84,7 @@ func (v CartSessionView) UserID() (int64, bool) {
 	}
 	x, err := v.decodeUserID(b)
 	if err != nil {
-		v.s.Report(context.Background(), v.decodeError("UserID", CartSessionKeyUserID, err))
+		v.s.ReportUndecodable(context.Background(), CartSessionKeyUserID, "CartSession.UserID (int64)", b, err)
 		return 0, false
 	}
 	return x, true
@@ -107,20 +109,21 @@ func (v CartSessionView) SetUserID(ctx context.Context, x int64) error {
 // other effects), at most session.MaxUpdateTries times; then the error wraps
 // session.ErrConflict. The new value is checked as by SetUserID: over the
 // session's size limit, the error wraps session.ErrTooLarge. A stored value
-// that cannot be decoded gives an error wrapping session.ErrDecode, without
-// calling fn; an error from fn is returned as it is. On any error nothing
-// changes. The change goes to the engine at once, whatever the flush mode;
-// UpdateUserID returns the value stored.
+// that cannot be decoded (one written by a build where the field had another
+// type) counts as absent and is reported as the getter reports it; an error
+// from fn is returned as it is. On any error nothing changes. The change goes
+// to the engine at once, whatever the flush mode; UpdateUserID returns the
+// value stored.
 func (v CartSessionView) UpdateUserID(ctx context.Context, fn func(int64) (int64, error)) (int64, error) {
 	var x int64
 	_, err := v.s.UpdateRaw(ctx, CartSessionKeyUserID, func(b []byte, ok bool) ([]byte, error) {
 		var y int64
 		if ok {
-			d, err := v.decodeUserID(b)
-			if err != nil {
-				return nil, v.decodeError("UserID", CartSessionKeyUserID, err)
+			if d, err := v.decodeUserID(b); err != nil {
+				v.s.ReportUndecodable(context.Background(), CartSessionKeyUserID, "CartSession.UserID (int64)", b, err)
+			} else {
+				y = d
 			}
-			y = d
 		}
 		y, err := fn(y)
 		if err != nil {
@@ -171,8 +174,10 @@ func (CartSessionView) decodeUserID(b []byte) (int64, error) {
 
 // Items returns CartSession.Items, stored under key "items"
 // (CartSessionKeyItems). ok is false when the key is absent or its value
-// cannot be decoded; an error loading the session or decoding the value goes
-// to the session's error reporting.
+// cannot be decoded (one written by a build where the field had another type);
+// an error loading the session goes to the session's error reporting, and so
+// does a value that does not decode, once per key and process
+// (session.Session.ReportUndecodable).
 func (v CartSessionView) Items() (int, bool) {
 	b, ok, err := v.s.Raw(CartSessionKeyItems)
 	if err != nil {
@@ -184,7 +189,7 @@ func (v CartSessionView) Items() (int, bool) {
 	}
 	x, err := v.decodeItems(b)
 	if err != nil {
-		v.s.Report(context.Background(), v.decodeError("Items", CartSessionKeyItems, err))
+		v.s.ReportUndecodable(context.Background(), CartSessionKeyItems, "CartSession.Items (int)", b, err)
 		return 0, false
 	}
 	return x, true
@@ -209,20 +214,21 @@ func (v CartSessionView) SetItems(ctx context.Context, x int) error {
 // other effects), at most session.MaxUpdateTries times; then the error wraps
 // session.ErrConflict. The new value is checked as by SetItems: over the
 // session's size limit, the error wraps session.ErrTooLarge. A stored value
-// that cannot be decoded gives an error wrapping session.ErrDecode, without
-// calling fn; an error from fn is returned as it is. On any error nothing
-// changes. The change goes to the engine at once, whatever the flush mode;
-// UpdateItems returns the value stored.
+// that cannot be decoded (one written by a build where the field had another
+// type) counts as absent and is reported as the getter reports it; an error
+// from fn is returned as it is. On any error nothing changes. The change goes
+// to the engine at once, whatever the flush mode; UpdateItems returns the
+// value stored.
 func (v CartSessionView) UpdateItems(ctx context.Context, fn func(int) (int, error)) (int, error) {
 	var x int
 	_, err := v.s.UpdateRaw(ctx, CartSessionKeyItems, func(b []byte, ok bool) ([]byte, error) {
 		var y int
 		if ok {
-			d, err := v.decodeItems(b)
-			if err != nil {
-				return nil, v.decodeError("Items", CartSessionKeyItems, err)
+			if d, err := v.decodeItems(b); err != nil {
+				v.s.ReportUndecodable(context.Background(), CartSessionKeyItems, "CartSession.Items (int)", b, err)
+			} else {
+				y = d
 			}
-			y = d
 		}
 		y, err := fn(y)
 		if err != nil {
@@ -273,8 +279,10 @@ func (CartSessionView) decodeItems(b []byte) (int, error) {
 
 // Coupon returns CartSession.Coupon, stored under key "coupon"
 // (CartSessionKeyCoupon). ok is false when the key is absent or its value
-// cannot be decoded; an error loading the session or decoding the value goes
-// to the session's error reporting.
+// cannot be decoded (one written by a build where the field had another type);
+// an error loading the session goes to the session's error reporting, and so
+// does a value that does not decode, once per key and process
+// (session.Session.ReportUndecodable).
 func (v CartSessionView) Coupon() (string, bool) {
 	b, ok, err := v.s.Raw(CartSessionKeyCoupon)
 	if err != nil {
@@ -286,7 +294,7 @@ func (v CartSessionView) Coupon() (string, bool) {
 	}
 	x, err := v.decodeCoupon(b)
 	if err != nil {
-		v.s.Report(context.Background(), v.decodeError("Coupon", CartSessionKeyCoupon, err))
+		v.s.ReportUndecodable(context.Background(), CartSessionKeyCoupon, "CartSession.Coupon (string)", b, err)
 		return "", false
 	}
 	return x, true
@@ -312,21 +320,21 @@ func (v CartSessionView) SetCoupon(ctx context.Context, x string) error {
 // other effects), at most session.MaxUpdateTries times; then the error wraps
 // session.ErrConflict. The new value is checked as by SetCoupon: over its
 // declared bounds (Coupon: 16 bytes) or the session's size limit, the error
-// wraps session.ErrTooLarge. A stored value that cannot be decoded gives an
-// error wrapping session.ErrDecode, without calling fn; an error from fn is
-// returned as it is. On any error nothing changes. The change goes to the
-// engine at once, whatever the flush mode; UpdateCoupon returns the value
-// stored.
+// wraps session.ErrTooLarge. A stored value that cannot be decoded (one
+// written by a build where the field had another type) counts as absent and is
+// reported as the getter reports it; an error from fn is returned as it is. On
+// any error nothing changes. The change goes to the engine at once, whatever
+// the flush mode; UpdateCoupon returns the value stored.
 func (v CartSessionView) UpdateCoupon(ctx context.Context, fn func(string) (string, error)) (string, error) {
 	var x string
 	_, err := v.s.UpdateRaw(ctx, CartSessionKeyCoupon, func(b []byte, ok bool) ([]byte, error) {
 		var y string
 		if ok {
-			d, err := v.decodeCoupon(b)
-			if err != nil {
-				return nil, v.decodeError("Coupon", CartSessionKeyCoupon, err)
+			if d, err := v.decodeCoupon(b); err != nil {
+				v.s.ReportUndecodable(context.Background(), CartSessionKeyCoupon, "CartSession.Coupon (string)", b, err)
+			} else {
+				y = d
 			}
-			y = d
 		}
 		y, err := fn(y)
 		if err != nil {
@@ -364,38 +372,38 @@ func (CartSessionView) decodeCoupon(b []byte) (string, error) {
 	return codec.String(b)
 }
 
-// Load reads every stored field of CartSession from the session; absent keys
-// leave their fields at the zero value. It returns the first error: one
-// loading the session, or one wrapping session.ErrDecode for a value that
-// cannot be decoded.
+// Load reads every stored field of CartSession from the session; absent keys,
+// and values that cannot be decoded (reported as the getters report them),
+// leave their fields at the zero value. It returns an error only when the
+// session cannot be loaded.
 func (v CartSessionView) Load() (CartSession, error) {
 	var data CartSession
 	if b, ok, err := v.s.Raw(CartSessionKeyUserID); err != nil {
 		return CartSession{}, fmt.Errorf("CartSession.Load: %w", err)
 	} else if ok {
-		x, err := v.decodeUserID(b)
-		if err != nil {
-			return CartSession{}, v.decodeError("UserID", CartSessionKeyUserID, err)
+		if x, err := v.decodeUserID(b); err != nil {
+			v.s.ReportUndecodable(context.Background(), CartSessionKeyUserID, "CartSession.UserID (int64)", b, err)
+		} else {
+			data.UserID = x
 		}
-		data.UserID = x
 	}
 	if b, ok, err := v.s.Raw(CartSessionKeyItems); err != nil {
 		return CartSession{}, fmt.Errorf("CartSession.Load: %w", err)
 	} else if ok {
-		x, err := v.decodeItems(b)
-		if err != nil {
-			return CartSession{}, v.decodeError("Items", CartSessionKeyItems, err)
+		if x, err := v.decodeItems(b); err != nil {
+			v.s.ReportUndecodable(context.Background(), CartSessionKeyItems, "CartSession.Items (int)", b, err)
+		} else {
+			data.Items = x
 		}
-		data.Items = x
 	}
 	if b, ok, err := v.s.Raw(CartSessionKeyCoupon); err != nil {
 		return CartSession{}, fmt.Errorf("CartSession.Load: %w", err)
 	} else if ok {
-		x, err := v.decodeCoupon(b)
-		if err != nil {
-			return CartSession{}, v.decodeError("Coupon", CartSessionKeyCoupon, err)
+		if x, err := v.decodeCoupon(b); err != nil {
+			v.s.ReportUndecodable(context.Background(), CartSessionKeyCoupon, "CartSession.Coupon (string)", b, err)
+		} else {
+			data.Coupon = x
 		}
-		data.Coupon = x
 	}
 	return data, nil
 }
@@ -427,12 +435,6 @@ func (v CartSessionView) Save(ctx context.Context, data CartSession) error {
 		Key:   CartSessionKeyCoupon,
 		Value: b2,
 	}})
-}
-
-// decodeError wraps an error decoding the value of field under key with
-// session.ErrDecode.
-func (CartSessionView) decodeError(field, key string, err error) error {
-	return fmt.Errorf("%s.%s (key %q): %w: %w", "CartSession", field, key, session.ErrDecode, err)
 }
 
 // The assignment below compiles only while CartSession has exactly the fields
