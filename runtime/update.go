@@ -92,6 +92,27 @@ func Update[T any](ctx context.Context, s *Session, key string, fn func(old T, o
 // the bytes stored (nil when the key was removed). The size limit
 // applies as for [Session.Set].
 func (s *Session) UpdateRaw(ctx context.Context, key string, fn func(old []byte, ok bool) ([]byte, error)) ([]byte, error) {
+	return s.updateRaw(ctx, key, nil, fn)
+}
+
+// UpdateRawRenamed is [Session.UpdateRaw] for a key renamed from the keys
+// in was (generated code for a field tagged was=): when key is absent, fn
+// gets the value under the first key of was that is present, and the
+// change that stores the new value under key also removes every key of
+// was. The engine applies it only if key and each key of was still hold
+// what was read, so a write of an old key by a build that still uses it
+// is not lost unseen: it makes the try conflict and fn run again.
+func (s *Session) UpdateRawRenamed(ctx context.Context, key string, was []string, fn func(old []byte, ok bool) ([]byte, error)) ([]byte, error) {
+	for _, w := range was {
+		if !ValidKey(w) || w == key {
+			return nil, opError("update", w, ErrInvalidKey)
+		}
+	}
+	return s.updateRaw(ctx, key, was, fn)
+}
+
+// updateRaw is UpdateRaw and UpdateRawRenamed.
+func (s *Session) updateRaw(ctx context.Context, key string, was []string, fn func(old []byte, ok bool) ([]byte, error)) ([]byte, error) {
 	if s == nil {
 		return nil, opError("update", key, ErrNoSession)
 	}
@@ -115,7 +136,7 @@ func (s *Session) UpdateRaw(ctx context.Context, key string, fn func(old []byte,
 			}
 		}
 		var nb []byte
-		nb, err = s.updateOnce(ctx, key, fn)
+		nb, err = s.updateOnce(ctx, key, was, fn)
 		if !errors.Is(err, ErrConflict) {
 			return nb, err
 		}
@@ -123,9 +144,10 @@ func (s *Session) UpdateRaw(ctx context.Context, key string, fn func(old []byte,
 	return nil, err
 }
 
-// updateOnce is one try of UpdateRaw.
-func (s *Session) updateOnce(ctx context.Context, key string, fn func(old []byte, ok bool) ([]byte, error)) ([]byte, error) {
-	rd, err := s.readForUpdate(ctx, key)
+// updateOnce is one try of UpdateRaw (of UpdateRawRenamed with was).
+func (s *Session) updateOnce(ctx context.Context, key string, was []string, fn func(old []byte, ok bool) ([]byte, error)) ([]byte, error) {
+	keys := append([]string{key}, was...)
+	rd, err := s.readForUpdate(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +162,9 @@ func (s *Session) updateOnce(ctx context.Context, key string, fn func(old []byte
 	}
 	nb = clone(nb)
 	fs := []Field{{Key: key, Value: nb}}
+	for _, w := range was {
+		fs = append(fs, Field{Key: w})
+	}
 	if err := s.m.checkOwner("update", fs); err != nil {
 		return nil, err
 	}
@@ -148,14 +173,23 @@ func (s *Session) updateOnce(ctx context.Context, key string, fn func(old []byte
 	if s.err != nil {
 		return nil, opError("update", key, s.err)
 	}
-	if v, staged := s.pending[key]; s.e != rd.e || staged != rd.staged || string(v) != string(rd.stagedValue) {
-		// The request changed its session while fn ran (renewed,
-		// destroyed, or staged another value of the key): try again.
+	if s.e != rd.e {
+		// The request renewed or destroyed its session while fn ran.
 		return nil, opError("update", key, ErrConflict)
+	}
+	for i, k := range keys {
+		if v, staged := s.pending[k]; staged != rd.keys[i].staged || string(v) != string(rd.keys[i].stagedValue) {
+			// The request staged another value of the key while fn
+			// ran: try again.
+			return nil, opError("update", key, ErrConflict)
+		}
 	}
 	var expect map[string][]byte
 	if s.e != nil {
-		expect = map[string][]byte{key: rd.engine}
+		expect = make(map[string][]byte, len(keys))
+		for i, k := range keys {
+			expect[k] = rd.keys[i].engine
+		}
 	}
 	if err := s.send(ctx, "update", key, fs, expect); err != nil {
 		return nil, err
@@ -165,38 +199,51 @@ func (s *Session) updateOnce(ctx context.Context, key string, fn func(old []byte
 
 // updateRead is what one try of UpdateRaw read of the session.
 type updateRead struct {
-	e           *entry // the request's entry (nil: no session in the engine yet)
-	engine      []byte // the bytes under key in the cached copy: the engine must still hold them
-	old         []byte // the value the request sees (its staged change first)
-	ok          bool   // whether the request sees the key at all
-	staged      bool   // whether the request had staged a change of key
+	e    *entry    // the request's entry (nil: no session in the engine yet)
+	keys []keyRead // what was read of each key the try writes, in order
+	old  []byte    // the value the request sees (its staged change first)
+	ok   bool      // whether the request sees the key (or an old key) at all
+}
+
+// keyRead is what one try of UpdateRaw read of one key.
+type keyRead struct {
+	engine      []byte // the bytes under the key in the cached copy: the engine must still hold them
+	staged      bool   // whether the request had staged a change of the key
 	stagedValue []byte // that change (nil: a removal)
 }
 
 // readForUpdate reads, for one try of UpdateRaw, what the request and its
-// cached copy hold under key. A copy known to be stale is read again from
-// the engine first.
-func (s *Session) readForUpdate(ctx context.Context, key string) (updateRead, error) {
+// cached copy hold under keys: the key updated, then the keys it was
+// renamed from. The value fn gets is the first one the request sees. A
+// copy known to be stale is read again from the engine first.
+func (s *Session) readForUpdate(ctx context.Context, keys []string) (updateRead, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.resolve()
 	if s.err != nil {
-		return updateRead{}, opError("update", key, s.err)
+		return updateRead{}, opError("update", keys[0], s.err)
 	}
 	if s.e != nil && s.e.checked.Load() == invalid {
 		// A conflict or a change message showed the cached copy stale:
 		// read the session again first.
 		if err := s.reload(ctx); err != nil {
-			return updateRead{}, opError("update", key, err)
+			return updateRead{}, opError("update", keys[0], err)
 		}
 	}
-	var rd updateRead
-	if sn := s.current(); sn != nil {
-		rd.engine, _ = sn.fields.get(key)
-	}
-	rd.e, rd.old, rd.ok = s.e, rd.engine, rd.engine != nil
-	if v, staged := s.pending[key]; staged {
-		rd.old, rd.ok, rd.staged, rd.stagedValue = v, v != nil, true, v
+	rd := updateRead{e: s.e, keys: make([]keyRead, len(keys))}
+	sn := s.current()
+	for i, k := range keys {
+		kr := &rd.keys[i]
+		if sn != nil {
+			kr.engine, _ = sn.fields.get(k)
+		}
+		old := kr.engine
+		if v, staged := s.pending[k]; staged {
+			old, kr.staged, kr.stagedValue = v, true, v
+		}
+		if !rd.ok && old != nil {
+			rd.old, rd.ok = old, true
+		}
 	}
 	return rd, nil
 }

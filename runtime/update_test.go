@@ -193,3 +193,56 @@ func TestTooLargeSaysBySize(t *testing.T) {
 		assert.Contains(t, err.Error(), "it would be 22 bytes, the limit is 16")
 	})
 }
+
+// UpdateRawRenamed starts from the old key when the new one is absent,
+// moves the value in the same change, and retries when another node
+// writes the old key meanwhile (a build that still uses it): no write of
+// either key is lost.
+func TestUpdateRawRenamed(t *testing.T) {
+	a, b := twoNodes(t)
+	c := a.newSession("old", 5)
+	a.do(func(w http.ResponseWriter, r *http.Request, s *Session) { _ = s.Keys() }, c) // warm on a
+	require.NoError(t, setOn(b, c, "old", 7))                                            // a's copy is now stale
+	calls := 0
+	a.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		nb, err := s.UpdateRawRenamed(r.Context(), "new", []string{"gone", "old"}, func(old []byte, ok bool) ([]byte, error) {
+			calls++
+			require.True(t, ok, "the old key's value")
+			n, err := decodeInt(old)
+			require.NoError(t, err)
+			return encode(n + 1)
+		})
+		require.NoError(t, err)
+		n, err := decodeInt(nb)
+		require.NoError(t, err)
+		assert.Equal(t, 8, n, "from the value b wrote, not a's stale copy")
+	}, c)
+	assert.Equal(t, 2, calls, "one conflict, then the fresh value")
+	got, err := a.engineRecord(c)
+	require.NoError(t, err)
+	assert.NotContains(t, got.Fields, "old", "removed in the change that set the new key")
+	n, err := decodeInt(got.Fields["new"])
+	require.NoError(t, err)
+	assert.Equal(t, 8, n)
+
+	// With the new key present, the old one is not read (and a value left
+	// under it by an old build is removed).
+	require.NoError(t, setOn(b, c, "old", 100))
+	a.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		_, err := s.UpdateRawRenamed(r.Context(), "new", []string{"old"}, func(old []byte, ok bool) ([]byte, error) {
+			n, err := decodeInt(old)
+			require.NoError(t, err)
+			assert.Equal(t, 8, n)
+			return encode(n + 1)
+		})
+		require.NoError(t, err)
+	}, c)
+	got, err = a.engineRecord(c)
+	require.NoError(t, err)
+	assert.NotContains(t, got.Fields, "old")
+
+	a.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		_, err := s.UpdateRawRenamed(r.Context(), "new", []string{"new"}, func([]byte, bool) ([]byte, error) { return nil, nil })
+		assert.ErrorIs(t, err, ErrInvalidKey, "a key renamed from itself")
+	}, c)
+}
