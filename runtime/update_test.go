@@ -202,7 +202,7 @@ func TestUpdateRawRenamed(t *testing.T) {
 	a, b := twoNodes(t)
 	c := a.newSession("old", 5)
 	a.do(func(w http.ResponseWriter, r *http.Request, s *Session) { _ = s.Keys() }, c) // warm on a
-	require.NoError(t, setOn(b, c, "old", 7))                                            // a's copy is now stale
+	require.NoError(t, setOn(b, c, "old", 7))                                          // a's copy is now stale
 	calls := 0
 	a.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
 		nb, err := s.UpdateRawRenamed(r.Context(), "new", []string{"gone", "old"}, func(old []byte, ok bool) ([]byte, error) {

@@ -15,8 +15,8 @@ func TestHelp(t *testing.T) {
 	code, _, stderr := runTool("-h")
 	assert.Equal(t, 0, code)
 	for _, want := range []string{
-		"-type", "-output", "-check", "-budget", "(default 1024)",
-		`session:"key"`, `session:"key,max=N"`, `session:"key,max=N,elem=M"`, `session:"key,max=N,keymax=K"`, `session:"key,index"`, `session:"-"`, "TOptions()",
+		"-type", "-output", "-check", "-budget", "-accept", "(default 1024)",
+		`session:"key"`, `session:"newkey,was=oldkey"`, ".schema.json", `session:"key,max=N"`, `session:"key,max=N,elem=M"`, `session:"key,max=N,keymax=K"`, `session:"key,index"`, `session:"-"`, "TOptions()",
 		`session:",max=N"`, "//go:generate",
 	} {
 		assert.Contains(t, stderr, want)
@@ -94,6 +94,62 @@ func TestCheck(t *testing.T) {
 	code, _, stderr = runTool("-check", "-budget=512", "-type=UserSession", dir)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "is stale")
+}
+
+// TestCheckSchemaRecord: the first run writes the schema record silently
+// (the baseline); -check fails when the record is missing or stale; a
+// breaking change fails generation and -check, writing nothing, until it
+// is accepted; the run that accepts it writes the new baseline.
+func TestCheckSchemaRecord(t *testing.T) {
+	dir := newModule(t, map[string][]byte{"user.go": []byte(smallInput)})
+	record := filepath.Join(dir, "usersession_session.schema.json")
+	code, stdout, stderr := runTool("-type=UserSession", dir)
+	require.Equal(t, 0, code, stderr)
+	assert.Empty(t, stdout+stderr, "no record yet: the baseline is written silently")
+	baseline, err := os.ReadFile(record)
+	require.NoError(t, err)
+	assert.Contains(t, string(baseline), `{"key":"uid","field":"UserID","type":"int64","wire":{"kind":"int","bits":64}}`)
+
+	require.NoError(t, os.Remove(record))
+	code, _, stderr = runTool("-check", "-type=UserSession", dir)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "usersession_session.schema.json is missing: run go generate")
+	assert.NoFileExists(t, record, "-check writes nothing")
+	require.NoError(t, os.WriteFile(record, baseline[:len(baseline)-2], 0o644))
+	code, _, stderr = runTool("-check", "-type=UserSession", dir)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "usersession_session.schema.json: unexpected EOF", "a truncated record is reported, not taken for none")
+	require.NoError(t, os.WriteFile(record, baseline, 0o644))
+	code, _, stderr = runTool("-check", "-type=UserSession", dir)
+	require.Equal(t, 0, code, stderr)
+
+	src := filepath.Join(dir, "user.go")
+	gen := filepath.Join(dir, "usersession_session.go")
+	before, err := os.ReadFile(gen)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(src, []byte(strings.Replace(smallInput, "UserID int64  `session:\"uid\"`", "UserID string `session:\"uid,max=20\"`", 1)), 0o644))
+	for _, args := range [][]string{{"-check"}, {}} {
+		code, _, stderr = runTool(append(args, "-type=UserSession", dir)...)
+		assert.Equal(t, 1, code, "%q", args)
+		assert.Contains(t, stderr, `user.go:7:2: breaking: key "uid" (field UserID): retyped from int64 to string`, "%q", args)
+		assert.Contains(t, stderr, "-accept=uid", "%q", args)
+	}
+	after, err := os.ReadFile(gen)
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after), "a refused change writes nothing")
+	kept, err := os.ReadFile(record)
+	require.NoError(t, err)
+	assert.Equal(t, string(baseline), string(kept))
+
+	code, _, stderr = runTool("-type=UserSession", "-accept=uid", dir)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "(accepted by -accept=uid)")
+	code, stdout, stderr = runTool("-check", "-type=UserSession", dir)
+	require.Equal(t, 0, code, stderr)
+	assert.Empty(t, stdout+stderr, "the record now holds the change")
+	code, _, stderr = runTool("-type=UserSession", "-accept=uid", dir)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, `-accept=uid: no breaking or lossy change of key "uid" to accept; remove it`)
 }
 
 // TestOutputFlag writes where -output says, and refuses another directory.

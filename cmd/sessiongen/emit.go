@@ -161,7 +161,7 @@ func (e *emitter) sessionType(st *sessionType) {
 		g.Var().Id("data").Add(e.typeName(st.Obj))
 		for _, sf := range st.Fields {
 			g.If(
-				jen.List(jen.Id("b"), jen.Id("ok"), jen.Err()).Op(":=").Id("v").Dot("s").Dot("Raw").Call(key(sf)),
+				jen.List(jen.Id("b"), jen.Id("ok"), jen.Err()).Op(":=").Add(readCall(st, sf)),
 				jen.Err().Op("!=").Nil(),
 			).Block(
 				jen.Return(e.typeName(st.Obj).Values(), jen.Qual("fmt", "Errorf").Call(jen.Lit(T+".Load: %w"), jen.Err())),
@@ -180,7 +180,7 @@ func (e *emitter) sessionType(st *sessionType) {
 	})
 
 	// Save.
-	e.doc(f.Group, "Save writes every stored field of data to the session in one change (one store round trip). Bounds are checked first: when a value is over its declared bound, or the session would exceed its size limit, Save returns an error wrapping session.ErrTooLarge and changes nothing.")
+	e.doc(f.Group, "Save writes every stored field of data to the session in one change (one store round trip)%s. It writes them unconditionally: a change another request made to a field between Load and Save (an AddF, say) is overwritten; change such a field with its UpdateF instead. Bounds are checked first: when a value is over its declared bound, or the session would exceed its size limit, Save returns an error wrapping session.ErrTooLarge and changes nothing.", saveRemoves(st))
 	f.Func().Params(recv()).Id("Save").Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("data").Add(e.typeName(st.Obj))).Error().BlockFunc(func(g *jen.Group) {
 		for i, sf := range st.Fields {
 			b := "b" + strconv.Itoa(i)
@@ -190,6 +190,11 @@ func (e *emitter) sessionType(st *sessionType) {
 		g.Return(jen.Id("v").Dot("s").Dot("SetRawFields").Call(jen.Id("ctx"), jen.Index().Qual(sessionPath, "Field").ValuesFunc(func(g *jen.Group) {
 			for i, sf := range st.Fields {
 				g.Values(jen.Dict{jen.Id("Key"): key(sf), jen.Id("Value"): jen.Id("b" + strconv.Itoa(i))})
+			}
+			for _, sf := range st.Fields {
+				for _, w := range sf.Was {
+					g.Values(jen.Dict{jen.Id("Key"): jen.Lit(w)})
+				}
 			}
 		})))
 	})
@@ -212,6 +217,79 @@ func (e *emitter) sessionType(st *sessionType) {
 			g.Add(field)
 		}
 	}).Op("=").Add(e.typeName(st.Obj).Values())
+}
+
+// readCall is the call that reads the stored bytes of sf: the session's
+// Raw, or raw<F> for a field with old keys (was=).
+func readCall(st *sessionType, sf *sessionField) *jen.Statement {
+	if len(sf.Was) > 0 {
+		return jen.Id("v").Dot("raw" + sf.Name).Call()
+	}
+	return jen.Id("v").Dot("s").Dot("Raw").Call(jen.Id(st.Name + "Key" + sf.Name))
+}
+
+// writeCall is the call that stores b (nil: removes the key) under key,
+// the key of sf, and removes sf's old keys (was=) in the same change.
+func (e *emitter) writeCall(sf *sessionField, key jen.Code, b jen.Code) *jen.Statement {
+	s := jen.Id("v").Dot("s")
+	if len(sf.Was) == 0 {
+		if b == nil {
+			return s.Dot("Remove").Call(jen.Id("ctx"), key)
+		}
+		return s.Dot("SetRaw").Call(jen.Id("ctx"), key, b)
+	}
+	return s.Dot("SetRawFields").Call(jen.Id("ctx"), jen.Index().Qual(sessionPath, "Field").ValuesFunc(func(g *jen.Group) {
+		if b == nil {
+			g.Values(jen.Dict{jen.Id("Key"): key})
+		} else {
+			g.Values(jen.Dict{jen.Id("Key"): key, jen.Id("Value"): b})
+		}
+		for _, w := range sf.Was {
+			g.Values(jen.Dict{jen.Id("Key"): jen.Lit(w)})
+		}
+	}))
+}
+
+// litKeys returns the keys as string literals.
+func litKeys(keys []string) []jen.Code {
+	var out []jen.Code
+	for _, k := range keys {
+		out = append(out, jen.Lit(k))
+	}
+	return out
+}
+
+// keyList names keys for a doc comment: key "a", keys "a" and "b".
+func keyList(keys []string) string {
+	q := make([]string, len(keys))
+	for i, k := range keys {
+		q[i] = strconv.Quote(k)
+	}
+	if len(q) == 1 {
+		return "key " + q[0]
+	}
+	return "keys " + strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
+}
+
+// fallsBack says, for a getter's doc comment, where a renamed field's
+// value is read from when its key is absent.
+func fallsBack(sf *sessionField) string {
+	if len(sf.Was) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" or, while that is absent, under its old %s (tag option was=)", keyList(sf.Was))
+}
+
+// saveRemoves says, for Save's doc comment, which old keys it removes.
+func saveRemoves(st *sessionType) string {
+	var was []string
+	for _, sf := range st.Fields {
+		was = append(was, sf.Was...)
+	}
+	if len(was) == 0 {
+		return ""
+	}
+	return ", removing the old " + keyList(was) + " of renamed fields"
 }
 
 // reportUndecodable is the statement that reports, once per key and
@@ -253,9 +331,9 @@ func (e *emitter) field(st *sessionType, sf *sessionField) {
 	key := jen.Id(keyName)
 
 	// Getter.
-	e.doc(f.Group, "%s returns %s.%s, stored under key %q (%s). ok is false when the key is absent or its value cannot be decoded (one written by a build where the field had another type); an error loading the session goes to the session's error reporting, and so does a value that does not decode, once per key and process (session.Session.ReportUndecodable).", F, T, F, sf.Key, keyName)
+	e.doc(f.Group, "%s returns %s.%s, stored under key %q (%s)%s. ok is false when the key is absent or its value cannot be decoded (one written by a build where the field had another type); an error loading the session goes to the session's error reporting, and so does a value that does not decode, once per key and process (session.Session.ReportUndecodable).", F, T, F, sf.Key, keyName, fallsBack(sf))
 	f.Func().Params(jen.Id("v").Id(view)).Id(F).Params().Params(typ, jen.Bool()).Block(
-		jen.List(jen.Id("b"), jen.Id("ok"), jen.Err()).Op(":=").Id("v").Dot("s").Dot("Raw").Call(jen.Id(keyName)),
+		jen.List(jen.Id("b"), jen.Id("ok"), jen.Err()).Op(":=").Add(readCall(st, sf)),
 		jen.If(jen.Err().Op("!=").Nil()).Block(
 			jen.Id("v").Dot("s").Dot("Report").Call(jen.Qual("context", "Background").Call(),
 				jen.Qual("fmt", "Errorf").Call(jen.Lit(T+"."+F+" (key %q): %w"), jen.Id(keyName), jen.Err())),
@@ -271,25 +349,47 @@ func (e *emitter) field(st *sessionType, sf *sessionField) {
 	)
 
 	// Setter.
+	moves := ""
+	if len(sf.Was) > 0 {
+		moves = fmt.Sprintf(" and removes its old %s in the same change", keyList(sf.Was))
+	}
 	if b := describeBounds(ti); b != "" {
-		e.doc(f.Group, "Set%s stores x as %s.%s under key %q. A value over its declared bounds (%s), or one that would make the session exceed its size limit, is refused with an error wrapping session.ErrTooLarge, and nothing changes.", F, T, F, sf.Key, b)
+		e.doc(f.Group, "Set%s stores x as %s.%s under key %q"+moves+". A value over its declared bounds (%s), or one that would make the session exceed its size limit, is refused with an error wrapping session.ErrTooLarge, and nothing changes.", F, T, F, sf.Key, b)
 	} else {
-		e.doc(f.Group, "Set%s stores x as %s.%s under key %q. A value that would make the session exceed its size limit is refused with an error wrapping session.ErrTooLarge, and nothing changes.", F, T, F, sf.Key)
+		e.doc(f.Group, "Set%s stores x as %s.%s under key %q"+moves+". A value that would make the session exceed its size limit is refused with an error wrapping session.ErrTooLarge, and nothing changes.", F, T, F, sf.Key)
 	}
 	f.Func().Params(jen.Id("v").Id(view)).Id("Set"+F).Params(jen.Id("ctx").Qual("context", "Context"), jen.Id("x").Add(e.typeExpr(ti.T))).Error().Block(
 		jen.List(jen.Id("b"), jen.Err()).Op(":=").Id("v").Dot("encode"+F).Call(jen.Id("x")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-		jen.Return(jen.Id("v").Dot("s").Dot("SetRaw").Call(jen.Id("ctx"), key, jen.Id("b"))),
+		jen.Return(e.writeCall(sf, key, jen.Id("b"))),
 	)
 
 	// Read-modify-write: UpdateF, AddF (emit_update.go).
 	e.updaters(st, sf)
 
 	// Remover.
-	e.doc(f.Group, "Remove%s deletes key %q (%s.%s) from the session.", F, sf.Key, T, F)
+	removes := ""
+	if len(sf.Was) > 0 {
+		removes = fmt.Sprintf(" and its old %s, in one change,", keyList(sf.Was))
+	}
+	e.doc(f.Group, "Remove%s deletes key %q (%s.%s)%s from the session.", F, sf.Key, T, F, removes)
 	f.Func().Params(jen.Id("v").Id(view)).Id("Remove" + F).Params(jen.Id("ctx").Qual("context", "Context")).Error().Block(
-		jen.Return(jen.Id("v").Dot("s").Dot("Remove").Call(jen.Id("ctx"), jen.Id(keyName))),
+		jen.Return(e.writeCall(sf, jen.Id(keyName), nil)),
 	)
+
+	if len(sf.Was) > 0 {
+		e.doc(f.Group, "raw%s returns the stored bytes of %s.%s: under key %q or, when it is absent, under the first of its old %s present.", F, T, F, sf.Key, keyList(sf.Was))
+		f.Func().Params(jen.Id("v").Id(view)).Id("raw"+F).Params().Params(jen.Index().Byte(), jen.Bool(), jen.Error()).BlockFunc(func(g *jen.Group) {
+			keys := append([]jen.Code{jen.Id(keyName)}, litKeys(sf.Was)...)
+			for _, k := range keys[:len(keys)-1] {
+				g.If(
+					jen.List(jen.Id("b"), jen.Id("ok"), jen.Err()).Op(":=").Id("v").Dot("s").Dot("Raw").Call(k),
+					jen.Id("ok").Op("||").Err().Op("!=").Nil(),
+				).Block(jen.Return(jen.Id("b"), jen.Id("ok"), jen.Err()))
+			}
+			g.Return(jen.Id("v").Dot("s").Dot("Raw").Call(keys[len(keys)-1]))
+		})
+	}
 
 	// Encoder.
 	e.doc(f.Group, "encode%s checks x against the bounds of %s.%s and encodes it.", F, T, F)

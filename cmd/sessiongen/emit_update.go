@@ -51,16 +51,16 @@ func (e *emitter) updateMethod(st *sessionType, sf *sessionField) {
 	if b := describeBounds(ti); b != "" {
 		checked = fmt.Sprintf("over its declared bounds (%s) or the session's size limit", b)
 	}
-	e.doc(f.Group, "Update%s changes %s.%s (key %q) with fn, atomically: fn gets the stored value (the zero value when the key is absent; a copy fn may modify) and returns the new one, which the engine stores only if the key still holds what fn was given. When another request or process changed the key in between, fn is called again with the fresh value (so fn must have no other effects), at most session.MaxUpdateTries times; then the error wraps session.ErrConflict. The new value is checked as by Set%s: %s, the error wraps session.ErrTooLarge. A stored value that cannot be decoded (one written by a build where the field had another type) counts as absent and is reported as the getter reports it; an error from fn is returned as it is. On any error nothing changes. The change goes to the engine at once, whatever the flush mode; Update%s returns the value stored.",
-		F, T, F, sf.Key, F, checked, F)
+	e.doc(f.Group, "Update%s changes %s.%s (key %q) with fn, atomically: fn gets the stored value (the zero value when the key is absent%s; a copy fn may modify) and returns the new one, which the engine stores only if the key still holds what fn was given. When another request or process changed the key in between, fn is called again with the fresh value (so fn must have no other effects), at most session.MaxUpdateTries times; then the error wraps session.ErrConflict. The new value is checked as by Set%s: %s, the error wraps session.ErrTooLarge. A stored value that cannot be decoded (one written by a build where the field had another type) counts as absent and is reported as the getter reports it; an error from fn is returned as it is. On any error nothing changes. The change goes to the engine at once, whatever the flush mode; Update%s returns the value stored.",
+		F, T, F, sf.Key, updateFallsBack(sf), F, checked, F)
 	f.Func().Params(jen.Id("v").Id(view)).Id("Update"+F).Params(
 		jen.Id("ctx").Qual("context", "Context"),
 		jen.Id("fn").Func().Params(typ()).Params(typ(), jen.Error()),
 	).Params(typ(), jen.Error()).Block(
 		// x is the value stored by the try that succeeded.
 		jen.Var().Id("x").Add(typ()),
-		jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("v").Dot("s").Dot("UpdateRaw").Call(
-			jen.Id("ctx"), jen.Id(keyName),
+		jen.List(jen.Id("_"), jen.Err()).Op(":=").Add(updateCall(sf, keyName)).Call(
+			jen.Id("ctx"), jen.Id(keyName), wasArg(sf),
 			jen.Func().Params(jen.Id("b").Index().Byte(), jen.Id("ok").Bool()).Params(jen.Index().Byte(), jen.Error()).Block(
 				jen.Var().Id("y").Add(typ()),
 				jen.If(jen.Id("ok")).Block(
@@ -84,6 +84,33 @@ func (e *emitter) updateMethod(st *sessionType, sf *sessionField) {
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(e.zero(ti.T), jen.Err())),
 		jen.Return(jen.Id("x"), jen.Nil()),
 	)
+}
+
+// updateCall is the compare-and-set UpdateF is built on: UpdateRaw, or
+// UpdateRawRenamed for a field with old keys (was=).
+func updateCall(sf *sessionField, keyName string) *jen.Statement {
+	if len(sf.Was) > 0 {
+		return jen.Id("v").Dot("s").Dot("UpdateRawRenamed")
+	}
+	return jen.Id("v").Dot("s").Dot("UpdateRaw")
+}
+
+// updateFallsBack says, for UpdateF's doc comment, what a renamed field
+// starts from.
+func updateFallsBack(sf *sessionField) string {
+	if len(sf.Was) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" and its old %s too, which the change then removes", keyList(sf.Was))
+}
+
+// wasArg is the argument of UpdateRawRenamed listing sf's old keys, or
+// nothing for UpdateRaw.
+func wasArg(sf *sessionField) jen.Code {
+	if len(sf.Was) == 0 {
+		return jen.Null()
+	}
+	return jen.Index().String().Values(litKeys(sf.Was)...)
 }
 
 // addMethod emits AddF for an integer field: UpdateF with a sum that must

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,9 @@ type options struct {
 	// GoPackage, set by go generate, is the package the go:generate line
 	// is in; it must be the package loaded.
 	GoPackage string
+	// Accept lists the keys whose breaking or lossy changes against the
+	// schema record go ahead (-accept).
+	Accept []string
 }
 
 // result is the generated file.
@@ -41,6 +45,16 @@ type result struct {
 	Src []byte
 	// Output is the absolute path the file belongs at.
 	Output string
+	// Schema is the schema record of the types, and SchemaPath where it
+	// belongs (next to Output).
+	Schema     []byte
+	SchemaPath string
+	// Changes are the changes against the record found on disk (none
+	// when there was no record), each safe or accepted.
+	Changes []schemaChange
+	// Unused are the keys of -accept that no breaking or lossy change
+	// needed.
+	Unused []string
 }
 
 // sessionType is a session struct to generate accessors for.
@@ -67,6 +81,9 @@ type sessionField struct {
 	Key string
 	// Info describes the field's type.
 	Info *typeInfo
+	// Was lists the keys the field was stored under before (tag option
+	// was=): reads fall back to them, writes remove them.
+	Was []string
 	// Pos is where the field is declared.
 	Pos token.Position
 }
@@ -142,7 +159,31 @@ func generate(opts options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &result{Src: src, Output: outAbs}, nil
+	res := &result{Src: src, Output: outAbs, SchemaPath: schemaPath(outAbs)}
+	cur := newSchema(sts, pkg.Types)
+	res.Schema = cur.encode()
+	old, err := readSchema(res.SchemaPath)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		res.Changes = g.compareSchema(old, cur, sts, opts.Accept)
+	}
+	var refused []string
+	for _, c := range sortChanges(res.Changes) {
+		if c.Class > classSafe && !c.Accepted && !slices.Contains(refused, c.Key) {
+			refused = append(refused, c.Key)
+		}
+	}
+	if len(refused) > 0 {
+		return nil, &schemaError{Changes: res.Changes, Refused: refused, Record: res.SchemaPath}
+	}
+	for _, k := range opts.Accept {
+		if !slices.ContainsFunc(res.Changes, func(c schemaChange) bool { return c.Accepted && c.Key == k }) {
+			res.Unused = append(res.Unused, k)
+		}
+	}
+	return res, nil
 }
 
 // header is the first line of every generated file.
@@ -285,6 +326,13 @@ func (g *generator) sessionType(name string) *sessionType {
 			continue
 		}
 		keys[ti.Key] = keyUse{f.Name(), fpos}
+		if ti.Index && len(ti.Was) > 0 {
+			g.errs.add(fpos, "field %s: the owner index (tag option index) cannot be renamed with was=: the engine indexes sessions by the key they were written with; keep its key, or move owners with a new field and Manager.RevokeAll", f.Name())
+			continue
+		}
+		if !g.checkWas(f.Name(), fpos, ti, st, i) {
+			continue
+		}
 		if ti.Index {
 			if index != nil {
 				g.errs.add(fpos, "field %s: a second owner index (tag option index): field %s at %s is already the index; a session struct has at most one", f.Name(), index.name, shortPos(index.pos))
@@ -309,7 +357,7 @@ func (g *generator) sessionType(name string) *sessionType {
 			g.errs.add(fpos, "field %s (key %q): the owner index (tag option index) must be a string or integer type, or a named type over one; %s is not", f.Name(), ti.Key, describeType(info))
 			continue
 		}
-		sf := &sessionField{Name: f.Name(), Key: ti.Key, Info: info, Pos: fpos}
+		sf := &sessionField{Name: f.Name(), Key: ti.Key, Info: info, Was: ti.Was, Pos: fpos}
 		s.Fields = append(s.Fields, sf)
 		if ti.Index {
 			s.Index = sf
@@ -328,6 +376,36 @@ func (g *generator) sessionType(name string) *sessionType {
 		return nil
 	}
 	return s
+}
+
+// checkWas records an error, and returns false, when a key that field
+// name (the i-th of st, tagged ti) was renamed from is the key, or an old
+// key, of another field of st: reads of the two fields would meet.
+func (g *generator) checkWas(name string, pos token.Position, ti tagInfo, st *types.Struct, i int) bool {
+	for j := range st.NumFields() {
+		if j == i {
+			continue
+		}
+		tag, ok, err := lookupTag(st.Tag(j), "session")
+		if err != nil || !ok {
+			continue
+		}
+		other, err := parseTag(tag, false)
+		if err != nil || other.Skip {
+			continue
+		}
+		for _, w := range ti.Was {
+			if w == other.Key {
+				g.errs.add(pos, "field %s: was=%s names the key of field %s at %s: an old key must be free", name, w, st.Field(j).Name(), shortPos(g.position(st.Field(j).Pos())))
+				return false
+			}
+			if j < i && slices.Contains(other.Was, w) {
+				g.errs.add(pos, "field %s: was=%s is also an old key of field %s at %s: the old value can move to one field only", name, w, st.Field(j).Name(), shortPos(g.position(st.Field(j).Pos())))
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkBudget records an error when the worst-case encoded size of s can

@@ -74,8 +74,15 @@ type scenario struct {
 	types  []string
 	budget int
 	output string
+	// accept comes from the line "accept: key,key" (-accept).
+	accept []string
 	// wantGo or wantErr is the expectation (the other is nil).
 	wantGo, wantErr []byte
+	// wantReport is the report of changes against the schema record
+	// (an input file <output stem>.schema.json) printed by a run that
+	// succeeds: none when it is nil. wantSchema, when not nil, is the
+	// schema record the run writes.
+	wantReport, wantSchema []byte
 }
 
 // loadScenario reads a txtar scenario.
@@ -98,6 +105,8 @@ func loadScenario(t *testing.T, path string) *scenario {
 			require.NoError(t, err, "budget line of %s", path)
 		case "output":
 			sc.output = v
+		case "accept":
+			sc.accept = strings.Split(v, ",")
 		}
 	}
 	require.NotEmpty(t, sc.types, "%s: the comment needs a line `types: Name`", path)
@@ -107,6 +116,10 @@ func loadScenario(t *testing.T, path string) *scenario {
 			sc.wantGo = f.Data
 		case "want.err":
 			sc.wantErr = f.Data
+		case "want.report":
+			sc.wantReport = f.Data
+		case "want.schema.json":
+			sc.wantSchema = f.Data
 		default:
 			sc.files[f.Name] = f.Data
 		}
@@ -117,20 +130,28 @@ func loadScenario(t *testing.T, path string) *scenario {
 
 // options returns the generator options for the scenario's package in dir.
 func (sc *scenario) options(dir string) options {
-	o := options{Target: dir, Types: sc.types, Budget: sc.budget}
+	o := options{Target: dir, Types: sc.types, Budget: sc.budget, Accept: sc.accept}
 	if sc.output != "" {
 		o.Output = filepath.Join(dir, sc.output)
 	}
 	return o
 }
 
-// rewrite replaces the want file of the scenario with data (with -update).
+// rewrite replaces the want file name of the scenario with data (with
+// -update): want.go and want.err replace each other; another want file is
+// added when missing.
 func (sc *scenario) rewrite(t *testing.T, name string, data []byte) {
 	t.Helper()
-	for i := range sc.archive.Files {
-		if strings.HasPrefix(sc.archive.Files[i].Name, "want.") {
+	main := func(n string) bool { return n == "want.go" || n == "want.err" }
+	done := false
+	for i, f := range sc.archive.Files {
+		if f.Name == name || main(name) && main(f.Name) {
 			sc.archive.Files[i] = txtar.File{Name: name, Data: data}
+			done = true
 		}
+	}
+	if !done {
+		sc.archive.Files = append(sc.archive.Files, txtar.File{Name: name, Data: data})
 	}
 	require.NoError(t, os.WriteFile(sc.path, txtar.Format(sc.archive), 0o644))
 }
@@ -138,7 +159,7 @@ func (sc *scenario) rewrite(t *testing.T, name string, data []byte) {
 // errorText renders a generate error as a user sees it, with paths
 // relative to the scenario's directory dir.
 func errorText(err error, dir string) string {
-	var list errorList
+	var list interface{ Format(base string) string }
 	if errors.As(err, &list) {
 		return list.Format(dir) + "\n"
 	}

@@ -68,6 +68,7 @@
 //	                                  value) bounded by M as max bounds a field
 //	session:"key,max=N,keymax=K"      map with string keys: keys of at most K bytes
 //	session:"key,index"               the owner index (combines with max=N)
+//	session:"key,was=old"             a rename from key old (see Changing a struct)
 //	session:"-"                       not stored (as is a field without a session tag)
 //
 // A key is 1 to 128 bytes of valid UTF-8, unique within the struct. A struct
@@ -134,6 +135,52 @@
 // session.New fail, naming both numbers, rather than some Saves failing at
 // run time.
 //
+// # Changing a struct
+//
+// Sessions outlive the binary that wrote them: during a deploy, and for
+// as long as sessions last, the next build reads what the last one
+// stored. Beside the generated file sessiongen writes a schema record,
+// <file>.schema.json (e.g. usersession_session.schema.json): for each
+// type and stored field, its key, Go field and type, and its wire type
+// (encoding, integer size, bounds, array length, nested fields, the
+// method of a type that encodes itself) and options. Commit it with the
+// generated file: it is the baseline of the next run, which compares the
+// structs with it and reports each change, with its file:line:col, as
+//
+//   - safe: a new key; a bound widened; an integer widened (an unsigned
+//     one into a wider signed one too; float32, or an integer of up to
+//     32 bits, into float64); a nested struct field added; a Go field
+//     renamed under the same key; a key renamed with was=;
+//   - lossy: a key gone with no field taking it over by was= (the report
+//     suggests the was= when the same Go field now has another key); a
+//     nested struct field removed (dropped at the field's next write);
+//   - breaking: a key kept with a wire type its stored values no longer
+//     decode as (int64 to string, []string to []Item, an integer
+//     narrowed or turned unsigned, another array length or encoding
+//     method), a bound narrowed (of the field, its elements, keys or
+//     nested fields), the owner index added or moved to another key.
+//
+// Safe changes are reported and written to the record. A lossy or
+// breaking change fails the run (go generate and -check alike), writing
+// nothing, unless -accept=KEY,... names its key (the old key of a key
+// gone): accept it for one run, from the shell or the go:generate line,
+// then take the flag out again, since the record now holds the change and
+// a flag left behind would let a later change of the key through unseen
+// (the run says so). A stored value that no longer decodes reads as
+// absent and is reported once per key and process (see above), so even
+// an accepted breaking change fails no request. -check also fails when the
+// record is missing or differs from what this run would write. With no
+// record (the first run) the record is written without a report.
+//
+// A tag option was=old renames a key: `session:"display,max=32,was=name"`.
+// The getter, Load and UpdateF read the old key while the new one is
+// absent (was= may repeat: old keys are tried in the order given); the
+// setter, UpdateF, AddF, Save and the remover write the new key and remove
+// the old ones in the same change, UpdateF's compare-and-set covering the
+// old keys too ((*session.Session).UpdateRawRenamed). An old key must not
+// be another field's key or old key, and the owner index cannot be
+// renamed.
+//
 // # Stale files
 //
 // The generated file assigns the struct to a variable of an unnamed struct
@@ -160,12 +207,17 @@ const version = "v0.1.0"
 const usage = `sessiongen generates typed session accessors for tagged Go structs.
 
 Usage:
-	sessiongen -type=T[,T2...] [-output=file] [-budget=N] [-check] [dir|package]
+	sessiongen -type=T[,T2...] [-output=file] [-budget=N] [-accept=KEY,...] [-check] [dir|package]
 
 Run it from //go:generate (the package directory is the current one), or
 from a shell with the package's directory or import path as argument
 (default "."). It writes <lowercased first type>_session.go beside the
-structs unless -output names another file in that directory.
+structs unless -output names another file in that directory, and beside
+it the schema record <same name>.schema.json (commit both): the stored
+fields as the engine sees them. Each run compares the structs with the
+record and reports every change as safe, lossy (stored values become
+unreachable) or breaking (stored values no longer decode or fit); lossy
+and breaking changes fail the run unless -accept names their keys.
 
 Tags on the struct's fields:
 	session:"key"                  store the field under key (1..128 bytes of UTF-8)
@@ -178,6 +230,9 @@ Tags on the struct's fields:
 	                               or integer; with max=N too, e.g. "user,max=64,index".
 	                               TOptions() then adds session.WithOwnerKey(TOwnerKey),
 	                               for Manager.Sessions and RevokeAll
+	session:"newkey,was=oldkey"    a rename: reads fall back to oldkey while newkey is
+	                               absent; every write sets newkey and removes oldkey
+	                               in one change (was= may repeat, tried in order)
 	session:"-"                    not stored; so is a field without a session tag
 Fields of a struct stored inside a field take bounds without a key:
 	session:",max=N"
@@ -199,7 +254,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	typeList := fs.String("type", "", "comma-separated names of the session structs (required)")
 	output := fs.String("output", "", "output file (default <lowercased first type>_session.go in the package directory)")
-	check := fs.Bool("check", false, "write nothing; exit 1 naming the file when it is missing or differs from what would be generated")
+	check := fs.Bool("check", false, "write nothing; exit 1 naming the file when it or its schema record is missing or differs from what would be written, or when a change is refused")
+	accept := fs.String("accept", "", "comma-separated keys whose breaking or lossy changes against the schema record go ahead (for one run: the record then holds the change)")
 	budget := fs.Int("budget", 1024, "largest worst-case encoded session size, in bytes, keys included; TOptions() sets it as the runtime's limit (session.WithMaxSize)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
@@ -233,6 +289,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(opts.Types) == 0 {
 		return fail("-type names no type")
 	}
+	for key := range strings.SplitSeq(*accept, ",") {
+		if key = strings.TrimSpace(key); key != "" {
+			opts.Accept = append(opts.Accept, key)
+		}
+	}
 	if len(positional) == 1 {
 		opts.Target = positional[0]
 	} else {
@@ -242,13 +303,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cwd, _ := os.Getwd()
 	res, err := generate(opts)
-	var list errorList
+	var list interface{ Format(base string) string }
 	if errors.As(err, &list) {
 		fmt.Fprintln(stderr, list.Format(cwd))
 		return 1
 	}
 	if err != nil {
 		return fail("%v", err)
+	}
+	if report := res.report(cwd); report != "" {
+		fmt.Fprintln(stderr, report)
 	}
 	out := relPath(cwd, res.Output)
 	if *check {
@@ -263,13 +327,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// writeFile writes the generated file, unless the file on disk already
-// holds exactly that (its modification time then stays).
+// writeFile writes the generated file and the schema record, each unless
+// the file on disk already holds exactly that (its modification time then
+// stays).
 func writeFile(res *result) error {
-	if old, err := os.ReadFile(res.Output); err == nil && bytes.Equal(old, res.Src) {
-		return nil
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{res.Output, res.Src}, {res.SchemaPath, res.Schema}} {
+		if old, err := os.ReadFile(f.path); err == nil && bytes.Equal(old, f.data) {
+			continue
+		}
+		if err := os.WriteFile(f.path, f.data, 0o644); err != nil {
+			return err
+		}
 	}
-	return os.WriteFile(res.Output, res.Src, 0o644)
+	return nil
 }
 
 // parseInterspersed parses flags that may come before and after positional

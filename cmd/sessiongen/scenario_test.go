@@ -11,7 +11,9 @@ import (
 
 // TestScenarios runs the generator on every scenario under
 // testdata/sessiongen and compares the generated file (want.go) or the
-// error text (want.err) with the expectation. With -update it rewrites the
+// error text (want.err) with the expectation, and the report of changes
+// against a schema record in the archive (want.report) and the record
+// written (want.schema.json) where the scenario has them. With -update it rewrites the
 // expectations instead.
 //
 // A scenario that generates code must also generate it deterministically
@@ -39,10 +41,24 @@ func TestScenarios(t *testing.T) {
 				return
 			}
 			require.NoError(t, err, "%s", errorTextOrEmpty(err, dir))
+			report := res.report(dir)
+			if report != "" {
+				report += "\n"
+			}
 			if *update {
 				sc.rewrite(t, "want.go", res.Src)
+				if report != "" || sc.wantReport != nil {
+					sc.rewrite(t, "want.report", []byte(report))
+				}
+				if sc.wantSchema != nil {
+					sc.rewrite(t, "want.schema.json", res.Schema)
+				}
 			} else {
 				assert.Equal(t, string(sc.wantGo), string(res.Src))
+				assert.Equal(t, string(sc.wantReport), report, "the changes against the schema record")
+				if sc.wantSchema != nil {
+					assert.Equal(t, string(sc.wantSchema), string(res.Schema), "the schema record")
+				}
 			}
 			want := filepath.Join(dir, defaultOutput(sc.types))
 			if sc.output != "" {

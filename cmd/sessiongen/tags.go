@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -27,6 +28,10 @@ type tagInfo struct {
 	// Index is set by the index option: the field is the owner index,
 	// whose value names the session's owner (see session.WithOwnerKey).
 	Index bool
+	// Was lists the keys the field was stored under before (tag option
+	// was=oldkey, repeatable): reads fall back to them, writes remove
+	// them.
+	Was []string
 }
 
 // bounds are the size options of one tag. A nil pointer is an option that
@@ -72,6 +77,25 @@ func parseTag(s string, nested bool) (tagInfo, error) {
 			t.Index = true
 			continue
 		}
+		if name == "was" {
+			switch {
+			case nested:
+				return t, fmt.Errorf("session tag option was= applies to a field of the session struct, not to a field of a nested struct (msgpack names those)")
+			case !ok:
+				return t, fmt.Errorf("session tag option was needs the old key: was=oldkey")
+			}
+			if err := checkKey(val); err != nil {
+				return t, fmt.Errorf("session tag option was=%s: %w", val, err)
+			}
+			if val == t.Key {
+				return t, fmt.Errorf("session tag option was=%s names the field's own key", val)
+			}
+			if slices.Contains(t.Was, val) {
+				return t, fmt.Errorf("session tag option was=%s given twice", val)
+			}
+			t.Was = append(t.Was, val)
+			continue
+		}
 		var dst **int
 		switch name {
 		case "max":
@@ -81,7 +105,7 @@ func parseTag(s string, nested bool) (tagInfo, error) {
 		case "keymax":
 			dst = &t.Bounds.KeyMax
 		default:
-			return t, fmt.Errorf("unknown session tag option %q (want max=N, elem=N, keymax=N or index)", opt)
+			return t, fmt.Errorf("unknown session tag option %q (want max=N, elem=N, keymax=N, index or was=oldkey)", opt)
 		}
 		if !ok {
 			return t, fmt.Errorf("session tag option %q needs a value: %s=N", name, name)

@@ -14,3 +14,12 @@ func TestGeneratedUpdateRuns(t *testing.T) {
 		"TestUpdateGivesACopy", "TestUpdateUndecodable", "TestUpdateNoSession",
 		"TestConcurrentAddIsExact", "TestConcurrentUpdateKeepsBounds")
 }
+
+// TestGeneratedRenameRuns generates the accessors of the rename scenario
+// and runs its rename_test.go against the real runtime: reads fall back
+// to the old keys in order, and every write moves the value in one
+// change.
+func TestGeneratedRenameRuns(t *testing.T) {
+	runScenarioTests(t, "rename.txtar", "rename_test.go",
+		"TestRenameReadsOldKeys", "TestRenameFirstWriteMoves", "TestRenameSaveAndRemove")
+}
