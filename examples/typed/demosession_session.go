@@ -448,9 +448,12 @@ func (v DemoSessionView) Load() (DemoSession, error) {
 }
 
 // Save writes every stored field of data to the session in one change (one
-// store round trip). Bounds are checked first: when a value is over its
-// declared bound, or the session would exceed its size limit, Save returns an
-// error wrapping session.ErrTooLarge and changes nothing.
+// store round trip). It writes them unconditionally: a change another request
+// made to a field between Load and Save (an AddF, say) is overwritten; change
+// such a field with its UpdateF instead. Bounds are checked first: when a
+// value is over its declared bound, or the session would exceed its size
+// limit, Save returns an error wrapping session.ErrTooLarge and changes
+// nothing.
 func (v DemoSessionView) Save(ctx context.Context, data DemoSession) error {
 	b0, err := v.encodeUser(data.User)
 	if err != nil {
