@@ -118,8 +118,12 @@ func (e *schemaError) Format(base string) string {
 	if len(e.Refused) == 1 {
 		changes = "change"
 	}
-	return fmt.Sprintf("%s\nsessiongen: %d %s against the schema record %s would lose or break values already stored in sessions (see \"Changing your session struct\" in the README). Rename with was=oldkey; to go ahead as it is, run sessiongen once with -accept=%s",
-		formatChanges(e.Changes, base), len(e.Refused), changes, relPath(base, e.Record), strings.Join(e.Refused, ","))
+	ahead := "To go ahead"
+	if slices.ContainsFunc(e.Changes, func(c schemaChange) bool { return c.Class == classLossy && !c.Accepted }) {
+		ahead = "Carry renamed keys over with was=oldkey; to go ahead"
+	}
+	return fmt.Sprintf("%s\nsessiongen: %d %s against the schema record %s would lose or break values already stored in sessions (see \"Changing your session struct\" in the README). %s as it is, run sessiongen once with -accept=%s",
+		formatChanges(e.Changes, base), len(e.Refused), changes, relPath(base, e.Record), ahead, strings.Join(e.Refused, ","))
 }
 
 // Error implements error with absolute paths.
