@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -33,6 +34,10 @@ type RaceReport struct {
 	LostWrites int
 	// LostIncrements counts compare-and-set increments lost: must be 0.
 	LostIncrements int
+	// DoublePops counts flash values popped by more than one of the
+	// requests racing to pop them, MissedPops those popped by none: both
+	// must be 0.
+	DoublePops, MissedPops int
 	// LargestSize is the largest stored session size seen in the
 	// size-limit race (the limit is 1024).
 	LargestSize int
@@ -86,6 +91,13 @@ func RunRaces(t *testing.T, env Env) RaceReport {
 			rep.LostIncrements += increments(t, c, Races)
 		}
 	})
+	t.Run("PopOnce", func(t *testing.T) {
+		for _, c := range clusters {
+			double, missed := popOnce(t, c, Races/4)
+			rep.DoublePops += double
+			rep.MissedPops += missed
+		}
+	})
 	t.Run("SizeLimit", func(t *testing.T) {
 		for _, c := range clusters {
 			rep.LargestSize = max(rep.LargestSize, sizeLimit(t, c))
@@ -94,8 +106,10 @@ func RunRaces(t *testing.T, env Env) RaceReport {
 	assert.Zero(t, rep.StaleRenewals, "stale renewals")
 	assert.Zero(t, rep.LostWrites, "lost writes")
 	assert.Zero(t, rep.LostIncrements, "lost increments")
-	t.Logf("%s: races %v, stale renewals %d %v, lost writes %d, lost increments %d, largest stored size %d",
-		env.Name, rep.Races, rep.StaleRenewals, rep.StaleBy, rep.LostWrites, rep.LostIncrements, rep.LargestSize)
+	assert.Zero(t, rep.DoublePops, "flash values popped twice")
+	assert.Zero(t, rep.MissedPops, "flash values popped by no request")
+	t.Logf("%s: races %v, stale renewals %d %v, lost writes %d, lost increments %d, double pops %d, missed pops %d, largest stored size %d",
+		env.Name, rep.Races, rep.StaleRenewals, rep.StaleBy, rep.LostWrites, rep.LostIncrements, rep.DoublePops, rep.MissedPops, rep.LargestSize)
 	return rep
 }
 
@@ -319,4 +333,39 @@ func sizeLimit(t *testing.T, c *Cluster) int {
 	}
 	require.Len(t, rec.Fields, len(accepted), "an accepted write is missing")
 	return size
+}
+
+// popOnce sets a flash value on node A, rounds times, and pops it from
+// four concurrent requests, two on each node (session.Pop). It returns
+// the rounds in which more than one request got the value, and those in
+// which none did.
+func popOnce(t *testing.T, c *Cluster, rounds int) (double, missed int) {
+	t.Helper()
+	ck := c.A().Create("seed", 0)
+	for round := range rounds {
+		require.NoError(t, c.A().Set(ck, "flash", round))
+		var got atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 4 {
+			node := c.Nodes[i%2]
+			wg.Go(func() {
+				node.Do(ck, func(r *http.Request, s *session.Session) {
+					v, ok, err := session.Pop[int](r.Context(), s, "flash")
+					assert.NoError(t, err)
+					if ok {
+						assert.Equal(t, round, v, "a flash of an earlier round came back")
+						got.Add(1)
+					}
+				})
+			})
+		}
+		wg.Wait()
+		switch n := got.Load(); {
+		case n > 1:
+			double++
+		case n == 0:
+			missed++
+		}
+	}
+	return double, missed
 }
