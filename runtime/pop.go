@@ -50,3 +50,26 @@ func Pop[T any](ctx context.Context, s *Session, key string) (T, bool, error) {
 	}
 	return v, true, nil
 }
+
+// PopRaw is the primitive under the generated PopF accessors (tag option
+// flash): it removes key by the compare-and-set Pop uses and returns the
+// encoded bytes removed (shared with the cache: do not modify them). ok
+// is false when the key was absent; nothing is written then. Unlike Pop,
+// it removes whatever the key holds, so a value the caller cannot decode
+// is gone too.
+func (s *Session) PopRaw(ctx context.Context, key string) (b []byte, ok bool, err error) {
+	_, err = s.UpdateRaw(ctx, key, func(old []byte, present bool) ([]byte, error) {
+		if !present {
+			return nil, errNothingToPop
+		}
+		b = old
+		return nil, nil
+	})
+	switch {
+	case errors.Is(err, errNothingToPop):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return b, true, nil
+}

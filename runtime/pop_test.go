@@ -89,3 +89,20 @@ func TestPopOnceAcrossNodes(t *testing.T) {
 		require.Equal(t, int64(1), got.Load(), "round %d: the flash reached exactly one request", round)
 	}
 }
+
+func TestPopRaw(t *testing.T) {
+	h := newHarness(t)
+	c := h.newSession("notice", "text")
+	h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		b, ok, err := s.PopRaw(r.Context(), "notice")
+		require.NoError(t, err)
+		assert.True(t, ok)
+		assert.Equal(t, []byte{0xa4, 't', 'e', 'x', 't'}, b)
+		_, ok, err = s.PopRaw(r.Context(), "notice")
+		require.NoError(t, err)
+		assert.False(t, ok)
+	}, c)
+	got, err := h.engineRecord(c)
+	require.NoError(t, err)
+	assert.NotContains(t, got.Fields, "notice")
+}

@@ -16,7 +16,7 @@ func TestHelp(t *testing.T) {
 	assert.Equal(t, 0, code)
 	for _, want := range []string{
 		"-type", "-output", "-check", "-budget", "-accept", "(default 1024)",
-		`session:"key"`, `session:"newkey,was=oldkey"`, ".schema.json", `session:"key,max=N"`, `session:"key,max=N,elem=M"`, `session:"key,max=N,keymax=K"`, `session:"key,index"`, `session:"-"`, "TOptions()",
+		`session:"key"`, `session:"newkey,was=oldkey"`, `session:"key,flash"`, ".schema.json", `session:"key,max=N"`, `session:"key,max=N,elem=M"`, `session:"key,max=N,keymax=K"`, `session:"key,index"`, `session:"-"`, "TOptions()",
 		`session:",max=N"`, "//go:generate",
 	} {
 		assert.Contains(t, stderr, want)

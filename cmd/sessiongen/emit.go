@@ -219,6 +219,26 @@ func (e *emitter) sessionType(st *sessionType) {
 	}).Op("=").Add(e.typeName(st.Obj).Values())
 }
 
+// popMethod emits PopF for a field tagged flash: the value read and
+// removed by one compare-and-set ((*session.Session).PopRaw).
+func (e *emitter) popMethod(st *sessionType, sf *sessionField) {
+	f := e.f
+	T, F := st.Name, sf.Name
+	keyName := T + "Key" + F
+	typ := func() *jen.Statement { return e.typeExpr(sf.Info.T) }
+	e.doc(f.Group, "Pop%s returns %s.%s (key %q) and removes the key in the same change: a value shown once (tag option flash). Two requests that pop it at once, in one process or several, never both get it: the removal is a compare-and-set at the engine, and the request that loses finds the key gone. ok is false when the key is absent, and nothing is written then. A value that cannot be decoded (one written by a build where the field had another type) is removed, reported as the getter reports it, and gives ok false. The removal goes to the engine at once, whatever the flush mode.", F, T, F, sf.Key)
+	f.Func().Params(jen.Id("v").Id(T+"View")).Id("Pop"+F).Params(jen.Id("ctx").Qual("context", "Context")).Params(typ(), jen.Bool(), jen.Error()).Block(
+		jen.List(jen.Id("b"), jen.Id("ok"), jen.Err()).Op(":=").Id("v").Dot("s").Dot("PopRaw").Call(jen.Id("ctx"), jen.Id(keyName)),
+		jen.If(jen.Err().Op("!=").Nil().Op("||").Op("!").Id("ok")).Block(jen.Return(e.zero(sf.Info.T), jen.False(), jen.Err())),
+		jen.List(jen.Id("x"), jen.Err()).Op(":=").Id("v").Dot("decode"+F).Call(jen.Id("b")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(
+			e.reportUndecodable(st, sf),
+			jen.Return(e.zero(sf.Info.T), jen.False(), jen.Nil()),
+		),
+		jen.Return(jen.Id("x"), jen.True(), jen.Nil()),
+	)
+}
+
 // readCall is the call that reads the stored bytes of sf: the session's
 // Raw, or raw<F> for a field with old keys (was=).
 func readCall(st *sessionType, sf *sessionField) *jen.Statement {
@@ -376,6 +396,10 @@ func (e *emitter) field(st *sessionType, sf *sessionField) {
 	f.Func().Params(jen.Id("v").Id(view)).Id("Remove" + F).Params(jen.Id("ctx").Qual("context", "Context")).Error().Block(
 		jen.Return(e.writeCall(sf, jen.Id(keyName), nil)),
 	)
+
+	if sf.Flash {
+		e.popMethod(st, sf)
+	}
 
 	if len(sf.Was) > 0 {
 		e.doc(f.Group, "raw%s returns the stored bytes of %s.%s: under key %q or, when it is absent, under the first of its old %s present.", F, T, F, sf.Key, keyList(sf.Was))

@@ -84,6 +84,8 @@ type sessionField struct {
 	// Was lists the keys the field was stored under before (tag option
 	// was=): reads fall back to them, writes remove them.
 	Was []string
+	// Flash is set by the tag option flash: the field gets PopF.
+	Flash bool
 	// Pos is where the field is declared.
 	Pos token.Position
 }
@@ -330,6 +332,10 @@ func (g *generator) sessionType(name string) *sessionType {
 			g.errs.add(fpos, "field %s: the owner index (tag option index) cannot be renamed with was=: the engine indexes sessions by the key they were written with; keep its key, or move owners with a new field and Manager.RevokeAll", f.Name())
 			continue
 		}
+		if ti.Flash && (ti.Index || len(ti.Was) > 0) {
+			g.errs.add(fpos, "field %s: tag option flash does not combine with index or was=: a flash value lives until the next request reads it", f.Name())
+			continue
+		}
 		if !g.checkWas(f.Name(), fpos, ti, st, i) {
 			continue
 		}
@@ -357,7 +363,7 @@ func (g *generator) sessionType(name string) *sessionType {
 			g.errs.add(fpos, "field %s (key %q): the owner index (tag option index) must be a string or integer type, or a named type over one; %s is not", f.Name(), ti.Key, describeType(info))
 			continue
 		}
-		sf := &sessionField{Name: f.Name(), Key: ti.Key, Info: info, Was: ti.Was, Pos: fpos}
+		sf := &sessionField{Name: f.Name(), Key: ti.Key, Info: info, Was: ti.Was, Flash: ti.Flash, Pos: fpos}
 		s.Fields = append(s.Fields, sf)
 		if ti.Index {
 			s.Index = sf
@@ -458,6 +464,9 @@ func (g *generator) checkNames(s *sessionType, pos token.Position) {
 		ms := []string{f.Name, "Set" + f.Name, "Update" + f.Name, "Remove" + f.Name}
 		if k := f.Info.Kind; k == kindInt || k == kindUint {
 			ms = append(ms, "Add"+f.Name)
+		}
+		if f.Flash {
+			ms = append(ms, "Pop"+f.Name)
 		}
 		for _, m := range ms {
 			if other, dup := methods[m]; dup {

@@ -26,6 +26,7 @@
 //	func (v TView) SetF(ctx context.Context, x X) error
 //	func (v TView) UpdateF(ctx context.Context, fn func(X) (X, error)) (X, error)
 //	func (v TView) AddF(ctx context.Context, delta X) (X, error) // integer X only
+//	func (v TView) PopF(ctx context.Context) (X, bool, error) // tag option flash only
 //	func (v TView) RemoveF(ctx context.Context) error
 //	func (v TView) Load() (T, error)                  // every field at once
 //	func (v TView) Save(ctx context.Context, t T) error // every field, one change
@@ -57,6 +58,12 @@
 // refuses a sum outside the field type's range with an error wrapping
 // codec.ErrRange (runtime/codec), storing nothing.
 //
+// PopF, for a field tagged flash (`session:"notice,max=128,flash"`),
+// returns the value and removes the key in one compare-and-set
+// ((*session.Session).PopRaw): a message shown once, after a redirect
+// say. Two requests popping at once never both get it; ok is false when
+// the key is absent, and nothing is written then.
+//
 // # Tag grammar
 //
 //	session:"key"                     store the field under key
@@ -69,6 +76,7 @@
 //	session:"key,max=N,keymax=K"      map with string keys: keys of at most K bytes
 //	session:"key,index"               the owner index (combines with max=N)
 //	session:"key,was=old"             a rename from key old (see Changing a struct)
+//	session:"key,flash"               also PopF: read once, removed in the same change
 //	session:"-"                       not stored (as is a field without a session tag)
 //
 // A key is 1 to 128 bytes of valid UTF-8, unique within the struct. A struct
@@ -230,6 +238,8 @@ Tags on the struct's fields:
 	                               or integer; with max=N too, e.g. "user,max=64,index".
 	                               TOptions() then adds session.WithOwnerKey(TOwnerKey),
 	                               for Manager.Sessions and RevokeAll
+	session:"key,flash"            a value read once: the field also gets PopF(ctx),
+	                               which returns it and removes it in one change
 	session:"newkey,was=oldkey"    a rename: reads fall back to oldkey while newkey is
 	                               absent; every write sets newkey and removes oldkey
 	                               in one change (was= may repeat, tried in order)

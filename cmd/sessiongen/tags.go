@@ -32,6 +32,9 @@ type tagInfo struct {
 	// was=oldkey, repeatable): reads fall back to them, writes remove
 	// them.
 	Was []string
+	// Flash is set by the flash option: the field also gets PopF, which
+	// reads the value and removes it in one change.
+	Flash bool
 }
 
 // bounds are the size options of one tag. A nil pointer is an option that
@@ -77,6 +80,18 @@ func parseTag(s string, nested bool) (tagInfo, error) {
 			t.Index = true
 			continue
 		}
+		if name == "flash" {
+			switch {
+			case nested:
+				return t, fmt.Errorf("session tag option flash applies to a field of the session struct, not to a field of a nested struct")
+			case ok:
+				return t, fmt.Errorf("session tag option %q takes no value: write flash", opt)
+			case t.Flash:
+				return t, fmt.Errorf("session tag option flash given twice")
+			}
+			t.Flash = true
+			continue
+		}
 		if name == "was" {
 			switch {
 			case nested:
@@ -105,7 +120,7 @@ func parseTag(s string, nested bool) (tagInfo, error) {
 		case "keymax":
 			dst = &t.Bounds.KeyMax
 		default:
-			return t, fmt.Errorf("unknown session tag option %q (want max=N, elem=N, keymax=N, index or was=oldkey)", opt)
+			return t, fmt.Errorf("unknown session tag option %q (want max=N, elem=N, keymax=N, index, flash or was=oldkey)", opt)
 		}
 		if !ok {
 			return t, fmt.Errorf("session tag option %q needs a value: %s=N", name, name)

@@ -23,3 +23,12 @@ func TestGeneratedRenameRuns(t *testing.T) {
 	runScenarioTests(t, "rename.txtar", "rename_test.go",
 		"TestRenameReadsOldKeys", "TestRenameFirstWriteMoves", "TestRenameSaveAndRemove")
 }
+
+// TestGeneratedFlashRuns generates the accessors of the flash scenario
+// and runs its flash_test.go against the real runtime: PopF reads once,
+// writes nothing when there is nothing, lets one of many racing requests
+// win, and drops an undecodable value.
+func TestGeneratedFlashRuns(t *testing.T) {
+	runScenarioTests(t, "flash.txtar", "flash_test.go",
+		"TestPopOnce", "TestPopRaceTwoManagers", "TestPopUndecodableIsDropped")
+}
