@@ -112,6 +112,7 @@ type Session struct {
 	writeID  bool              // send id to the client: the session is new or renewed
 	extended bool              // the expiry moved: re-send id if the client keeps an expiry
 	clearID  bool              // tell the client to forget its ID
+	status   Status            // what this request did to the session (see Status)
 
 	// phase is the response's state: phaseBefore until the headers are
 	// about to go out, then phaseSent, or phaseFailed when the error

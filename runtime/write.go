@@ -72,6 +72,11 @@ func (s *Session) stage(op, key string, fs []Field) error {
 		s.id, s.isNew, s.writeID = id, true, true
 	}
 	s.pending = next
+	if s.isNew {
+		s.status = StatusNew
+	} else {
+		s.modified()
+	}
 	return nil
 }
 
@@ -95,6 +100,7 @@ func (s *Session) send(ctx context.Context, op, key string, fs []Field, expect m
 		return err
 	}
 	s.pending = nil
+	s.modified()
 	return nil
 }
 
@@ -105,6 +111,7 @@ func (s *Session) create(ctx context.Context, op, key string, fs []Field) error 
 	if !hasSet(fs) {
 		if s.isNew { // every key set was removed again
 			s.id, s.isNew, s.writeID = "", false, false
+			s.status = StatusUnchanged
 		}
 		return nil
 	}
@@ -127,6 +134,7 @@ func (s *Session) create(ctx context.Context, op, key string, fs []Field) error 
 		return opError(op, key, err)
 	}
 	s.e, s.id, s.isNew, s.writeID = e, id, false, true
+	s.status = StatusNew
 	return nil
 }
 
@@ -321,12 +329,16 @@ func (s *Session) renew(ctx context.Context) error {
 	m.publish(ctx, bus.Deleted, old, 0)
 	m.event(ctx, Event{Kind: EventRenewed, Handle: key, Previous: old, Owner: rec.Owner, At: now})
 	s.e, s.id, s.pending, s.writeID = ne, id, nil, true
+	s.modified()
 	return nil
 }
 
 // destroy deletes the session everywhere. Called with mu held.
 func (s *Session) destroy(ctx context.Context) error {
 	if s.e == nil {
+		if s.isNew || s.hadID {
+			s.status = StatusDestroyed
+		}
 		s.pending, s.isNew, s.writeID = nil, false, false
 		s.id, s.clearID = "", s.hadID
 		return nil
@@ -346,6 +358,7 @@ func (s *Session) destroy(ctx context.Context) error {
 	}
 	s.lost(e)
 	s.pending, s.isNew, s.writeID, s.extended, s.clearID = nil, false, false, false, true
+	s.status = StatusDestroyed
 	return nil
 }
 
