@@ -113,6 +113,7 @@ type Session struct {
 	extended bool              // the expiry moved: re-send id if the client keeps an expiry
 	clearID  bool              // tell the client to forget its ID
 	status   Status            // what this request did to the session (see Status)
+	detached bool              // from Manager.Load: no request, no response; writes go out at once
 
 	// phase is the response's state: phaseBefore until the headers are
 	// about to go out, then phaseSent, or phaseFailed when the error

@@ -29,7 +29,7 @@ func (s *Session) apply(ctx context.Context, op, key string, fs []Field) error {
 	if s.err != nil {
 		return opError(op, key, s.err)
 	}
-	if s.m.mode == OnResponse && s.phase.Load() == phaseBefore {
+	if s.m.mode == OnResponse && s.phase.Load() == phaseBefore && !s.detached {
 		return s.stage(op, key, fs)
 	}
 	return s.send(ctx, op, key, fs, nil)
@@ -114,6 +114,10 @@ func (s *Session) create(ctx context.Context, op, key string, fs []Field) error 
 			s.status = StatusUnchanged
 		}
 		return nil
+	}
+	if s.detached {
+		// No response can hand a new ID to the client (Manager.Load).
+		return opError(op, key, ErrNotFound)
 	}
 	if !s.isNew && s.phase.Load() != phaseBefore {
 		return opError(op, key, ErrHeadersWritten)
