@@ -98,6 +98,11 @@ func RunRaces(t *testing.T, env Env) RaceReport {
 			rep.MissedPops += missed
 		}
 	})
+	t.Run("Detached", func(t *testing.T) {
+		for _, c := range clusters {
+			detached(t, c, Races/20)
+		}
+	})
 	t.Run("SizeLimit", func(t *testing.T) {
 		for _, c := range clusters {
 			rep.LargestSize = max(rep.LargestSize, sizeLimit(t, c))
@@ -368,4 +373,33 @@ func popOnce(t *testing.T, c *Cluster, rounds int) (double, missed int) {
 		}
 	}
 	return double, missed
+}
+
+// detached checks sessions used outside a request (Manager.Load), rounds
+// times: a session created on node A is loaded on node B, which reads
+// A's value and increments it; A's own increment then starts from B's
+// (no write lost), and after A destroys the session, B's handle fails
+// with ErrNotFound rather than creating a session.
+func detached(t *testing.T, c *Cluster, rounds int) {
+	t.Helper()
+	ctx := context.Background()
+	for range rounds {
+		ck := c.A().Create("n", 1)
+		s, err := c.B().M.Load(ctx, ck.Value)
+		require.NoError(t, err)
+		n, ok, err := session.Value[int](s, "n")
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, 1, n)
+		_, err = session.Update(ctx, s, "n", func(n int, _ bool) (int, error) { return n + 1, nil })
+		require.NoError(t, err)
+		c.A().Do(ck, func(r *http.Request, as *session.Session) {
+			n, err := session.Update(r.Context(), as, "n", func(n int, _ bool) (int, error) { return n + 1, nil })
+			require.NoError(t, err)
+			assert.Equal(t, 3, n, "A's increment starts from B's")
+		})
+		c.A().Destroy(ck)
+		err = s.Set(ctx, "n", 10)
+		require.ErrorIs(t, err, session.ErrNotFound, "a detached handle to a destroyed session creates nothing")
+	}
 }
