@@ -69,8 +69,9 @@ func (m *Manager) newCache() (*otter.Cache[string, *entry], error) {
 		// The cache TTL only bounds staleness, so a clock read once per
 		// tick is precise enough, and it spares every cache read a
 		// precise clock read. Session expiry does not use this clock.
-		Clock:  m.clock,
-		Logger: cacheLogger{m},
+		Clock:         m.clock,
+		Logger:        cacheLogger{m},
+		StatsRecorder: m.cacheStats,
 		// Keep the engine-key index in step with the cache. A
 		// replacement needs nothing: whoever put the new entry in the
 		// cache indexed it first.

@@ -98,7 +98,11 @@ func proofTrust(d time.Duration) time.Duration {
 // line by its age, measured after the manager's clock is read, so the
 // stamp is never later than t.
 func (m *Manager) proved(t time.Time) {
-	p := m.stamp(m.now()) - int64(time.Since(t))
+	lag := time.Since(t)
+	p := m.stamp(m.now()) - int64(lag)
+	if m.observer != nil {
+		m.observer.BusLag(lag)
+	}
 	if p > m.proof.Load() { // one writer: the subscription goroutine
 		m.proof.Store(p)
 	}
@@ -132,6 +136,7 @@ func (m *Manager) deliver(msg bus.Message) {
 	if msg.Node == m.node || msg.Key == "" {
 		return
 	}
+	m.busReceived.Add(1)
 	switch msg.Kind {
 	case bus.Changed:
 		m.invalidateKey(msg.Key, false, msg.Version)

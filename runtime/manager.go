@@ -15,8 +15,10 @@ import (
 
 	"github.com/maypok86/otter/v2"
 
+	"github.com/maypok86/otter/v2/stats"
 	"github.com/sessiongen/sessiongen/runtime/bus"
 	"github.com/sessiongen/sessiongen/runtime/identity"
+
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/memstore"
 )
@@ -79,6 +81,8 @@ type Manager struct {
 	cancel    context.CancelFunc // ends the subscription
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	counters           // what Stats reports (stats.go)
+	observer  Observer // nil without WithObserver
 	pubDrops  dropCounter
 	pubFails  dropCounter
 	hookDrops dropCounter
@@ -140,8 +144,17 @@ func New(opts ...Option) (*Manager, error) {
 	if p, ok := m.bus.(bus.Prover); ok && m.maxStale > 0 {
 		m.prover = p
 	}
-	m.versioner, _ = m.store.(store.Versioner)
-	m.owners, _ = m.store.(store.OwnerIndex)
+	mt := &metered{st: m.store, obs: m.observer, counts: &m.engineCounts}
+	mt.ver, _ = m.store.(store.Versioner)
+	mt.owners, _ = m.store.(store.OwnerIndex)
+	m.store = mt
+	if mt.ver != nil {
+		m.versioner = mt
+	}
+	if mt.owners != nil {
+		m.owners = mt
+	}
+	m.cacheStats = stats.NewCounter()
 	m.marks = newMarks()
 	m.keys.init()
 	m.seed = maphash.MakeSeed()

@@ -64,6 +64,8 @@ func (m *Manager) runPublisher() {
 				case msg := <-m.pubq:
 					if err := m.bus.Publish(ctx, msg); err != nil {
 						m.pubFails.drop(ctx, m.logger(), "session: bus publish failed at close; change message dropped")
+					} else {
+						m.busSent.Add(1)
 					}
 				default:
 					return
@@ -81,6 +83,7 @@ func (m *Manager) send(msg bus.Message) {
 		err = m.bus.Publish(ctx, msg)
 		cancel()
 		if err == nil {
+			m.busSent.Add(1)
 			return
 		}
 		if attempt == len(publishBackoff) {

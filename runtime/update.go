@@ -131,6 +131,7 @@ func (s *Session) updateRaw(ctx context.Context, key string, was []string, fn fu
 	var err error
 	for try := range MaxUpdateTries {
 		if try > 0 {
+			s.m.retries.Add(1)
 			if err := backoff(ctx, try); err != nil {
 				return nil, opError("update", key, err)
 			}
@@ -140,6 +141,7 @@ func (s *Session) updateRaw(ctx context.Context, key string, was []string, fn fu
 		if !errors.Is(err, ErrConflict) {
 			return nb, err
 		}
+		s.m.conflicts.Add(1)
 	}
 	return nil, err
 }
