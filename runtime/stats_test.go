@@ -96,8 +96,11 @@ func TestStatsCountConflicts(t *testing.T) {
 }
 
 func TestStatsCountBusMessages(t *testing.T) {
-	l := bus.NewLocal()
-	a, b := twoNodes(t, WithBus(l))
+	mem, l := sharedEngine(t), bus.NewLocal()
+	// Local delivers only to the subscriptions up when a message goes out:
+	// newNode waits for each node's subscription before the test writes.
+	a := newNode(t, mem, l, "A")
+	b := newNode(t, mem, l, "B")
 	c := a.newSession("n", 1)
 	require.NoError(t, setOn(a, c, "n", 2))
 	assert.Eventually(t, func() bool {
