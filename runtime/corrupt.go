@@ -39,6 +39,9 @@ func (m *Manager) dropCorrupt(ctx context.Context, key string, err error) {
 // wrote: a valid key (see ValidKey) and a value of at least one byte (a
 // msgpack value never has fewer).
 func validField(k string, v []byte) bool {
+	if isReservedKey(k) {
+		return validSetting(k, v)
+	}
 	return len(v) > 0 && ValidKey(k)
 }
 

@@ -45,8 +45,9 @@ var (
 	ErrEncode = errors.New("cannot encode value")
 
 	// ErrInvalidKey reports a key that is empty, longer than [MaxKeyLen]
-	// bytes, not valid UTF-8 or holding a control character.
-	ErrInvalidKey = errors.New("invalid key (want 1 to 128 bytes of valid UTF-8, no control characters)")
+	// bytes, not valid UTF-8, holding a control character or beginning
+	// with [ReservedPrefix].
+	ErrInvalidKey = errors.New(`invalid key (want 1 to 128 bytes of valid UTF-8, no control characters, not beginning with "$sg")`)
 
 	// ErrInvalidValue reports encoded bytes given to [Session.SetRaw] or
 	// [Session.SetRawFields] that are not exactly one msgpack value.
@@ -110,8 +111,9 @@ var errDiscarded = errors.New("session: response replaced by the error handler")
 
 // ValidKey reports whether key is a valid session key: 1 to [MaxKeyLen]
 // bytes of valid UTF-8 without control characters (no byte below 0x20, no
-// 0x7f), as the store contract promises engines. The generator checks
-// struct tags with it.
+// 0x7f), as the store contract promises engines, and not beginning with
+// [ReservedPrefix] ("$sg"), which the runtime keeps its per-session
+// settings under. The generator checks struct tags with it.
 func ValidKey(key string) bool {
 	if len(key) == 0 || len(key) > MaxKeyLen {
 		return false
@@ -121,7 +123,7 @@ func ValidKey(key string) bool {
 			return false
 		}
 	}
-	return utf8.ValidString(key)
+	return utf8.ValidString(key) && !isReservedKey(key)
 }
 
 // quoteKey formats key for an error message, shortened when very long.

@@ -68,5 +68,9 @@ func (m *Manager) touchDue(s *snapshot, now time.Time) time.Time {
 	if unixNanos(e)-s.expires < int64(m.idle/touchFraction) {
 		return time.Time{}
 	}
+	// Due: the session's deadline (SetDeadline), if any, caps it.
+	if e = capped(s.fields, e); unixNanos(e) <= s.expires {
+		return time.Time{}
+	}
 	return e
 }

@@ -123,8 +123,8 @@ func (s *Session) writeIdentity() {
 		return
 	}
 	switch {
-	case (s.writeID || s.extended && keepsExpiry(s.ident)) && s.id != "" && s.e != nil:
-		s.ident.Write(s.rw, s.r, s.id, s.m.expiry(s.e.snap.Load()))
+	case (s.writeID || s.extended && s.keepsClientExpiry()) && s.id != "" && s.e != nil:
+		s.writeCookie()
 	case s.clearID:
 		s.ident.Clear(s.rw, s.r)
 	}

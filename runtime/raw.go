@@ -22,6 +22,9 @@ func (s *Session) Raw(key string) (b []byte, ok bool, err error) {
 	if s == nil {
 		return nil, false, opError("get", key, ErrNoSession)
 	}
+	if isReservedKey(key) {
+		return nil, false, nil // settings are read through their methods
+	}
 	s.mu.Lock()
 	s.resolve()
 	if s.err != nil {

@@ -258,7 +258,8 @@ func (s *Session) Destroy(ctx context.Context) error {
 }
 
 // Keys returns the session's keys in sorted order (nil when it has none
-// or cannot be loaded).
+// or cannot be loaded). The settings of [Session.SetPersistent] and
+// [Session.SetDeadline] are not keys and do not show.
 func (s *Session) Keys() []string {
 	if s == nil {
 		return nil
@@ -275,7 +276,7 @@ func (s *Session) Keys() []string {
 		base = sn.fields
 	}
 	if len(s.pending) == 0 {
-		return base.keys()
+		return userKeys(base.keys())
 	}
 	merged := make(map[string][]byte, len(s.pending))
 	for it := base.iter(); it.next(); {
@@ -288,15 +289,28 @@ func (s *Session) Keys() []string {
 			merged[k] = v
 		}
 	}
-	if len(merged) == 0 {
+	return userKeys(sortedKeys(merged))
+}
+
+// userKeys returns keys without the settings' reserved keys (nil when
+// none is left).
+func userKeys(keys []string) []string {
+	out := keys[:0]
+	for _, k := range keys {
+		if !isReservedKey(k) {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
 		return nil
 	}
-	return sortedKeys(merged)
+	return out
 }
 
 // Size returns the session's encoded size in bytes: the sum over its
 // fields of len(key) plus the length of the msgpack-encoded value,
-// including the request's pending changes. The limit applies to it.
+// including the request's pending changes, and the session's settings
+// ([SettingsSize] bytes at most). The limit applies to it.
 func (s *Session) Size() int {
 	if s == nil {
 		return 0

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/sessiongen/sessiongen/runtime/bus"
 	"github.com/sessiongen/sessiongen/runtime/identity"
@@ -147,7 +148,7 @@ func (s *Session) create(ctx context.Context, op, key string, fs []Field) error 
 func (m *Manager) create(ctx context.Context, id string, fields map[string][]byte, set fieldSet) (*entry, error) {
 	now := m.now()
 	own := m.ownerOf(fields)
-	expires := m.expiresAt(unixNanos(now), now)
+	expires := capped(set, m.expiresAt(unixNanos(now), now))
 	sn := &snapshot{fields: set, created: unixNanos(now), expires: unixNanos(expires), version: 1, owner: own}
 	e := m.newEntry(id, sn, m.stamp(now))
 	key := e.key()
@@ -219,6 +220,10 @@ func (s *Session) commit(ctx context.Context, op, key string, fs []Field, expect
 	}
 	if t := m.touchDue(cur, now); !t.IsZero() {
 		c.Expires, next.expires = t, unixNanos(t)
+	}
+	if d, ok := deadlineOf(next.fields); ok && d < next.expires {
+		// SetDeadline shortened the session: the engine forgets it then.
+		c.Expires, next.expires = time.Unix(0, d), d
 	}
 	if c.Empty() {
 		return nil
@@ -300,6 +305,11 @@ func (s *Session) renew(ctx context.Context) error {
 		}
 	}
 	c.Expires = m.expiresAt(cur.created, now)
+	if len(s.pending) > 0 {
+		c.Expires = capped(cur.fields.with(pendingFields(s.pending)), c.Expires)
+	} else {
+		c.Expires = capped(cur.fields, c.Expires)
+	}
 	id, err := identity.NewID()
 	if err != nil {
 		return opError("renew", "", err)

@@ -102,7 +102,7 @@ func (e *emitter) sessionType(st *sessionType) {
 		}
 	})
 
-	e.doc(f.Group, "%sMaxSize is the worst-case encoded size in bytes of a session holding every stored field of %s: the sum of each key's length and its value's largest encoding under the declared bounds (the runtime's measure, see session.WithMaxSize).", T, T)
+	e.doc(f.Group, "%sMaxSize is the worst-case encoded size in bytes of a session holding every stored field of %s and the runtime's per-session settings: the sum of each key's length and its value's largest encoding under the declared bounds, plus session.SettingsSize (the runtime's measure, see session.WithMaxSize).", T, T)
 	f.Const().Id(T + "MaxSize").Op("=").Lit(st.MaxSize)
 
 	if ix := st.Index; ix != nil {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	session "github.com/sessiongen/sessiongen/runtime"
 	"golang.org/x/tools/go/packages"
 )
 
@@ -415,10 +416,11 @@ func (g *generator) checkWas(name string, pos token.Position, ti tagInfo, st *ty
 }
 
 // checkBudget records an error when the worst-case encoded size of s can
-// exceed the budget, with the worst case of every field.
+// exceed the budget, with the worst case of every field and the most the
+// runtime's per-session settings add (remember-me and deadline).
 func (g *generator) checkBudget(s *sessionType, pos token.Position) {
-	total := 0
-	var parts []string
+	total := session.SettingsSize
+	parts := []string{fmt.Sprintf("session settings %d", session.SettingsSize)}
 	var largest *sessionField
 	for _, f := range s.Fields {
 		n := addSize(len(f.Key), f.Info.Size)

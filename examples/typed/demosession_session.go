@@ -21,13 +21,16 @@ const (
 	DemoSessionKeyVisits = "visits"
 	// DemoSessionKeyCart is the session key of DemoSession.Cart.
 	DemoSessionKeyCart = "cart"
+	// DemoSessionKeyNotice is the session key of DemoSession.Notice.
+	DemoSessionKeyNotice = "notice"
 )
 
 // DemoSessionMaxSize is the worst-case encoded size in bytes of a session
-// holding every stored field of DemoSession: the sum of each key's length and
-// its value's largest encoding under the declared bounds (the runtime's
-// measure, see session.WithMaxSize).
-const DemoSessionMaxSize = 362
+// holding every stored field of DemoSession and the runtime's per-session
+// settings: the sum of each key's length and its value's largest encoding
+// under the declared bounds, plus session.SettingsSize (the runtime's measure,
+// see session.WithMaxSize).
+const DemoSessionMaxSize = 516
 
 // DemoSessionOwnerKey is the session key of the owner index, DemoSession.User
 // (tag option index): its value names the session's owner. Pass
@@ -411,6 +414,122 @@ func (DemoSessionView) decodeCart(b []byte) ([]string, error) {
 	return x, nil
 }
 
+// Notice returns DemoSession.Notice, stored under key "notice"
+// (DemoSessionKeyNotice). ok is false when the key is absent or its value
+// cannot be decoded (one written by a build where the field had another type);
+// an error loading the session goes to the session's error reporting, and so
+// does a value that does not decode, once per key and process
+// (session.Session.ReportUndecodable).
+func (v DemoSessionView) Notice() (string, bool) {
+	b, ok, err := v.s.Raw(DemoSessionKeyNotice)
+	if err != nil {
+		v.s.Report(context.Background(), fmt.Errorf("DemoSession.Notice (key %q): %w", DemoSessionKeyNotice, err))
+		return "", false
+	}
+	if !ok {
+		return "", false
+	}
+	x, err := v.decodeNotice(b)
+	if err != nil {
+		v.s.ReportUndecodable(context.Background(), DemoSessionKeyNotice, "DemoSession.Notice (string)", b, err)
+		return "", false
+	}
+	return x, true
+}
+
+// SetNotice stores x as DemoSession.Notice under key "notice". A value over
+// its declared bounds (Notice: 128 bytes), or one that would make the session
+// exceed its size limit, is refused with an error wrapping
+// session.ErrTooLarge, and nothing changes.
+func (v DemoSessionView) SetNotice(ctx context.Context, x string) error {
+	b, err := v.encodeNotice(x)
+	if err != nil {
+		return err
+	}
+	return v.s.SetRaw(ctx, DemoSessionKeyNotice, b)
+}
+
+// UpdateNotice changes DemoSession.Notice (key "notice") with fn, atomically:
+// fn gets the stored value (the zero value when the key is absent; a copy fn
+// may modify) and returns the new one, which the engine stores only if the key
+// still holds what fn was given. When another request or process changed the
+// key in between, fn is called again with the fresh value (so fn must have no
+// other effects), at most session.MaxUpdateTries times; then the error wraps
+// session.ErrConflict. The new value is checked as by SetNotice: over its
+// declared bounds (Notice: 128 bytes) or the session's size limit, the error
+// wraps session.ErrTooLarge. A stored value that cannot be decoded (one
+// written by a build where the field had another type) counts as absent and is
+// reported as the getter reports it; an error from fn is returned as it is. On
+// any error nothing changes. The change goes to the engine at once, whatever
+// the flush mode; UpdateNotice returns the value stored.
+func (v DemoSessionView) UpdateNotice(ctx context.Context, fn func(string) (string, error)) (string, error) {
+	var x string
+	_, err := v.s.UpdateRaw(ctx, DemoSessionKeyNotice, func(b []byte, ok bool) ([]byte, error) {
+		var y string
+		if ok {
+			if d, err := v.decodeNotice(b); err != nil {
+				v.s.ReportUndecodable(context.Background(), DemoSessionKeyNotice, "DemoSession.Notice (string)", b, err)
+			} else {
+				y = d
+			}
+		}
+		y, err := fn(y)
+		if err != nil {
+			return nil, err
+		}
+		p, err := v.encodeNotice(y)
+		if err != nil {
+			return nil, err
+		}
+		x = y
+		return p, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return x, nil
+}
+
+// RemoveNotice deletes key "notice" (DemoSession.Notice) from the session.
+func (v DemoSessionView) RemoveNotice(ctx context.Context) error {
+	return v.s.Remove(ctx, DemoSessionKeyNotice)
+}
+
+// PopNotice returns DemoSession.Notice (key "notice") and removes the key in
+// the same change: a value shown once (tag option flash). Two requests that
+// pop it at once, in one process or several, never both get it: the removal is
+// a compare-and-set at the engine, and the request that loses finds the key
+// gone. ok is false when the key is absent, and nothing is written then. A
+// value that cannot be decoded (one written by a build where the field had
+// another type) is removed, reported as the getter reports it, and gives ok
+// false. The removal goes to the engine at once, whatever the flush mode.
+func (v DemoSessionView) PopNotice(ctx context.Context) (string, bool, error) {
+	b, ok, err := v.s.PopRaw(ctx, DemoSessionKeyNotice)
+	if err != nil || !ok {
+		return "", false, err
+	}
+	x, err := v.decodeNotice(b)
+	if err != nil {
+		v.s.ReportUndecodable(context.Background(), DemoSessionKeyNotice, "DemoSession.Notice (string)", b, err)
+		return "", false, nil
+	}
+	return x, true, nil
+}
+
+// encodeNotice checks x against the bounds of DemoSession.Notice and encodes
+// it.
+func (DemoSessionView) encodeNotice(x string) ([]byte, error) {
+	if len(x) > 128 {
+		return nil, fmt.Errorf("DemoSession.Notice (key %q): %d bytes, over max=128: %w", DemoSessionKeyNotice, len(x), session.ErrTooLarge)
+	}
+	return codec.AppendString(nil, x), nil
+}
+
+// decodeNotice decodes the stored value of DemoSession.Notice.
+func (DemoSessionView) decodeNotice(b []byte) (string, error) {
+	return codec.String(b)
+}
+
 // Load reads every stored field of DemoSession from the session; absent keys,
 // and values that cannot be decoded (reported as the getters report them),
 // leave their fields at the zero value. It returns an error only when the
@@ -444,6 +563,15 @@ func (v DemoSessionView) Load() (DemoSession, error) {
 			data.Cart = x
 		}
 	}
+	if b, ok, err := v.s.Raw(DemoSessionKeyNotice); err != nil {
+		return DemoSession{}, fmt.Errorf("DemoSession.Load: %w", err)
+	} else if ok {
+		if x, err := v.decodeNotice(b); err != nil {
+			v.s.ReportUndecodable(context.Background(), DemoSessionKeyNotice, "DemoSession.Notice (string)", b, err)
+		} else {
+			data.Notice = x
+		}
+	}
 	return data, nil
 }
 
@@ -467,6 +595,10 @@ func (v DemoSessionView) Save(ctx context.Context, data DemoSession) error {
 	if err != nil {
 		return err
 	}
+	b3, err := v.encodeNotice(data.Notice)
+	if err != nil {
+		return err
+	}
 	return v.s.SetRawFields(ctx, []session.Field{{
 		Key:   DemoSessionKeyUser,
 		Value: b0,
@@ -476,6 +608,9 @@ func (v DemoSessionView) Save(ctx context.Context, data DemoSession) error {
 	}, {
 		Key:   DemoSessionKeyCart,
 		Value: b2,
+	}, {
+		Key:   DemoSessionKeyNotice,
+		Value: b3,
 	}})
 }
 
@@ -486,4 +621,5 @@ var _ struct {
 	User   string   `session:"user,max=64,index"`
 	Visits int64    `session:"visits"`
 	Cart   []string `session:"cart,max=8,elem=32"`
+	Notice string   `session:"notice,max=128,flash"`
 } = DemoSession{}

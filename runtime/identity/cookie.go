@@ -230,6 +230,15 @@ func (c *Cookie) parse(v string) string {
 // "__Host-" cookie always gets Path=/, no Domain and Secure (see
 // [Cookie.Name]).
 func (c *Cookie) Write(w http.ResponseWriter, r *http.Request, id string, expires time.Time) {
+	c.WriteLifetime(w, r, id, expires, c.Persistent)
+}
+
+// WriteLifetime is [Cookie.Write] with the cookie's lifetime chosen for
+// this session: persistent (Expires and Max-Age follow expires) or a
+// browser-session cookie, whatever Persistent says. The session manager
+// calls it for a session whose lifetime was chosen
+// (session.Session.SetPersistent: remember me).
+func (c *Cookie) WriteLifetime(w http.ResponseWriter, r *http.Request, id string, expires time.Time, persistent bool) {
 	if !ValidID(id) {
 		return
 	}
@@ -241,7 +250,7 @@ func (c *Cookie) Write(w http.ResponseWriter, r *http.Request, id string, expire
 	}
 	hc := c.cookie(r)
 	hc.Value = v
-	if c.Persistent && !expires.IsZero() {
+	if persistent && !expires.IsZero() {
 		secs := (time.Until(expires) + time.Second - 1) / time.Second
 		if secs > 0 {
 			hc.MaxAge = int(secs)

@@ -35,3 +35,14 @@ type Identity interface {
 	// Clear tells the client to forget its session ID.
 	Clear(w http.ResponseWriter, r *http.Request)
 }
+
+// LifetimeWriter is implemented by identities whose client-side lifetime
+// can be chosen per session ([Cookie]): a persistent cookie that carries
+// the session's expiry, or a browser-session cookie. The session manager
+// uses it for sessions whose lifetime was chosen (remember me) and Write
+// for the others.
+type LifetimeWriter interface {
+	// WriteLifetime is Identity.Write with the lifetime chosen:
+	// persistent or for the browser session only.
+	WriteLifetime(w http.ResponseWriter, r *http.Request, id string, expires time.Time, persistent bool)
+}

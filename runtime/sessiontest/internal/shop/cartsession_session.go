@@ -23,10 +23,11 @@ const (
 )
 
 // CartSessionMaxSize is the worst-case encoded size in bytes of a session
-// holding every stored field of CartSession: the sum of each key's length and
-// its value's largest encoding under the declared bounds (the runtime's
-// measure, see session.WithMaxSize).
-const CartSessionMaxSize = 49
+// holding every stored field of CartSession and the runtime's per-session
+// settings: the sum of each key's length and its value's largest encoding
+// under the declared bounds, plus session.SettingsSize (the runtime's measure,
+// see session.WithMaxSize).
+const CartSessionMaxSize = 67
 
 // CartSessionView is a typed view of a session holding the fields of
 // CartSession. Each field is stored under its own key and read and written on

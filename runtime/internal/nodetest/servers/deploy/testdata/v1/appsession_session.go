@@ -25,10 +25,11 @@ const (
 )
 
 // AppSessionMaxSize is the worst-case encoded size in bytes of a session
-// holding every stored field of AppSession: the sum of each key's length and
-// its value's largest encoding under the declared bounds (the runtime's
-// measure, see session.WithMaxSize).
-const AppSessionMaxSize = 86
+// holding every stored field of AppSession and the runtime's per-session
+// settings: the sum of each key's length and its value's largest encoding
+// under the declared bounds, plus session.SettingsSize (the runtime's measure,
+// see session.WithMaxSize).
+const AppSessionMaxSize = 104
 
 // AppSessionView is a typed view of a session holding the fields of
 // AppSession. Each field is stored under its own key and read and written on
