@@ -47,8 +47,10 @@ type RaceReport struct {
 // two nodes, a session loaded on node A while node B ends it (Revoke,
 // RevokeAll, RevokeOthers, Destroy) or renews it, and A renews; a write
 // acknowledged on B followed by a renewal on A; concurrent
-// compare-and-set increments split over both nodes; and both nodes
-// adding keys until the size limit refuses them. Each interleaving runs
+// compare-and-set increments split over both nodes; flash values popped
+// once; detached sessions; remember-me and deadline settings seen on
+// every node and kept by renewals; Clear racing writes on other nodes;
+// and both nodes adding keys until the size limit refuses them. Each interleaving runs
 // Races times, half with Immediate flushing and half with OnResponse.
 // It fails the test on any revived session, lost write or lost
 // increment, and returns what it counted.
@@ -101,6 +103,16 @@ func RunRaces(t *testing.T, env Env) RaceReport {
 	t.Run("Detached", func(t *testing.T) {
 		for _, c := range clusters {
 			detached(t, c, Races/20)
+		}
+	})
+	t.Run("Settings", func(t *testing.T) {
+		for _, c := range clusters {
+			settings(t, c)
+		}
+	})
+	t.Run("Clear", func(t *testing.T) {
+		for _, c := range clusters {
+			clearRace(t, c, Races/20)
 		}
 	})
 	t.Run("SizeLimit", func(t *testing.T) {
