@@ -155,7 +155,10 @@ func TestReadmeGoBlocks(t *testing.T) {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = dir
 		// The module cache holds everything the build needs: no network.
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+		// The add-on modules' dependencies may select versions whose sums
+		// only the module cache holds (verified when it downloaded them):
+		// GOSUMDB=off lets go.sum take them from there.
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOSUMDB=off")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("go %s in the scratch module of README.md's Go blocks: %v\n%s", strings.Join(args, " "), err, lines(string(out)))
@@ -173,25 +176,34 @@ func TestReadmeGoBlocks(t *testing.T) {
 }
 
 // scratchModule writes a module, example.com/readme, into a temporary
-// directory: its go.mod requires this repository's runtime module and the
-// generator's module, replaced with the working tree at root, and declares
-// the generator as a tool (as `go get -tool` does); its go.sum holds both
-// modules' sums, so that nothing needs the network.
+// directory: its go.mod requires this repository's runtime module, the
+// generator's module and the add-on modules README shows (OpenTelemetry,
+// gRPC), each replaced with the working tree at root, and declares the
+// generator as a tool (as `go get -tool` does); its go.sum holds their
+// sums, so that nothing needs the network.
 func scratchModule(t *testing.T, root string) string {
 	t.Helper()
-	gen := filepath.Join(root, "cmd", "sessiongen")
+	const repo = "github.com/sessiongen/sessiongen"
+	mods := []string{"", "cmd/sessiongen", "runtime/otelsession", "runtime/grpcsession"}
 	var sums []byte
-	for _, dir := range []string{root, gen} {
+	var req, repl strings.Builder
+	for _, rel := range mods {
+		dir, path := root, repo
+		if rel != "" {
+			dir, path = filepath.Join(root, filepath.FromSlash(rel)), repo+"/"+rel
+		}
 		sum, err := os.ReadFile(filepath.Join(dir, "go.sum"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		sums = append(sums, sum...)
+		fmt.Fprintf(&req, "\t%s v0.1.0\n", path)
+		fmt.Fprintf(&repl, "\t%s => %s\n", path, dir)
 	}
 	mod := "module example.com/readme\n\ngo 1.26.0\n" +
-		"\nrequire (\n\tgithub.com/sessiongen/sessiongen v0.1.0\n\tgithub.com/sessiongen/sessiongen/cmd/sessiongen v0.1.0\n)\n" +
-		"\nreplace (\n\tgithub.com/sessiongen/sessiongen => " + root + "\n\tgithub.com/sessiongen/sessiongen/cmd/sessiongen => " + gen + "\n)\n" +
-		"\ntool github.com/sessiongen/sessiongen/cmd/sessiongen\n"
+		"\nrequire (\n" + req.String() + ")\n" +
+		"\nreplace (\n" + repl.String() + ")\n" +
+		"\ntool " + repo + "/cmd/sessiongen\n"
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644); err != nil {
 		t.Fatal(err)
