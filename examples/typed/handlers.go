@@ -53,9 +53,14 @@ func newApp(st store.Store, log *slog.Logger, extra ...session.Option) (*app, er
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
+	mux.HandleFunc("GET /session", a.sessionPage)
+	mux.HandleFunc("GET /devices", a.devicesPage)
+	mux.HandleFunc("GET /static/style.css", a.style)
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("POST /cart", a.cartForm)
+	mux.HandleFunc("POST /devices/revoke", a.revokeDevice)
+	mux.HandleFunc("POST /devices/revoke-others", a.revokeOthers)
 	mux.HandleFunc("GET /api/me", a.me)
 	mux.HandleFunc("POST /api/cart", a.cartAPI)
 	mux.HandleFunc("GET /api/sessions", a.sessions)
@@ -90,8 +95,10 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 }
 
 // login serves POST /login: it checks the form's user, gives the session
-// a new ID (session fixation defence) and stores the user. The cart of an
-// anonymous visitor is kept.
+// a new ID (session fixation defence), stores the user, makes the cookie
+// outlive the browser when the form's remember box is checked (a
+// browser-session cookie otherwise) and leaves a notice for the next
+// page. The cart of an anonymous visitor is kept.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if status, msg := parseForm(r); msg != "" {
@@ -116,6 +123,13 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, "store the user", err)
 		return
 	}
+	// Before the redirect's headers: the cookie is written with them.
+	remember := r.PostFormValue("remember") != ""
+	if err := sess.Session().SetPersistent(ctx, remember); err != nil {
+		a.serverError(w, r, "store remember-me", err)
+		return
+	}
+	a.flash(ctx, signedInNotice(user, remember))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -146,13 +160,25 @@ func checkUser(user string) string {
 	return ""
 }
 
-// logout serves POST /logout: it destroys the session in the engine and
-// in the browser.
+// logout serves POST /logout: see signOut.
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	a.signOut(w, r)
+}
+
+// signOut destroys the request's session in the engine and in the
+// browser, and redirects to the home page. A visitor who had a session
+// gets a fresh one holding only the notice "You are signed out.", with a
+// new ID; the home page destroys it once the notice is shown.
+func (a *app) signOut(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := session.FromContext(ctx).Destroy(ctx); err != nil {
+	s := session.FromContext(ctx)
+	had := s.ID() != ""
+	if err := s.Destroy(ctx); err != nil {
 		a.serverError(w, r, "destroy the session", err)
 		return
+	}
+	if had {
+		a.flash(ctx, noticeSignedOut)
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
@@ -232,7 +258,7 @@ func (a *app) sessions(w http.ResponseWriter, r *http.Request) {
 	}
 	// Sessions names each session by its engine key (a hash of its ID):
 	// the request's own is the one whose key is that of its ID.
-	current := store.Key(sess.Session().ID())
+	current := currentHandle(sess)
 	out := sessionsResponse{User: user, Sessions: make([]sessionInfo, 0, len(list))}
 	for _, si := range list {
 		out.Sessions = append(out.Sessions, sessionInfo{

@@ -230,12 +230,15 @@ func TestLogout(t *testing.T) {
 	res := b.post("/logout")
 	require.Equal(t, http.StatusSeeOther, res.status)
 	assert.Equal(t, "/", res.header.Get("Location"))
-	assert.Empty(t, b.sid(), "logout clears the cookie")
+	// The cookie now names a fresh session holding only the notice "You
+	// are signed out." (see TestFlash).
+	assert.NotEqual(t, before, b.sid(), "logout replaces the cookie")
 
 	jsonError(t, b.get("/api/me"), http.StatusUnauthorized)
 	page := b.get("/").body
 	assert.Contains(t, page, `<strong id="user"></strong>`)
 	assert.Contains(t, page, `id="cart-empty"`)
+	assert.Empty(t, b.sid(), "once the notice is shown, the cookie is cleared")
 
 	// The destroyed session is gone from the engine too: its old cookie
 	// reaches nothing.

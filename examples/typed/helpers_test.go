@@ -27,6 +27,14 @@ func testLogger(t *testing.T) *slog.Logger {
 // loopback HTTP.
 func newTestServer(t *testing.T, st store.Store) *httptest.Server {
 	t.Helper()
+	_, srv := newTestApp(t, st)
+	return srv
+}
+
+// newTestApp is newTestServer that also returns the app, whose manager
+// lets a test look at a session from outside (a.mgr.Load).
+func newTestApp(t *testing.T, st store.Store) (*app, *httptest.Server) {
+	t.Helper()
 	if st == nil {
 		m := memstore.New()
 		t.Cleanup(func() { _ = m.Close() })
@@ -37,7 +45,7 @@ func newTestServer(t *testing.T, st store.Store) *httptest.Server {
 	t.Cleanup(func() { assert.NoError(t, a.mgr.Close()) })
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)
-	return srv
+	return a, srv
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

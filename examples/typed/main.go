@@ -26,12 +26,23 @@
 // Sign in on one, and the other knows you; sign out on one, and the other
 // refuses the old cookie.
 //
+// The pages are rendered on the server with html/template (templates/,
+// embedded) and need no JavaScript. After an action the next page shows a
+// notice once: a flash field of the session (DemoSession.Notice).
+//
 // Routes:
 //
-//	GET  /                        the page: the signed-in user (#user), a sign-in form, the cart
-//	POST /login                   form user: renews the session ID, stores the user, 303 to /
-//	POST /logout                  destroys the session, 303 to /
+//	GET  /                        the home page: the signed-in user (#user), a sign-in form, the cart
+//	GET  /session                 "Your session": each field's encoded size, the total against the
+//	                              1 KB budget and the proven worst case, creation, expiry, remember-me
+//	GET  /devices                 "Your devices": the user's sessions everywhere, each revocable
+//	GET  /static/style.css        the pages' stylesheet
+//	POST /login                   form user, remember: renews the session ID, stores the user, chooses
+//	                              a persistent or browser-session cookie, 303 to / with a notice
+//	POST /logout                  destroys the session, 303 to / with a notice
 //	POST /cart                    form item: the page's add form, 303 to /
+//	POST /devices/revoke          form handle: signs out one of the user's devices, 303 to /devices
+//	POST /devices/revoke-others   signs out every device of the user but this one, 303 to /devices
 //	GET  /api/me                  200 {"user":..., "visits":N, "cart":[...]}; 401 when not signed in
 //	POST /api/cart                form item: 200 {"cart":[...]}; 413 over the cart's bounds
 //	GET  /api/sessions            200 {"user":..., "sessions":[{"created", "lastSeen", "expires",

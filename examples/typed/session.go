@@ -5,9 +5,10 @@ package main
 // DemoSession is everything the demo keeps in a visitor's session. The
 // generated file demosession_session.go (go generate) gives it typed
 // accessors: DemoSessionFrom(ctx) returns a DemoSessionView with User(),
-// SetUser(ctx, v), RemoveUser(ctx) and so on, and UpdateCart(ctx, fn) and
+// SetUser(ctx, v), RemoveUser(ctx) and so on, UpdateCart(ctx, fn) and
 // AddVisits(ctx, n), which change a field atomically (no concurrent
-// request's change is lost). The tags' bounds are proven at generate time
+// request's change is lost), and PopNotice(ctx), which reads a flash
+// message and removes it in the same change. The tags' bounds are proven at generate time
 // to fit the runtime's 1024-byte session limit, and the generated setters
 // and updaters refuse values over them with an error wrapping
 // session.ErrTooLarge.
@@ -21,6 +22,10 @@ type DemoSession struct {
 	Visits int64 `session:"visits"`
 	// Cart holds up to 8 items of up to 32 bytes each.
 	Cart []string `session:"cart,max=8,elem=32"`
+	// Notice is a message for the next page rendered (tag option flash:
+	// PopNotice reads and removes it in one change, so it shows once):
+	// "Signed in as ...", "Signed out", "Device signed out".
+	Notice string `session:"notice,max=128,flash"`
 }
 
 // The bounds of the tags above, for the handlers' messages and input
@@ -32,4 +37,6 @@ const (
 	maxCartItems = 8
 	// maxItemLen is the longest cart item, in bytes.
 	maxItemLen = 32
+	// maxNoticeLen is the longest notice, in bytes.
+	maxNoticeLen = 128
 )
