@@ -96,6 +96,14 @@ func (c *Committer[T]) Do(ctx context.Context, item T) error {
 	return k.err
 }
 
+// Waiting returns the number of items waiting for a group (not those of
+// the group in flight): for tests that line items up behind a held one.
+func (c *Committer[T]) Waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
+
 // Stats returns the number of groups sent and of items they held: their
 // ratio is the mean group size.
 func (c *Committer[T]) Stats() (groups, items uint64) {

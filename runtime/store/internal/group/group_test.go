@@ -58,11 +58,7 @@ func (g *gate) sizes() []int {
 // waitQueued waits until c holds n waiting items.
 func waitQueued(t *testing.T, c *Committer[int], n int) {
 	t.Helper()
-	require.Eventually(t, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return len(c.queue) == n
-	}, 10*time.Second, time.Millisecond, "%d items queued", n)
+	require.Eventually(t, func() bool { return c.Waiting() == n }, 10*time.Second, time.Millisecond, "%d items queued", n)
 }
 
 func TestLoneItemGoesAtOnce(t *testing.T) {
