@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,5 +102,64 @@ func BenchmarkOwned(b *testing.B) {
 		if err != nil || len(owned) != 10 {
 			b.Fatal(len(owned), err)
 		}
+	}
+}
+
+// BenchmarkUpdateParallel runs one-field Updates from 1, 8, 32 and 128
+// concurrent clients, each on its own session, with group commit (the
+// default) and without (WithMaxGroup(1)); "writes/commit" is the mean
+// number of Updates per write transaction, so per pair of file syncs.
+func BenchmarkUpdateParallel(b *testing.B) {
+	for _, clients := range []int{1, 8, 32, 128} {
+		for _, mode := range []struct {
+			name string
+			max  int
+		}{{"grouped", DefaultMaxGroup}, {"alone", 1}} {
+			b.Run(fmt.Sprintf("clients=%d/%s", clients, mode.name), func(b *testing.B) {
+				benchUpdateParallel(b, clients, mode.max)
+			})
+		}
+	}
+}
+
+func benchUpdateParallel(b *testing.B, clients, maxGroup int) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), WithMaxGroup(maxGroup))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	keys := make(chan string, clients)
+	for range clients {
+		key := storetest.NewKey(b)
+		if err := s.Create(ctx, key, store.Record{Fields: map[string][]byte{"n": {0}}, Created: time.Now(), Expires: time.Now().Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+		keys <- key
+	}
+	groups0, items0 := s.group.Stats()
+	b.ReportAllocs()
+	b.ResetTimer()
+	// Exactly clients goroutines share b.N Updates (RunParallel would
+	// start a multiple of GOMAXPROCS).
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range clients {
+		key := <-keys
+		wg.Go(func() {
+			c := store.Change{Set: map[string][]byte{"n": {1}}}
+			for next.Add(1) <= int64(b.N) {
+				if _, err := s.Update(ctx, key, c); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	groups, items := s.group.Stats()
+	if g := groups - groups0; g > 0 {
+		b.ReportMetric(float64(items-items0)/float64(g), "writes/commit")
 	}
 }

@@ -21,10 +21,26 @@
 // are small (about 1 KB), and bbolt rewrites a whole page on any change
 // anyway, so one value per session costs nothing over a value per field.
 //
-// Every write is one write transaction, so one commit: bbolt writes the
-// changed pages and then its meta page, with an fdatasync after each
-// (a few milliseconds on most disks). A refused write is rolled back and
-// costs no sync.
+// # Group commit
+//
+// A commit costs two file syncs: bbolt writes the changed pages and then
+// its meta page, with an fdatasync after each (a few milliseconds on most
+// disks). So the writes (Create, Update, Delete, Move) share them: while
+// one write transaction commits, the writes that arrive meanwhile wait,
+// and the next transaction runs them all, one after the other in their
+// order of arrival, then commits once. A write alone finds no
+// transaction in flight and runs at once: there is no timer, so a single
+// client sees the latency of one commit, and under load the syncs per
+// write fall as the groups grow (at most [DefaultMaxGroup] writes, or
+// [WithMaxGroup]). Each call still returns only once its own write is
+// committed, with its own result: a write that is refused (not found,
+// exists, a failed condition, too large, damaged) writes nothing and the
+// others of its transaction go on; if the transaction fails as a whole
+// (a bbolt error, a failed sync), each of its writes runs again in a
+// transaction of its own, so only the write that fails gets the error.
+// Reads (Load, Version, Owned) are read transactions and never wait for
+// a write. The cleanup and Owned's removal of stale entries run in
+// transactions of their own.
 //
 // # Conditions and Move
 //
@@ -86,6 +102,7 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/group"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -112,6 +129,7 @@ var (
 // safe for concurrent use.
 type Store struct {
 	db       *bolt.DB
+	group    *group.Committer[write]
 	bucket   []byte
 	stop     chan struct{} // closed to stop the janitor
 	done     chan struct{} // closed when the janitor has stopped
@@ -139,6 +157,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if cfg.bucket == "" {
 		return nil, fmt.Errorf("boltstore: open: %w", errNoBucket)
 	}
+	if cfg.maxGroup < 1 {
+		return nil, fmt.Errorf("boltstore: open: WithMaxGroup(%d): a group holds at least one change", cfg.maxGroup)
+	}
 	timeout := cfg.openTimeout
 	if timeout < 0 {
 		timeout = 0
@@ -151,6 +172,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	s := &Store{db: db, bucket: []byte(cfg.bucket), stop: make(chan struct{}), done: make(chan struct{})}
+	s.group = s.newCommitter(cfg.maxGroup)
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(s.bucket)
 		if err != nil {
@@ -254,16 +276,12 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	}
 	h := header{created: rec.Created, expires: rec.Expires, version: 1, owner: rec.Owner}
 	val := encodeRecord(h, rec.Fields)
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.commit(ctx, func(bk bucketSet, now time.Time) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		bk, err := s.buckets(tx)
-		if err != nil {
-			return err
-		}
 		// An expired or unreadable record is replaced.
-		if err := bk.vacate(key, time.Now()); err != nil {
+		if err := bk.vacate(key, now); err != nil {
 			return err
 		}
 		if err := bk.recs.Put([]byte(key), val); err != nil {
@@ -294,15 +312,11 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 		return 0, fmt.Errorf("boltstore: update: %w", err)
 	}
 	var version uint64
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.commit(ctx, func(bk bucketSet, now time.Time) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		bk, err := s.buckets(tx)
-		if err != nil {
-			return err
-		}
-		_, oh, err := bk.live(key, time.Now())
+		_, oh, err := bk.live(key, now)
 		if err != nil {
 			return err
 		}
@@ -342,12 +356,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: delete: %w", err)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.commit(ctx, func(bk bucketSet, _ time.Time) error {
 		if err := ctx.Err(); err != nil {
-			return err
-		}
-		bk, err := s.buckets(tx)
-		if err != nil {
 			return err
 		}
 		return bk.drop(key)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Move gives the live session under from the key to, with c applied, and
@@ -35,15 +34,10 @@ func (s *Store) Move(ctx context.Context, from, to string, c store.Change) (stor
 		return store.Record{}, fmt.Errorf("boltstore: move: %w", err)
 	}
 	var rec store.Record
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.commit(ctx, func(bk bucketSet, now time.Time) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		bk, err := s.buckets(tx)
-		if err != nil {
-			return err
-		}
-		now := time.Now()
 		_, oh, err := bk.live(from, now)
 		if err != nil {
 			return err

@@ -15,6 +15,8 @@ const (
 	DefaultOpenTimeout = time.Second
 	// DefaultCleanupInterval is how often expired sessions are deleted.
 	DefaultCleanupInterval = time.Minute
+	// DefaultMaxGroup is the most changes one write transaction holds.
+	DefaultMaxGroup = 64
 )
 
 // Option configures a [Store] opened by [Open].
@@ -26,6 +28,7 @@ type config struct {
 	fileMode        os.FileMode
 	openTimeout     time.Duration
 	cleanupInterval time.Duration
+	maxGroup        int
 }
 
 // defaultConfig returns the settings before any option.
@@ -35,6 +38,7 @@ func defaultConfig() config {
 		fileMode:        DefaultFileMode,
 		openTimeout:     DefaultOpenTimeout,
 		cleanupInterval: DefaultCleanupInterval,
+		maxGroup:        DefaultMaxGroup,
 	}
 }
 
@@ -65,4 +69,14 @@ func WithOpenTimeout(d time.Duration) Option {
 // [Store.Owned] lists their owner.
 func WithCleanupInterval(d time.Duration) Option {
 	return func(c *config) { c.cleanupInterval = d }
+}
+
+// WithMaxGroup sets the most changes (Create, Update, Delete, Move) that
+// one write transaction holds: while a transaction is being committed,
+// the changes that arrive meanwhile wait and go together in the next, so
+// they share one commit and its file syncs (see the package doc). Default
+// [DefaultMaxGroup] (64); 1 gives every change a transaction of its own.
+// Open fails for n < 1.
+func WithMaxGroup(n int) Option {
+	return func(c *config) { c.maxGroup = n }
 }
