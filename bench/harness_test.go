@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // The seeded session holds these two values. Read requests read "n" and
@@ -17,8 +19,13 @@ const (
 	seedK = 7
 )
 
-// clients is the number of concurrent clients of the parallel benchmarks.
+// clients is the number of concurrent clients of the parallel read
+// benchmarks, and the size of every connection pool (both libraries get
+// the same pool).
 const clients = 32
+
+// writeClients are the numbers of concurrent clients of the write sweep.
+var writeClients = []int{1, 8, 32, 128}
 
 // lib is one session library wired for the benchmark requests. Every
 // request handler is built from these four functions, so the three
@@ -197,32 +204,44 @@ func serve(b *testing.B, h http.Handler, req *http.Request, rt *counter) {
 	rt.report(b)
 }
 
-// serveParallel is the harness of the parallel benchmarks: clients
-// goroutines (GOMAXPROCS*parallelism), each serving the same request as
-// serve on its own session, and the throughput reported as req/s
-// (= 1e9 / ns/op).
-func serveParallel(b *testing.B, h http.Handler, reqs []*http.Request, rt *counter) {
-	procs := runtime.GOMAXPROCS(0)
-	b.SetParallelism((clients + procs - 1) / procs)
+// serveClients is the harness of the parallel benchmarks: exactly
+// len(reqs) goroutines, each serving the same request as serve on its own
+// session, share b.N requests. It reports the throughput as req/s (=
+// 1e9 / ns/op) and the latency of one request at the 50th and 99th
+// percentiles, in µs.
+func serveClients(b *testing.B, h http.Handler, reqs []*http.Request, rt *counter) {
 	b.ReportAllocs()
 	var next atomic.Int64
+	lat := make([][]time.Duration, len(reqs))
 	rt.reset()
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		req := reqs[int(next.Add(1)-1)%len(reqs)]
-		for pb.Next() {
-			r := *req
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, &r)
-			if w.Code != http.StatusOK {
-				b.Errorf("status %d: %s", w.Code, w.Body)
-				return
+	var wg sync.WaitGroup
+	for i, req := range reqs {
+		lat[i] = make([]time.Duration, 0, b.N/len(reqs)+1)
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				r := *req
+				w := httptest.NewRecorder()
+				start := time.Now()
+				h.ServeHTTP(w, &r)
+				lat[i] = append(lat[i], time.Since(start))
+				if w.Code != http.StatusOK {
+					b.Errorf("status %d: %s", w.Code, w.Body)
+					return
+				}
 			}
-		}
-	})
+		})
+	}
+	wg.Wait()
 	b.StopTimer()
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s, "req/s")
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) > 0 {
+		b.ReportMetric(float64(all[len(all)/2].Nanoseconds())/1e3, "p50-µs")
+		b.ReportMetric(float64(all[min(len(all)-1, len(all)*99/100)].Nanoseconds())/1e3, "p99-µs")
 	}
 	rt.report(b)
 }
@@ -264,14 +283,23 @@ func runLibs(b *testing.B, libs []lib, counters map[string]*counter, parallel bo
 		reqs := l.sessions(b, clients, lib.checkRead)
 		h := l.readHandler()
 		b.Run(fmt.Sprintf("ReadOnly%dClients/%s", clients, l.name), func(b *testing.B) {
-			serveParallel(b, h, reqs, counters[l.name])
+			serveClients(b, h, reqs, counters[l.name])
 		})
 	}
-	for _, l := range libs {
-		reqs := l.sessions(b, clients, lib.checkWrite)
-		h := l.writeHandler()
-		b.Run(fmt.Sprintf("OneSet%dClients/%s", clients, l.name), func(b *testing.B) {
-			serveParallel(b, h, reqs, counters[l.name])
-		})
+	runWrites(b, libs, counters)
+}
+
+// runWrites runs the write sweep: the OneSet request from each number of
+// concurrent clients of writeClients, each on its own session, for each
+// library, as OneSet<n>Clients/library.
+func runWrites(b *testing.B, libs []lib, counters map[string]*counter) {
+	for _, n := range writeClients {
+		for _, l := range libs {
+			reqs := l.sessions(b, n, lib.checkWrite)
+			h := l.writeHandler()
+			b.Run(fmt.Sprintf("OneSet%dClients/%s", n, l.name), func(b *testing.B) {
+				serveClients(b, h, reqs, counters[l.name])
+			})
+		}
 	}
 }

@@ -133,8 +133,8 @@ func (countingTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEn
 
 // BenchmarkPostgres compares sessiongen's pgstore (a row per field) with
 // scs's pgxstore (a row per session holding the gob blob), sharing one
-// pool: serial requests, then 32 concurrent clients each on its own
-// session. rtt/op is the statements (or batches) per request.
+// pool: serial requests, 32 concurrent readers, and the write sweep from
+// 1 to 128 clients, each client on its own session. rtt/op is the statements (or batches) per request.
 func BenchmarkPostgres(b *testing.B) {
 	e := newPostgresEnv(b)
 	libs := []lib{e.sessiongen(b), e.scs()}

@@ -50,8 +50,12 @@ func newRedisEnv(tb testing.TB) *redisEnv {
 		tb.Fatalf("%s=%s: %v", redisAddrEnv, addr, err)
 	}
 	e.client.AddHook(countingHook{e.ours})
+	// Both libraries get pools of the same size; a client beyond it waits
+	// for a connection.
 	e.pool = &redigo.Pool{
 		MaxIdle:     clients,
+		MaxActive:   clients,
+		Wait:        true,
 		IdleTimeout: time.Minute,
 		Dial: func() (redigo.Conn, error) {
 			return redigo.Dial("tcp", addr, redigo.DialNetDial(func(network, addr string) (net.Conn, error) {
@@ -149,8 +153,8 @@ func (c countingConn) Write(p []byte) (int, error) {
 }
 
 // BenchmarkRedis compares sessiongen's redisstore with scs's redisstore
-// (redigo): serial requests, then 32 concurrent clients each on its own
-// session. sessiongen serves reads from its warm cache; scs reads Redis on
+// (redigo): serial requests, 32 concurrent readers, and the write sweep
+// from 1 to 128 clients, each client on its own session. sessiongen serves reads from its warm cache; scs reads Redis on
 // every request. rtt/op is the engine round trips per request.
 func BenchmarkRedis(b *testing.B) {
 	e := newRedisEnv(b)

@@ -13,6 +13,11 @@
 //
 // With -stat min it takes the smallest sample instead of the median: on a
 // machine shared with other work the least disturbed run.
+//
+// With -readme path it writes, instead, the summary tables of the
+// repository's README.md (write sweep, reads, population, cache policy,
+// with the machine and the date) between the markers of its Performance
+// section; bench/perf.sh runs the benchmarks and then this.
 package main
 
 import (
@@ -193,6 +198,7 @@ func (r *row) medianOr(unit string) (float64, bool) {
 
 func main() {
 	stat := flag.String("stat", "median", "statistic over the runs of a benchmark: median or min")
+	readme := flag.String("readme", "", "instead of the tables of bench/README.md, rewrite the Performance tables of this README.md (between its markers)")
 	flag.Parse()
 	switch *stat {
 	case "median":
@@ -210,6 +216,13 @@ func main() {
 	if len(rows) == 0 {
 		fmt.Fprintln(os.Stderr, "benchtable: no benchmark results on standard input")
 		os.Exit(1)
+	}
+	if *readme != "" {
+		if err := writeReadme(*readme, rows); err != nil {
+			fmt.Fprintln(os.Stderr, "benchtable:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	write(os.Stdout, rows)
 }
