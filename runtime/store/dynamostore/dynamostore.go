@@ -54,6 +54,23 @@
 // another write got in between: the Update is tried again (at most 64
 // attempts, each one after another client's successful write).
 //
+// # No group commit
+//
+// The engines that pay a commit per write (bbolt, PostgreSQL, MariaDB)
+// or a round trip per command (Redis) send the writes that arrive while
+// one is in flight together (see their package docs). DynamoDB has no
+// way to do that here without changing what a write means: BatchWriteItem
+// takes no condition expressions and cannot update an item in place, so a
+// session's writes would lose their compare-and-set, their size bound and
+// their no-resurrection condition; TransactWriteItems keeps the
+// conditions but fails the whole transaction when one of them fails (one
+// session's conflict would fail its batch-mates, whose changes have
+// nothing to do with it) and costs twice the write capacity. So every
+// change stays one UpdateItem (or PutItem, DeleteItem) of its own;
+// DynamoDB commits each one durably in a few milliseconds and serves
+// many of them in parallel over the SDK's pooled HTTP connections, so
+// concurrency, not batching, is what raises its throughput.
+//
 // # Compare-and-set
 //
 // Change.Expect is part of the same UpdateItem's condition: f.#k = :want
