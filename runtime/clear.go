@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 )
 
 // Clear removes every key of the session in one change and keeps the
@@ -27,25 +26,7 @@ func (s *Session) Clear(ctx context.Context) error {
 		return opError("clear", "", ErrNoSession)
 	}
 	ctx = s.context(ctx)
-	if id := s.ID(); id != "" {
-		mu := s.m.updateLock(id) // compare-and-sets of a session take turns
-		mu.Lock()
-		defer mu.Unlock()
-	}
-	var err error
-	for try := range MaxUpdateTries {
-		if try > 0 {
-			s.m.retries.Add(1)
-			if err := backoff(ctx, try); err != nil {
-				return opError("clear", "", err)
-			}
-		}
-		if err = s.clearOnce(ctx); !errors.Is(err, ErrConflict) {
-			return err
-		}
-		s.m.conflicts.Add(1)
-	}
-	return err
+	return s.compareAndSet(ctx, "clear", "", func() error { return s.clearOnce(ctx) })
 }
 
 // clearOnce is one try of Clear.

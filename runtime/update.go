@@ -120,30 +120,44 @@ func (s *Session) updateRaw(ctx context.Context, key string, was []string, fn fu
 		return nil, opError("update", key, ErrInvalidKey)
 	}
 	ctx = s.context(ctx)
-	// Compare-and-sets of one session in this process take turns, so
-	// they conflict only with other processes (and plain writes), not
-	// with each other.
+	var nb []byte
+	err := s.compareAndSet(ctx, "update", key, func() error {
+		var err error
+		nb, err = s.updateOnce(ctx, key, was, fn)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return nb, nil
+}
+
+// compareAndSet runs try, one compare-and-set of the session, until it
+// does not fail with ErrConflict, at most MaxUpdateTries times with a
+// backoff between tries, counting the conflicts and retries in Stats.
+// Compare-and-sets of one session in this process take turns, so they
+// conflict only with other processes (and plain writes), not with each
+// other.
+func (s *Session) compareAndSet(ctx context.Context, op, key string, try func() error) error {
 	if id := s.ID(); id != "" {
 		mu := s.m.updateLock(id)
 		mu.Lock()
 		defer mu.Unlock()
 	}
 	var err error
-	for try := range MaxUpdateTries {
-		if try > 0 {
+	for n := range MaxUpdateTries {
+		if n > 0 {
 			s.m.retries.Add(1)
-			if err := backoff(ctx, try); err != nil {
-				return nil, opError("update", key, err)
+			if err := backoff(ctx, n); err != nil {
+				return opError(op, key, err)
 			}
 		}
-		var nb []byte
-		nb, err = s.updateOnce(ctx, key, was, fn)
-		if !errors.Is(err, ErrConflict) {
-			return nb, err
+		if err = try(); !errors.Is(err, ErrConflict) {
+			return err
 		}
 		s.m.conflicts.Add(1)
 	}
-	return nil, err
+	return err
 }
 
 // updateOnce is one try of UpdateRaw (of UpdateRawRenamed with was).
