@@ -42,12 +42,12 @@ func (s *Store) indexCall(owner, key string, score, now int64) *call {
 	return &call{script: indexScript, keys: []string{s.indexKey(owner)}, args: []any{now, key, score}}
 }
 
-// unconfirm clears the score recorded in the session under key for its
-// owner-index entry when it is still score, after the index write failed.
-// It is best effort: the caller reports the index failure either way.
-func (s *Store) unconfirm(ctx context.Context, key string, score int64) {
-	c := &call{script: unconfirmScript, keys: []string{s.redisKey(key)}, args: []any{score}}
-	s.run(ctx, c)
+// unconfirmCall returns the call of unconfirmScript that clears the score
+// recorded in the session under key for its owner-index entry when it is
+// still score, after the index write failed. It is best effort: the
+// caller reports the index failure either way.
+func (s *Store) unconfirmCall(key string, score int64) *call {
+	return &call{script: unconfirmScript, keys: []string{s.redisKey(key)}, args: []any{score}}
 }
 
 // Owned returns the live sessions of owner, in no particular order. It

@@ -20,7 +20,8 @@
 //
 // Load is one HGETALL. Create, Update and Delete are each one Lua script
 // (EVALSHA, falling back to EVAL the first time a server has not seen the
-// script). The Update script checks that the session exists and has not
+// script); concurrent Creates and Updates share round trips (see "Group
+// commit"). The Update script checks that the session exists and has not
 // expired, then checks the change's conditions, before it writes
 // anything: each field of [store.Change.Expect] is compared with HGET
 // (byte for byte; an expected value of length 0 wants the field absent),
@@ -40,6 +41,45 @@
 // [Store.Version] is one HMGET of four metadata fields. Delete is one
 // script call, plus a ZREM of the session's owner-index entry when it had
 // an owner.
+//
+// # Group commit
+//
+// Creates and Updates, of any sessions, are committed in groups. While
+// one is on its way to the server, those that other goroutines start
+// meanwhile wait, and go together in the next round trip: one pipeline
+// of their EVALSHA calls (with the same NOSCRIPT fallback, for all the
+// calls refused, in one more pipeline), each followed by its owner-index
+// write when it has one. There is no timer: a change that finds none in
+// flight goes at once, alone, as one command exactly as described above,
+// so a client alone sees the latency of a single change, and the groups
+// grow with the load, up to [WithMaxGroup] changes ([DefaultMaxGroup],
+// 64). WithMaxGroup(1) turns grouping off: each change then goes in a
+// round trip of its own, concurrently with the others.
+//
+// Each call returns once its own change is done, with the result it
+// would have alone: the server answers each command of a pipeline on its
+// own, so a change refused (ErrNotFound, ErrConflict, ErrTooLarge,
+// ErrExists, ErrCorrupt) or failing with a script error fails alone and
+// its group-mates land. Two changes of one session in a group run in
+// their arrival order, each seeing the one before: they are in one hash
+// slot, so on a Cluster too they go to one master, in order (go-redis
+// splits a Cluster pipeline per master and sends the parts in parallel).
+// A pipeline refused as a whole before it is sent (by a hook of the
+// client) is sent again change by change, alone. A network failure or
+// the end of the context fails every change of the group that has no
+// answer (as it would have failed alone); such a change may or may not
+// have taken place, as after any lost reply, and is never reported done.
+// A caller whose context ends while its change waits for a group gets
+// the context's error and its change is not sent; a group's round trip
+// ends early only when every caller in it has given up. The rare
+// follow-ups of a group (raising owner-index entries, see "Owner index")
+// take one more round trip for the whole group.
+//
+// Load, Version, Owned, Delete and Move stay one call per operation:
+// reads commit nothing, a Delete's second command depends on the
+// script's answer (the owner), and a Move is a sequence of dependent
+// steps (on a Cluster, across two hash slots) that a pipeline cannot
+// hold.
 //
 // # Move
 //
@@ -192,6 +232,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/group"
 )
 
 // Metadata field names inside a session hash. They start with 0xff, which
@@ -221,6 +262,12 @@ var errInvalid = errors.New("invalid argument")
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	// commit groups Creates and Updates (see commit.go); nil with
+	// WithMaxGroup(1), when each change goes alone.
+	commit *group.Committer[*op]
+	// onSend, nil outside this package's tests (see export_test.go), is
+	// called as each group starts, with its size.
+	onSend func(n int)
 }
 
 var (
@@ -237,7 +284,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if isNilClient(client) {
 		return nil, fmt.Errorf("redisstore: new: %w: nil client", errInvalid)
 	}
-	cfg := config{prefix: DefaultPrefix}
+	cfg := config{prefix: DefaultPrefix, maxGroup: DefaultMaxGroup}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&cfg)
@@ -246,7 +293,14 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if strings.ContainsAny(cfg.prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: new: %w: prefix %q holds a brace, which would break the Cluster hash tag", errInvalid, cfg.prefix)
 	}
-	return &Store{client: client, prefix: cfg.prefix}, nil
+	if cfg.maxGroup < 1 {
+		return nil, fmt.Errorf("redisstore: new: %w: max group %d is below 1 (1 turns grouping off)", errInvalid, cfg.maxGroup)
+	}
+	s := &Store{client: client, prefix: cfg.prefix}
+	if cfg.maxGroup > 1 {
+		s.commit = group.New(cfg.maxGroup, s.send)
+	}
+	return s, nil
 }
 
 // isNilClient reports whether c is nil or a nil pointer of one of
@@ -316,7 +370,9 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 // Create stores rec under key with version 1, replacing an expired
 // session, and returns an error wrapping [store.ErrExists] when a live
 // session has the key. It costs one script call; with an owner, one
-// pipeline of the script and the owner-index write.
+// pipeline of the script and the owner-index write. Concurrent Creates
+// and Updates go together in one pipeline (see "Group commit" in the
+// package documentation); Create returns once its own write is done.
 func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
 	if key == "" {
 		return fmt.Errorf("redisstore: create: %w: empty key", store.ErrInvalid)
@@ -324,6 +380,16 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	if rec.Expires.IsZero() {
 		return fmt.Errorf("redisstore: create: %w: zero Expires", store.ErrInvalid)
 	}
+	o, err := s.createOp(key, rec)
+	if err != nil {
+		return fmt.Errorf("redisstore: create: %w", err)
+	}
+	return s.do(ctx, o)
+}
+
+// createOp returns the op of a Create: createScript, and the owner-index
+// write beside it when rec has an owner.
+func (s *Store) createOp(key string, rec store.Record) (*op, error) {
 	now, expires := nowMillis(), rec.Expires.UnixMilli()
 	var score int64
 	if rec.Owner != "" {
@@ -333,32 +399,16 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 	args = append(args, now, rec.Created.UnixMilli(), expires, rec.Owner, score, "")
 	for k, v := range rec.Fields {
 		if err := checkField(k); err != nil {
-			return fmt.Errorf("redisstore: create: %w", err)
+			return nil, err
 		}
 		args = append(args, k, v)
 	}
-	create := &call{script: createScript, keys: []string{s.redisKey(key)}, args: args}
-	var index *call
+	o := &op{kind: opCreate, key: key, now: now, score: score,
+		main: &call{script: createScript, keys: []string{s.redisKey(key)}, args: args}}
 	if rec.Owner != "" {
-		index = s.indexCall(rec.Owner, key, score, now)
+		o.index = s.indexCall(rec.Owner, key, score, now)
 	}
-	s.run(ctx, create, index)
-	n, err := create.cmd.Int()
-	if err != nil {
-		return fmt.Errorf("redisstore: create: %w", err)
-	}
-	if n == 0 {
-		// A stray index entry the pipeline may have written is harmless:
-		// Owned checks every entry against the session.
-		return fmt.Errorf("redisstore: create: %w", store.ErrExists)
-	}
-	if index != nil {
-		if err := index.cmd.Err(); err != nil {
-			s.unconfirm(ctx, key, score)
-			return fmt.Errorf("redisstore: create: owner index: %w", err)
-		}
-	}
-	return nil
+	return o, nil
 }
 
 // Owner modes of the Update and Move scripts (ARGV[3]).
@@ -452,7 +502,9 @@ func codeErr(op, key string, code int64) error {
 // [store.ErrConflict] or [store.ErrTooLarge] when a condition fails, and
 // [store.ErrCorrupt] when the record cannot be read; in each case it has
 // written nothing. A key both set and removed by c ends up set, as
-// [store.Change] documents.
+// [store.Change] documents. Concurrent Creates and Updates go together in
+// one pipeline (see "Group commit" in the package documentation); Update
+// returns once its own change is done, with its own result.
 //
 // Rarely, when a session with an owner has lived long past the score of
 // its owner-index entry, the Update costs a second command that raises
@@ -461,6 +513,19 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 	if key == "" {
 		return 0, fmt.Errorf("redisstore: update: %w: empty key", store.ErrInvalid)
 	}
+	o, err := s.updateOp(key, c)
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: update: %w", err)
+	}
+	if err := s.do(ctx, o); err != nil {
+		return 0, err
+	}
+	return o.version, nil
+}
+
+// updateOp returns the op of an Update: updateScript, and the
+// owner-index write beside it when c sets an owner.
+func (s *Store) updateOp(key string, c store.Change) (*op, error) {
 	now := nowMillis()
 	expires := ""
 	if !c.Expires.IsZero() {
@@ -477,43 +542,15 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 	}
 	tail, err := changeArgs(c)
 	if err != nil {
-		return 0, fmt.Errorf("redisstore: update: %w", err)
+		return nil, err
 	}
 	args := append([]any{now, expires, mode, owner, score}, tail...)
-	update := &call{script: updateScript, keys: []string{s.redisKey(key)}, args: args}
-	var index *call
+	o := &op{kind: opUpdate, key: key, now: now, score: score,
+		main: &call{script: updateScript, keys: []string{s.redisKey(key)}, args: args}}
 	if mode == ownerSet {
-		index = s.indexCall(owner, key, score, now)
+		o.index = s.indexCall(owner, key, score, now)
 	}
-	s.run(ctx, update, index)
-	res, err := parseUpdate(update.cmd)
-	if err != nil {
-		return 0, fmt.Errorf("redisstore: update: %w", err)
-	}
-	if res.code <= 0 {
-		// As in Create, a stray index entry is harmless.
-		return 0, codeErr("update", key, res.code)
-	}
-	if index != nil {
-		if err := index.cmd.Err(); err != nil {
-			recorded := score
-			if res.owner != "" {
-				recorded = res.score // the script raised it already
-			}
-			s.unconfirm(ctx, key, recorded)
-			return 0, fmt.Errorf("redisstore: update: owner index: %w", err)
-		}
-	}
-	if res.owner != "" {
-		// The session outlived its index entry's score: raise it.
-		refresh := s.indexCall(res.owner, key, res.score, now)
-		s.run(ctx, refresh)
-		if err := refresh.cmd.Err(); err != nil {
-			s.unconfirm(ctx, key, res.score)
-			return 0, fmt.Errorf("redisstore: update: owner index: %w", err)
-		}
-	}
-	return uint64(res.code), nil
+	return o, nil
 }
 
 // updateResult is what the Update script answers.

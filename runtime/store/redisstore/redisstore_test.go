@@ -62,7 +62,7 @@ func testPrefix(t *testing.T, c redis.UniversalClient) string {
 
 // deleteUnder deletes every key starting with prefix, on every master of
 // a cluster.
-func deleteUnder(t *testing.T, c redis.UniversalClient, prefix string) {
+func deleteUnder(t testing.TB, c redis.UniversalClient, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	clean := func(ctx context.Context, c *redis.Client) error {

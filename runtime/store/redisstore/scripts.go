@@ -352,11 +352,26 @@ func (s *Store) run(ctx context.Context, calls ...*call) {
 // runWith is run with more commands, queued by extra when it is not nil,
 // in the same pipeline; their results are in the commands extra queued.
 func (s *Store) runWith(ctx context.Context, extra func(redis.Pipeliner), calls ...*call) {
+	s.pipeline(ctx, extra, false, calls)
+}
+
+// runGroup is run for the calls of a group of changes: the calls
+// answered NOSCRIPT go again together, in their order, in one more
+// pipeline (run sends them one by one).
+func (s *Store) runGroup(ctx context.Context, calls ...*call) {
+	s.pipeline(ctx, nil, true, calls)
+}
+
+// pipeline does the work of run, runWith and runGroup.
+func (s *Store) pipeline(ctx context.Context, extra func(redis.Pipeliner), group bool, calls []*call) {
 	live := calls[:0:0]
 	for _, c := range calls {
 		if c != nil {
 			live = append(live, c)
 		}
+	}
+	if len(live) == 0 && extra == nil {
+		return
 	}
 	if len(live) == 1 && extra == nil {
 		c := live[0]
@@ -370,10 +385,45 @@ func (s *Store) runWith(ctx context.Context, extra func(redis.Pipeliner), calls 
 	if extra != nil {
 		extra(pipe)
 	}
-	_, _ = pipe.Exec(ctx) // each command keeps its own error
+	s.exec(ctx, pipe, live)
+	var again []*call
 	for _, c := range live {
 		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
-			c.cmd = c.script.Eval(ctx, s.client, c.keys, c.args...)
+			again = append(again, c)
+		}
+	}
+	if group && len(again) > 1 {
+		pipe := s.client.Pipeline()
+		for _, c := range again {
+			c.cmd = c.script.Eval(ctx, pipe, c.keys, c.args...)
+		}
+		s.exec(ctx, pipe, again)
+		return
+	}
+	for _, c := range again {
+		c.cmd = c.script.Eval(ctx, s.client, c.keys, c.args...)
+	}
+}
+
+// exec sends pipe, whose first commands are those of calls; each command
+// keeps its own error. When the pipeline fails as a whole before it is
+// sent (a hook of the client refused it), the calls' commands hold no
+// answer and no error: exec gives them an [unsentError].
+func (s *Store) exec(ctx context.Context, pipe redis.Pipeliner, calls []*call) {
+	_, err := pipe.Exec(ctx)
+	if err == nil {
+		return
+	}
+	for _, c := range calls {
+		if c.cmd.Err() == nil && c.cmd.Val() == nil {
+			c.cmd.SetErr(unsentError{err})
 		}
 	}
 }
+
+// unsentError is the error of a script call whose pipeline failed before
+// it was sent: the call did nothing.
+type unsentError struct{ err error }
+
+func (e unsentError) Error() string { return e.err.Error() }
+func (e unsentError) Unwrap() error { return e.err }
