@@ -18,7 +18,7 @@ const envDSN = "SESSIONGEN_MYSQL_DSN"
 
 // testConfig returns the driver config for the server in envDSN, skipping
 // the test when the variable is unset.
-func testConfig(t *testing.T) *mysql.Config {
+func testConfig(t testing.TB) *mysql.Config {
 	t.Helper()
 	dsn := enginetest.Env(t, envDSN, "MariaDB/MySQL", "a DSN such as root@tcp(127.0.0.1:3306)/test")
 	cfg, err := mysql.ParseDSN(dsn)
@@ -28,7 +28,7 @@ func testConfig(t *testing.T) *mysql.Config {
 
 // newDB opens a db from cfg, fails the test when the server does not
 // answer, and closes the db at the end of the test.
-func newDB(t *testing.T, cfg *mysql.Config) *sql.DB {
+func newDB(t testing.TB, cfg *mysql.Config) *sql.DB {
 	t.Helper()
 	conn, err := mysql.NewConnector(cfg)
 	require.NoError(t, err, "connector")
@@ -41,7 +41,7 @@ func newDB(t *testing.T, cfg *mysql.Config) *sql.DB {
 }
 
 // testDB is newDB on the server in envDSN.
-func testDB(t *testing.T) *sql.DB {
+func testDB(t testing.TB) *sql.DB {
 	t.Helper()
 	return newDB(t, testConfig(t))
 }
@@ -49,7 +49,7 @@ func testDB(t *testing.T) *sql.DB {
 // testTable returns the name of a fresh table for this test and the
 // WithTable option naming it, and drops it at the test's end (through its
 // own db, so the drop runs even after the test's dbs are closed).
-func testTable(t *testing.T) (string, Option) {
+func testTable(t testing.TB) (string, Option) {
 	t.Helper()
 	table := enginetest.UniqueName("sessiongen_test_")
 	admin := testDB(t) // registered first, so closed after the drop below
@@ -64,7 +64,7 @@ func testTable(t *testing.T) (string, Option) {
 }
 
 // tableOpt is the option of testTable.
-func tableOpt(t *testing.T) Option {
+func tableOpt(t testing.TB) Option {
 	t.Helper()
 	_, opt := testTable(t)
 	return opt
@@ -72,7 +72,7 @@ func tableOpt(t *testing.T) Option {
 
 // newTestStore returns a Store on db with the given options, closed at the
 // end of the test.
-func newTestStore(t *testing.T, db *sql.DB, opts ...Option) *Store {
+func newTestStore(t testing.TB, db *sql.DB, opts ...Option) *Store {
 	t.Helper()
 	s, err := New(context.Background(), db, opts...)
 	require.NoError(t, err, "New")

@@ -43,11 +43,13 @@
 //
 // Every operation but Move is one statement, prepared once per
 // connection, so each costs one round trip once the connection has
-// prepared it. An Update is a single conditional UPDATE of the session's
-// row: JSON_SET and JSON_REMOVE name only the fields set and removed, so
-// only the changed fields' bytes cross the wire, and it matches the row
-// only while the session is live: after a Delete, or once the session has
-// expired, it writes nothing and returns [store.ErrNotFound]. Concurrent
+// prepared it (an Update or a Create alone; see Group commit for those
+// that arrive together). An Update is a single conditional UPDATE of the
+// session's row: JSON_SET and JSON_REMOVE name only the fields set and
+// removed, so only the changed fields' bytes cross the wire, and it
+// matches the row only while the session is live: after a Delete, or
+// once the session has expired, it writes nothing and returns
+// [store.ErrNotFound]. Concurrent
 // Updates of one session take the row lock in turn and each changes the
 // latest document, so writes to different fields all survive, and each
 // gets a version of its own.
@@ -72,6 +74,54 @@
 // session changed in between), the UPDATE runs again, three times at
 // most, and then ErrConflict is reported. An Update without conditions
 // that matches no row reports ErrNotFound at once.
+//
+// # Group commit
+//
+// Updates and Creates are committed in groups, the way the server
+// commits transactions. A change that finds none in flight goes at
+// once, alone: its one autocommitted statement, exactly as above, so a
+// client alone sees the latency of a single statement (there is no
+// timer). The changes, of any session, that arrive while one is in
+// flight wait, and the next group sends them together, at most
+// [WithMaxGroup] ([DefaultMaxGroup], 64) of them, in one InnoDB
+// transaction on one connection: START TRANSACTION, each change's own
+// statement (the same statements as alone), COMMIT. The group shares
+// one commit, so one log flush, instead of one each. The store asks for
+// no multiStatements setting, so the driver sends one statement per
+// round trip: a group of n changes costs n+2 round trips on one
+// connection (and the server runs its statements one after another),
+// where n changes alone cost n round trips on up to n connections at
+// once. Each caller returns once the group is committed, with its own
+// change's result, the same as alone.
+//
+// Inside a group, the statements run in key order (stably: the changes
+// of one session keep their arrival order, each seeing the one before),
+// so that groups of different processes take their row locks in one
+// order and do not deadlock each other over them. A change that fails
+// its own condition ([store.ErrNotFound], [store.ErrExists],
+// [store.ErrConflict], [store.ErrTooLarge], [store.ErrCorrupt]) wrote
+// nothing and fails alone; the read explaining a refused Update is a
+// locking read in the transaction (it sees the group's earlier changes).
+// When the server refuses a statement or the commit (a deadlock, as
+// with a Move or another client's transaction locking rows in another
+// order, or gap locks on missing keys; a lock wait timeout; an error in
+// one change's statement), the transaction is rolled back and each
+// change of the group runs again alone, in arrival order, so only a
+// change that fails alone fails. A lost connection or a canceled group
+// fails every change of the group, never reporting one done that was
+// not committed. A caller whose context ends while its change waits for
+// a group is withdrawn and gets the context's error; once the group is
+// on its way, the caller waits for it: the group's context ends only
+// when every caller's has. One group is in flight at a time, and while
+// its statement waits for a row lock (another client's transaction
+// holding the row), the changes behind it wait too.
+//
+// Load, Version, Owned, Delete, Move and the cleanup stay one call each:
+// reads commit nothing, so there is no flush to share; Move is a
+// transaction of its own with locking reads; and Delete and the cleanup
+// are rare next to Updates, and a Delete of a missing key would hold
+// its gap lock until the group's commit, in the way of other processes'
+// Creates.
 //
 // # Move
 //
@@ -118,8 +168,9 @@
 // Times are kept to the microsecond.
 //
 // A call whose context ends while its statement runs returns the
-// context's error at once; as with any database, the server may still
-// complete the statement.
+// context's error at once (an Update or Create in a group: once every
+// caller of the group has given up); as with any database, the server
+// may still complete the statement.
 package mysqlstore
 
 import (
@@ -132,6 +183,7 @@ import (
 
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/internal/cleanup"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/group"
 )
 
 // Store is a [store.Store] on MariaDB or MySQL. Make one with [New]; it is
@@ -142,6 +194,13 @@ type Store struct {
 	updates *updateStmts
 	now     func() time.Time
 	loop    *cleanup.Loop // the background deletion of expired sessions
+
+	// committer groups Updates and Creates; nil when [WithMaxGroup] is 1.
+	committer *group.Committer[*change]
+	stats     groupStats
+	// beforeSend, when set (by tests, before use), runs as each group,
+	// of n changes, starts.
+	beforeSend func(n int)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -212,6 +271,9 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("mysqlstore: new: %w", errNilDB)
 	}
 	c := newConfig(opts)
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("mysqlstore: new: %w", err)
+	}
 	if err := checkTableName(c.table); err != nil {
 		return nil, fmt.Errorf("mysqlstore: new: %w", err)
 	}
@@ -239,6 +301,9 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 		st:      st,
 		updates: updates,
 		now:     c.now,
+	}
+	if c.maxGroup > 1 {
+		s.committer = group.New(c.maxGroup, s.send)
 	}
 	cl := &cleaner{stmt: st.cleanup, now: c.now}
 	s.loop = cleanup.Start(s, c.cleanupInterval, "mysqlstore", c.logger, cl.sweep)
@@ -323,35 +388,59 @@ func (s *Store) load(ctx context.Context, key string) (store.Record, error) {
 
 // Create writes a new session under key with version 1 and rec.Owner,
 // replacing an expired one, or returns [store.ErrExists] when a live
-// session has the key. One statement.
+// session has the key. One statement, sent in a group with concurrent
+// changes as Update's is (see [WithMaxGroup]).
 func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
-	if err := checkKey(key); err != nil {
-		return fmt.Errorf("mysqlstore: create: %w", err)
+	p, err := newCreate(key, rec)
+	if err == nil {
+		err = s.commit(ctx, p)
 	}
-	if rec.Expires.IsZero() {
-		return fmt.Errorf("mysqlstore: create: %w", errNoExpiry)
-	}
-	if _, ok := rec.Fields[""]; ok {
-		return fmt.Errorf("mysqlstore: create: %w", errEmptyField)
-	}
-	if err := checkOwner(rec.Owner); err != nil {
-		return fmt.Errorf("mysqlstore: create: %w", err)
-	}
-	data := encodeFields(rec.Fields)
-	owner := ownerArg(rec.Owner)
-	created, expires, now := rec.Created.UnixMicro(), rec.Expires.UnixMicro(), s.now().UnixMicro()
-	res, err := s.st.create.ExecContext(ctx,
-		key, created, expires, owner, data,
-		now, created, now, data, now, owner, now, now, expires)
 	if err != nil {
 		return fmt.Errorf("mysqlstore: create: %w", err)
+	}
+	return nil
+}
+
+// newCreate checks rec and returns the change writing it under key.
+func newCreate(key string, rec store.Record) (*change, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if rec.Expires.IsZero() {
+		return nil, errNoExpiry
+	}
+	if _, ok := rec.Fields[""]; ok {
+		return nil, errEmptyField
+	}
+	if err := checkOwner(rec.Owner); err != nil {
+		return nil, err
+	}
+	return &change{
+		kind:    kindCreate,
+		key:     key,
+		created: rec.Created.UnixMicro(),
+		expires: rec.Expires.UnixMicro(),
+		owner:   ownerArg(rec.Owner),
+		data:    encodeFields(rec.Fields),
+	}, nil
+}
+
+// runCreate runs the Create p, in tx or, when tx is nil, as a statement
+// of its own.
+func (s *Store) runCreate(ctx context.Context, tx *groupTx, p *change) error {
+	now := s.now().UnixMicro()
+	res, err := tx.stmt(ctx, s.st.create).ExecContext(ctx,
+		p.key, p.created, p.expires, p.owner, p.data,
+		now, p.created, now, p.data, now, p.owner, now, now, p.expires)
+	if err != nil {
+		return err
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
-		return fmt.Errorf("mysqlstore: create: %w", err)
+		return err
 	}
 	if id == liveMarker {
-		return fmt.Errorf("mysqlstore: create: %w", store.ErrExists)
+		return store.ErrExists
 	}
 	return nil
 }

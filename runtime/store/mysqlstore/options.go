@@ -1,6 +1,7 @@
 package mysqlstore
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -11,6 +12,9 @@ const (
 	DefaultTable = "sessiongen_sessions"
 	// DefaultCleanupInterval is how often expired sessions are deleted.
 	DefaultCleanupInterval = 5 * time.Minute
+	// DefaultMaxGroup is the most Updates and Creates one group commits
+	// in one transaction (see [WithMaxGroup]).
+	DefaultMaxGroup = 64
 )
 
 // Option configures a [Store] made by [New], and the DDL [Schema] prints.
@@ -23,6 +27,7 @@ type config struct {
 	cleanupInterval time.Duration
 	now             func() time.Time
 	logger          *slog.Logger
+	maxGroup        int
 }
 
 // newConfig applies opts over the defaults.
@@ -31,6 +36,7 @@ func newConfig(opts []Option) config {
 		table:           DefaultTable,
 		cleanupInterval: DefaultCleanupInterval,
 		now:             time.Now,
+		maxGroup:        DefaultMaxGroup,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -81,4 +87,23 @@ func WithClock(now func() time.Time) Option {
 // level Warn; requests see their own errors). Default slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
+}
+
+// WithMaxGroup sets the most changes (Updates and Creates) the store
+// sends in one group: while a group is in flight, the changes that arrive
+// wait, and the next group commits up to n of them in one transaction
+// (see the package documentation). Default [DefaultMaxGroup] (64). 1
+// turns grouping off: every change is its own statement, sent at once
+// on a connection of its own, concurrently with the others. [New]
+// refuses n below 1.
+func WithMaxGroup(n int) Option {
+	return func(c *config) { c.maxGroup = n }
+}
+
+// check refuses settings no store can run with.
+func (c config) check() error {
+	if c.maxGroup < 1 {
+		return fmt.Errorf("WithMaxGroup(%d): a group holds at least 1 change", c.maxGroup)
+	}
+	return nil
 }

@@ -32,6 +32,12 @@ const updateAttempts = 3
 // empty one included, and c.Owner moves the session in the owner index in
 // the same statement.
 //
+// While other changes are in flight, the statement waits for the next
+// group and is committed in one transaction with the other changes that
+// arrived meanwhile (see the package documentation and [WithMaxGroup]);
+// Update returns once the group is committed, with the same result as
+// alone.
+//
 // c's conditions (c.Expect, c.MaxSize) are part of the statement, so a
 // change that fails one writes nothing. When the statement matches no row
 // and c has conditions, one more query reads the session to say why:
@@ -52,16 +58,29 @@ func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64,
 
 // update is Update without the error prefix.
 func (s *Store) update(ctx context.Context, key string, c store.Change) (uint64, error) {
-	if err := checkKey(key); err != nil {
+	p, err := s.newUpdate(ctx, key, c)
+	if err != nil {
 		return 0, err
 	}
-	if err := checkChangeFields(c); err != nil {
+	if err := s.commit(ctx, p); err != nil {
 		return 0, err
+	}
+	return p.version, nil
+}
+
+// newUpdate checks c and returns the change applying it to the session
+// under key, its statement prepared and its arguments ready.
+func (s *Store) newUpdate(ctx context.Context, key string, c store.Change) (*change, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if err := checkChangeFields(c); err != nil {
+		return nil, err
 	}
 	var owner any // NULL keeps the owner; "" clears it
 	if c.Owner != nil {
 		if err := checkOwner(*c.Owner); err != nil {
-			return 0, err
+			return nil, err
 		}
 		owner = ""
 		if *c.Owner != "" {
@@ -72,47 +91,63 @@ func (s *Store) update(ctx context.Context, key string, c store.Change) (uint64,
 	shape := updateShape(len(c.Set), len(removed), len(c.Expect))
 	n := 2*shape[0] + shape[1] + 2*shape[2] + 8
 	if n > maxUpdateArgs {
-		return 0, fmt.Errorf("change of %d fields is too large for one statement", len(c.Set)+len(removed)+len(c.Expect))
+		return nil, fmt.Errorf("change of %d fields is too large for one statement", len(c.Set)+len(removed)+len(c.Expect))
 	}
 	stmt, err := s.updates.get(ctx, shape)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	args := updateArgs(c, removed, shape, owner, key)
-	conditional := len(c.Expect) > 0 || (c.MaxSize > 0 && len(c.Set) > 0)
+	return &change{
+		key:         key,
+		stmt:        stmt,
+		args:        updateArgs(c, removed, shape, owner, key),
+		nowAt:       nowArg(shape),
+		conditional: len(c.Expect) > 0 || (c.MaxSize > 0 && len(c.Set) > 0),
+		change:      c,
+	}, nil
+}
+
+// runUpdate runs the Update p, in tx or, when tx is nil, as a statement
+// of its own, and sets p.version. In tx, the read that explains a refusal
+// locks the row (SELECT ... FOR UPDATE), so it sees the row as the
+// statement did, earlier changes of the group included, whatever
+// snapshot the transaction holds.
+func (s *Store) runUpdate(ctx context.Context, tx *groupTx, p *change) error {
+	stmt := tx.stmt(ctx, p.stmt)
 	for attempt := 1; ; attempt++ {
-		args[nowArg(shape)] = s.now().UnixMicro()
-		res, err := stmt.ExecContext(ctx, args...)
+		p.args[p.nowAt] = s.now().UnixMicro()
+		res, err := stmt.ExecContext(ctx, p.args...)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		affected, err := res.RowsAffected()
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if affected > 0 {
 			version, err := res.LastInsertId()
 			if err != nil {
-				return 0, err
+				return err
 			}
 			if version <= 0 {
-				return 0, errNoVersion
+				return errNoVersion
 			}
-			return uint64(version), nil
+			p.version = uint64(version)
+			return nil
 		}
-		if !conditional {
-			return 0, store.ErrNotFound
+		if !p.conditional {
+			return store.ErrNotFound
 		}
 		// Only on this failure path: read the session to say why.
-		rec, err := s.load(ctx, key)
+		rec, err := s.loadIn(ctx, tx, p.key)
 		if err != nil {
-			return 0, err
+			return err
 		}
-		if err := c.Check(rec.Fields); err != nil {
-			return 0, err
+		if err := p.change.Check(rec.Fields); err != nil {
+			return err
 		}
 		if attempt == updateAttempts {
-			return 0, fmt.Errorf("%w: the session kept changing while the change was checked", store.ErrConflict)
+			return fmt.Errorf("%w: the session kept changing while the change was checked", store.ErrConflict)
 		}
 	}
 }

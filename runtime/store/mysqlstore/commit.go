@@ -1,0 +1,209 @@
+package mysqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"sync/atomic"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+)
+
+// Group commit (see the package documentation): Updates and Creates go
+// through the store's committer, which calls send with each group.
+
+// kind tells what a [change] does.
+type kind uint8
+
+const (
+	kindUpdate kind = iota // an Update: stmt and args
+	kindCreate             // a Create: the record's columns
+)
+
+// change is one Update or Create, checked and ready to send: what a
+// group is made of.
+type change struct {
+	kind kind
+	key  string
+
+	// An Update: its prepared statement and arguments (the "now" one at
+	// nowAt filled in on each run), whether it has conditions, and the
+	// Change, for explaining a refusal.
+	stmt        *sql.Stmt
+	args        []any
+	nowAt       int
+	conditional bool
+	change      store.Change
+
+	// A Create: the new row's columns.
+	created, expires int64
+	owner            any
+	data             string
+
+	// version is the session's version after a successful Update.
+	version uint64
+}
+
+// groupStats counts what the committer did, for tests and benchmarks.
+type groupStats struct {
+	fallbacks atomic.Uint64 // groups re-run one change at a time
+}
+
+// commit sends p: alone when grouping is off, else through the
+// committer, in a group with concurrent changes.
+func (s *Store) commit(ctx context.Context, p *change) error {
+	if s.committer == nil {
+		return s.run(ctx, nil, p)
+	}
+	return s.committer.Do(ctx, p)
+}
+
+// run runs p once, in tx or alone (tx nil).
+func (s *Store) run(ctx context.Context, tx *groupTx, p *change) error {
+	if p.kind == kindCreate {
+		return s.runCreate(ctx, tx, p)
+	}
+	return s.runUpdate(ctx, tx, p)
+}
+
+// send is the committer's send function: one result per change, in
+// order. A lone change runs alone, as without grouping. A group runs in
+// one transaction; when the server aborts it in a way no single change
+// explains (a deadlock, a lock wait timeout, any server error on a
+// statement), it is rolled back and each change runs again alone, in
+// arrival order, so that only a change that fails alone fails.
+func (s *Store) send(ctx context.Context, items []*change) []error {
+	if s.beforeSend != nil {
+		s.beforeSend(len(items))
+	}
+	errs := make([]error, len(items))
+	if len(items) == 1 {
+		errs[0] = s.run(ctx, nil, items[0])
+		return errs
+	}
+	if s.sendGroup(ctx, items, errs) {
+		return errs
+	}
+	s.stats.fallbacks.Add(1)
+	for i, p := range items {
+		p.version = 0
+		errs[i] = s.run(ctx, nil, p)
+	}
+	return errs
+}
+
+// sendGroup runs items in one transaction, in key order (stably, so
+// changes of one key keep their arrival order), setting errs. Every
+// process locks the rows of its groups in the same order, so two
+// groups cannot deadlock each other over the rows they update. It
+// reports false, having rolled the transaction back, when the server
+// refused a statement or the commit: the caller then runs each change
+// alone. A failure of the connection or the context fails every change
+// (none is reported done unless the commit succeeded).
+func (s *Store) sendGroup(ctx context.Context, items []*change, errs []error) bool {
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(items[a].key, items[b].key) })
+
+	failAll := func(err error) bool {
+		for i := range errs {
+			errs[i] = err
+		}
+		return true
+	}
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return failAll(err)
+	}
+	tx := &groupTx{tx: sqlTx, stmts: make(map[*sql.Stmt]*sql.Stmt, 2)}
+	defer sqlTx.Rollback() // after Commit: sql.ErrTxDone, ignored
+	for _, i := range order {
+		err := s.run(ctx, tx, items[i])
+		switch {
+		case err == nil, refusal(err):
+			errs[i] = err // this change's own result; the group goes on
+		case serverError(err):
+			return false
+		default:
+			return failAll(err)
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		if serverError(err) { // refused by the server: nothing committed
+			return false
+		}
+		return failAll(err)
+	}
+	return true
+}
+
+// refusal reports whether err is a change's own outcome, which fails it
+// alone and leaves the rest of its group to go on: its session missing,
+// live already (Create), corrupt, or its conditions failing. Such a
+// change wrote nothing.
+func refusal(err error) bool {
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExists) ||
+		errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrTooLarge) ||
+		errors.Is(err, store.ErrCorrupt)
+}
+
+// serverError reports whether err is an error the server answered with
+// (a deadlock, a lock wait timeout, a statement it refused), as opposed
+// to a failure of the connection or the context.
+func serverError(err error) bool {
+	var myErr *mysql.MySQLError
+	return errors.As(err, &myErr)
+}
+
+// groupTx is the transaction of a group; a nil *groupTx runs statements
+// alone, each committed by itself.
+type groupTx struct {
+	tx    *sql.Tx
+	stmts map[*sql.Stmt]*sql.Stmt // the store's statements, bound to tx
+}
+
+// stmt returns st bound to the transaction, or st itself without one.
+func (g *groupTx) stmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
+	if g == nil {
+		return st
+	}
+	if bound := g.stmts[st]; bound != nil {
+		return bound
+	}
+	bound := g.tx.StmtContext(ctx, st)
+	g.stmts[st] = bound
+	return bound
+}
+
+// loadIn reads the live session under key: alone as [Store.load] does,
+// or in tx with a locking read, which sees the latest row (the group's
+// own changes included) rather than the transaction's snapshot.
+func (s *Store) loadIn(ctx context.Context, tx *groupTx, key string) (store.Record, error) {
+	if tx == nil {
+		return s.load(ctx, key)
+	}
+	var r row
+	err := tx.stmt(ctx, s.st.moveLoad).QueryRowContext(ctx, key, s.now().UnixMicro()).Scan(r.scanArgs()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Record{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Record{}, err
+	}
+	return r.record(key)
+}
+
+// groupCounts returns the groups the committer sent and the changes they
+// held (zero without grouping), for tests and benchmarks.
+func (s *Store) groupCounts() (groups, items uint64) {
+	if s.committer == nil {
+		return 0, 0
+	}
+	return s.committer.Stats()
+}
