@@ -27,7 +27,7 @@ require (
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
-	github.com/maypok86/otter/v2 v2.4.0 // indirect
+	github.com/maypok86/otter/v2 v2.4.0
 	github.com/sessiongen/sessiongen/runtime/store/boltstore v0.1.0
 	github.com/sessiongen/sessiongen/runtime/store/mysqlstore v0.1.0
 	github.com/sessiongen/sessiongen/runtime/store/pgstore v0.1.0
