@@ -17,7 +17,7 @@ const envDSN = "SESSIONGEN_POSTGRES_DSN"
 
 // testConfig returns a pool config for the server in envDSN, skipping the
 // test when the variable is unset.
-func testConfig(t *testing.T) *pgxpool.Config {
+func testConfig(t testing.TB) *pgxpool.Config {
 	t.Helper()
 	dsn := enginetest.Env(t, envDSN, "PostgreSQL",
 		"a connection string such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
@@ -28,7 +28,7 @@ func testConfig(t *testing.T) *pgxpool.Config {
 
 // newPool opens a pool from cfg, fails the test when the server does not
 // answer, and closes the pool at the end of the test.
-func newPool(t *testing.T, cfg *pgxpool.Config) *pgxpool.Pool {
+func newPool(t testing.TB, cfg *pgxpool.Config) *pgxpool.Pool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -40,7 +40,7 @@ func newPool(t *testing.T, cfg *pgxpool.Config) *pgxpool.Pool {
 }
 
 // testPool is newPool on the server in envDSN.
-func testPool(t *testing.T) *pgxpool.Pool {
+func testPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	return newPool(t, testConfig(t))
 }
@@ -49,7 +49,7 @@ func testPool(t *testing.T) *pgxpool.Pool {
 // WithTables option naming them, and drops them at the test's end
 // (through their own pool, so the drop runs even after the test's pools
 // are closed).
-func testTables(t *testing.T) (sessions, fields string, opt Option) {
+func testTables(t testing.TB) (sessions, fields string, opt Option) {
 	t.Helper()
 	prefix := enginetest.UniqueName("sessiongen_test_")
 	sessions, fields = prefix+"_sessions", prefix+"_fields"
@@ -66,7 +66,7 @@ func testTables(t *testing.T) (sessions, fields string, opt Option) {
 }
 
 // tableOpt is the option of testTables.
-func tableOpt(t *testing.T) Option {
+func tableOpt(t testing.TB) Option {
 	t.Helper()
 	_, _, opt := testTables(t)
 	return opt
@@ -74,7 +74,7 @@ func tableOpt(t *testing.T) Option {
 
 // newTestStore returns a Store on pool with the given options, the schema
 // created, closed at the end of the test.
-func newTestStore(t *testing.T, pool *pgxpool.Pool, opts ...Option) *Store {
+func newTestStore(t testing.TB, pool *pgxpool.Pool, opts ...Option) *Store {
 	t.Helper()
 	opts = append([]Option{WithCreateSchema(true)}, opts...)
 	s, err := New(context.Background(), pool, opts...)

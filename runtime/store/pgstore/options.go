@@ -13,6 +13,9 @@ const (
 	DefaultFieldsTable = "sessiongen_fields"
 	// DefaultCleanupInterval is how often expired sessions are deleted.
 	DefaultCleanupInterval = 5 * time.Minute
+	// DefaultMaxGroup is the most changes (Creates and Updates) sent to
+	// the server in one round trip, one transaction (see [WithMaxGroup]).
+	DefaultMaxGroup = 64
 )
 
 // Option configures a [Store] made by [New], and the DDL [Schema] prints.
@@ -24,6 +27,7 @@ type config struct {
 	fieldsTable     string
 	createSchema    bool
 	cleanupInterval time.Duration
+	maxGroup        int
 	now             func() time.Time
 	logger          *slog.Logger
 }
@@ -34,6 +38,7 @@ func newConfig(opts []Option) config {
 		sessionsTable:   DefaultSessionsTable,
 		fieldsTable:     DefaultFieldsTable,
 		cleanupInterval: DefaultCleanupInterval,
+		maxGroup:        DefaultMaxGroup,
 		now:             time.Now,
 	}
 	for _, o := range opts {
@@ -90,4 +95,16 @@ func WithClock(now func() time.Time) Option {
 // level Warn; requests see their own errors). Default slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
+}
+
+// WithMaxGroup sets the most changes (Creates and Updates, of any
+// sessions) that the store sends in one round trip: while one round trip
+// is in flight, the changes that arrive meanwhile wait and go together in
+// the next, one batch that the server runs as one transaction, so they
+// share its commit and its log flush (see the package doc). A change that
+// finds no round trip in flight goes at once. Default [DefaultMaxGroup]
+// (64); 1 sends every change alone, in a round trip and a transaction of
+// its own. [New] refuses n < 1.
+func WithMaxGroup(n int) Option {
+	return func(c *config) { c.maxGroup = n }
 }

@@ -43,12 +43,49 @@
 // Load is one query. Create is one statement; Update and Move are one
 // batch each (a row lock and one statement) in one implicit transaction;
 // Delete, Version and Owned are one statement each: each costs one round
-// trip once the pool's connection has prepared the statements. An Update
+// trip once the pool's connection has prepared the statements, and
+// concurrent Creates and Updates share theirs (see Group commit). An Update
 // locks the session row first, so it applies to a live session only:
 // after a Delete, or once the session has expired, it writes nothing and
 // returns [store.ErrNotFound]. Concurrent Updates of one session run one
 // after the other, so writes to different fields all survive, and each
 // gets a version of its own.
+//
+// # Group commit
+//
+// Creates and Updates, of any sessions, are committed in groups, the
+// way the server commits transactions: while one round trip of them is
+// in flight, the ones that arrive meanwhile wait, and go together in the
+// next, up to [DefaultMaxGroup] (see [WithMaxGroup]). A group is one
+// [github.com/jackc/pgx/v5.Batch] holding every change's statements (a Create's one, an
+// Update's row lock and statement), which the server runs as one
+// implicit transaction: one round trip, one commit, one flush of the
+// write-ahead log, where each change alone would pay all three. There is
+// no timer: a change that finds no round trip in flight goes at once, in
+// the batch it would have alone, so a client alone sees the latency of
+// one change, and the groups grow only with the load.
+//
+// Each call still returns only once its own change is committed, with
+// the result it would have alone. A change whose check fails (a missing
+// session, a failed expectation, the size limit, a live session under a
+// Create's key, a damaged row) writes nothing and does not fail the
+// others. The changes of a group are sent sorted by key (two changes of
+// one key keep their order, the second seeing the first), so two groups,
+// in this process or another, lock their rows in the same order and do
+// not deadlock each other. When a statement fails, the server has
+// rolled back the whole group (as it does for a deadlock or a
+// serialization failure): each change is then sent again alone, so only
+// the one that really fails reports it. When the connection fails, it
+// is unknown whether the group committed, and each of its changes
+// reports the failure. One group is in flight at a time: a change that
+// waits for a row lock (its session being written by another process)
+// holds up its group and the ones behind it, until the lock is released
+// or every caller of the group has given up.
+//
+// Loads, Version and Owned are reads, with no commit to share: the pool
+// serves them side by side. Delete and Move stay one round trip each:
+// they are rare (a logout, a login) next to the Updates of every request,
+// and a Move locks two sessions.
 //
 // # Compare-and-set and the size limit
 //
@@ -112,7 +149,11 @@
 // A call whose context ends while its statement runs returns the
 // context's error at once; as with any database, the server may still
 // complete the statement (with pgx's default context handling the
-// connection is dropped rather than the statement canceled).
+// connection is dropped rather than the statement canceled). A Create or
+// Update whose context ends while it waits for a group is withdrawn,
+// unsent; once its group is on its way, it waits for the group's
+// result, and the group's round trip is abandoned only when every one
+// of its callers has given up.
 package pgstore
 
 import (
@@ -121,11 +162,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/internal/cleanup"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/group"
 )
 
 // Store is a [store.Store] on PostgreSQL. Make one with [New]; it is safe
@@ -135,6 +176,12 @@ type Store struct {
 	q    queries
 	now  func() time.Time
 	loop *cleanup.Loop // the background deletion of expired sessions
+	// writes sends Creates and Updates, grouping those of concurrent
+	// callers (see commit.go).
+	writes *group.Committer[*write]
+	// hold, when set (by tests, before any write), is called at the
+	// start of every round trip of writes with its writes.
+	hold func([]*write)
 }
 
 var (
@@ -173,6 +220,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		return nil, fmt.Errorf("pgstore: new: %w", errNilPool)
 	}
 	c := newConfig(opts)
+	if c.maxGroup < 1 {
+		return nil, fmt.Errorf("pgstore: new: WithMaxGroup(%d): a group holds at least one change", c.maxGroup)
+	}
 	for _, name := range []string{c.sessionsTable, c.fieldsTable} {
 		if err := checkTableName(name); err != nil {
 			return nil, fmt.Errorf("pgstore: new: %w", err)
@@ -191,6 +241,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		q:    newQueries(c.sessionsTable, c.fieldsTable),
 		now:  c.now,
 	}
+	s.writes = s.newCommitter(c.maxGroup)
 	cl := &cleaner{pool: pool, query: s.q.cleanup, now: c.now}
 	s.loop = cleanup.Start(s, c.cleanupInterval, "pgstore", c.logger, cl.sweep)
 	return s, nil
@@ -259,81 +310,40 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 
 // Create writes a new session under key with version 1 and rec.Owner,
 // replacing an expired one, or returns [store.ErrExists] when a live
-// session has the key. One statement.
+// session has the key. One statement, in a group with concurrent
+// Creates and Updates when a round trip is already in flight (see the
+// package doc).
 func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
-	if key == "" {
-		return fmt.Errorf("pgstore: create: %w", errEmptyKey)
+	w, err := newCreate(key, rec, s.now())
+	if err == nil {
+		err = s.writes.Do(ctx, w)
 	}
-	if rec.Expires.IsZero() {
-		return fmt.Errorf("pgstore: create: %w", errNoExpiry)
-	}
-	if _, ok := rec.Fields[""]; ok {
-		return fmt.Errorf("pgstore: create: %w", errEmptyField)
-	}
-	if err := checkOwner(rec.Owner); err != nil {
-		return fmt.Errorf("pgstore: create: %w", err)
-	}
-	var owner any // NULL: no owner
-	if rec.Owner != "" {
-		owner = rec.Owner
-	}
-	names, values := columns(rec.Fields)
-	var n int64
-	err := s.pool.QueryRow(ctx, s.q.create, key, rec.Created, rec.Expires, s.now(), names, values, owner).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("pgstore: create: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("pgstore: create: %w", store.ErrExists)
 	}
 	return nil
 }
 
 // Update applies c to the live session under key in one round trip (a
-// batch of two statements in one implicit transaction) and returns the
-// session's new version. It returns [store.ErrNotFound] when the session
-// is missing or expired, an error wrapping [store.ErrCorrupt] when its
-// row cannot be parsed, and [store.ErrConflict] or [store.ErrTooLarge]
-// when c's conditions fail, in that order, having written nothing. A key
-// both in c.Set and c.Remove is written, not removed. The version goes
-// up by one with every Update, an empty one included, and c.Owner moves
-// the session in the owner index in the same statement.
+// batch of two statements in one implicit transaction, shared with
+// concurrent Creates and Updates when a round trip is already in flight:
+// see the package doc) and returns the session's new version. It
+// returns [store.ErrNotFound] when the session is missing or expired, an
+// error wrapping [store.ErrCorrupt] when its row cannot be parsed, and
+// [store.ErrConflict] or [store.ErrTooLarge] when c's conditions fail,
+// in that order, having written nothing. A key both in c.Set and
+// c.Remove is written, not removed. The version goes up by one with
+// every Update, an empty one included, and c.Owner moves the session in
+// the owner index in the same statement.
 func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
-	if key == "" {
-		return 0, fmt.Errorf("pgstore: update: %w", errEmptyKey)
-	}
-	args, err := newChangeArgs(c)
-	if err != nil {
-		return 0, fmt.Errorf("pgstore: update: %w", err)
-	}
-	now := s.now()
-
-	b := &pgx.Batch{}
-	b.Queue(s.q.lock, key, now)
-	b.Queue(s.q.update, args.params(key, now)...)
-	br := s.pool.SendBatch(ctx, b)
-	var (
-		sane, expected, fits bool
-		version              pgtype.Int8 // NULL when nothing was written
-	)
-	_, err = br.Exec()
+	w, err := newUpdate(key, c, s.now())
 	if err == nil {
-		err = br.QueryRow().Scan(&sane, &expected, &fits, &version)
-	}
-	// A failure to close the batch outranks "no row".
-	if cerr := br.Close(); cerr != nil && (err == nil || errors.Is(err, pgx.ErrNoRows)) {
-		err = cerr
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("pgstore: update: %w", store.ErrNotFound)
+		err = s.writes.Do(ctx, w)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("pgstore: update: %w", err)
 	}
-	if err := verdict(key, sane, true, expected, fits); err != nil {
-		return 0, fmt.Errorf("pgstore: update: %w", err)
-	}
-	return uint64(version.Int64), nil
+	return w.version, nil
 }
 
 // Delete removes the session under key and its fields. Deleting a missing
