@@ -121,6 +121,16 @@ func (w *write) read(br pgx.BatchResults) (outcome, err error) {
 	return nil, nil
 }
 
+// write sends w through the committer, or alone when grouping is off
+// (WithMaxGroup(1): every change at once, concurrently with the others,
+// each in a round trip of its own).
+func (s *Store) write(ctx context.Context, w *write) error {
+	if s.writes == nil {
+		return s.sendAlone(ctx, w)
+	}
+	return s.writes.Do(ctx, w)
+}
+
 // newCommitter returns the committer grouping the store's writes, at
 // most size in one round trip.
 func (s *Store) newCommitter(size int) *group.Committer[*write] {

@@ -103,8 +103,9 @@ func WithLogger(l *slog.Logger) Option {
 // the next, one batch that the server runs as one transaction, so they
 // share its commit and its log flush (see the package doc). A change that
 // finds no round trip in flight goes at once. Default [DefaultMaxGroup]
-// (64); 1 sends every change alone, in a round trip and a transaction of
-// its own. [New] refuses n < 1.
+// (64); 1 turns grouping off: every change goes at once, concurrently
+// with the others, in a round trip and a transaction of its own. [New]
+// refuses n < 1.
 func WithMaxGroup(n int) Option {
 	return func(c *config) { c.maxGroup = n }
 }

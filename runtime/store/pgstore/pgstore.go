@@ -241,7 +241,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 		q:    newQueries(c.sessionsTable, c.fieldsTable),
 		now:  c.now,
 	}
-	s.writes = s.newCommitter(c.maxGroup)
+	if c.maxGroup > 1 {
+		s.writes = s.newCommitter(c.maxGroup)
+	}
 	cl := &cleaner{pool: pool, query: s.q.cleanup, now: c.now}
 	s.loop = cleanup.Start(s, c.cleanupInterval, "pgstore", c.logger, cl.sweep)
 	return s, nil
@@ -316,7 +318,7 @@ func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 func (s *Store) Create(ctx context.Context, key string, rec store.Record) error {
 	w, err := newCreate(key, rec, s.now())
 	if err == nil {
-		err = s.writes.Do(ctx, w)
+		err = s.write(ctx, w)
 	}
 	if err != nil {
 		return fmt.Errorf("pgstore: create: %w", err)
@@ -338,7 +340,7 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
 	w, err := newUpdate(key, c, s.now())
 	if err == nil {
-		err = s.writes.Do(ctx, w)
+		err = s.write(ctx, w)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("pgstore: update: %w", err)
