@@ -77,6 +77,13 @@ func BenchmarkBolt(b *testing.B) {
 		b.Fatalf("boltstore.Open: %v", err)
 	}
 	b.Cleanup(func() { _ = st.Close() })
+	alone, err := boltstore.Open(filepath.Join(dir, "alone.db"), boltstore.WithCleanupInterval(0), boltstore.WithMaxGroup(1))
+	if err != nil {
+		b.Fatalf("boltstore.Open: %v", err)
+	}
+	b.Cleanup(func() { _ = alone.Close() })
 	libs := []lib{sessiongenLib(b, session.WithStore(st)), scsLib(newSCSBolt(b, filepath.Join(dir, "scs.db")))}
-	runLibs(b, libs, map[string]*counter{}, true)
+	aloneLib := sessiongenLib(b, session.WithStore(alone))
+	aloneLib.name = "sessiongen-alone"
+	runLibs(b, libs, map[string]*counter{}, true, aloneLib)
 }

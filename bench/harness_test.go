@@ -262,8 +262,10 @@ func (l lib) sessions(tb testing.TB, n int, check func(lib, testing.TB, *http.Re
 var bare = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 
 // runLibs runs the serial and the parallel ReadOnly and OneSet requests
-// for each library as sub-benchmarks of b, named op/library.
-func runLibs(b *testing.B, libs []lib, counters map[string]*counter, parallel bool) {
+// for each library as sub-benchmarks of b, named op/library; sweepOnly
+// libraries (sessiongen-alone: the engine without group commit) run in
+// the write sweep only.
+func runLibs(b *testing.B, libs []lib, counters map[string]*counter, parallel bool, sweepOnly ...lib) {
 	for _, l := range libs {
 		req := l.newSession(b)
 		l.checkRead(b, req)
@@ -286,7 +288,7 @@ func runLibs(b *testing.B, libs []lib, counters map[string]*counter, parallel bo
 			serveClients(b, h, reqs, counters[l.name])
 		})
 	}
-	runWrites(b, libs, counters)
+	runWrites(b, append(slices.Clip(libs), sweepOnly...), counters)
 }
 
 // runWrites runs the write sweep: the OneSet request from each number of

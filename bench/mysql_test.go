@@ -98,12 +98,12 @@ func newMySQLEnv(tb testing.TB) *mysqlEnv {
 }
 
 // sessiongen returns sessiongen on the mysqlstore engine.
-func (e *mysqlEnv) sessiongen(tb testing.TB) lib {
+func (e *mysqlEnv) sessiongen(tb testing.TB, storeOpts ...mysqlstore.Option) lib {
 	tb.Helper()
-	st, err := mysqlstore.New(background, e.db,
+	st, err := mysqlstore.New(background, e.db, append([]mysqlstore.Option{
 		mysqlstore.WithTable("sg_sessions"),
 		mysqlstore.WithCreateSchema(true),
-		mysqlstore.WithCleanupInterval(0))
+		mysqlstore.WithCleanupInterval(0)}, storeOpts...)...)
 	if err != nil {
 		tb.Fatalf("mysqlstore.New: %v", err)
 	}
@@ -124,6 +124,8 @@ func (e *mysqlEnv) scs() lib {
 func BenchmarkMySQL(b *testing.B) {
 	e := newMySQLEnv(b)
 	libs := []lib{e.sessiongen(b), e.scs()}
-	counters := map[string]*counter{"sessiongen": e.rt, "scs": e.rt}
-	runLibs(b, libs, counters, true)
+	counters := map[string]*counter{"sessiongen": e.rt, "sessiongen-alone": e.rt, "scs": e.rt}
+	alone := e.sessiongen(b, mysqlstore.WithMaxGroup(1))
+	alone.name = "sessiongen-alone"
+	runLibs(b, libs, counters, true, alone)
 }

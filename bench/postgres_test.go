@@ -85,11 +85,24 @@ func newPostgresEnv(tb testing.TB) *postgresEnv {
 
 // sessiongen returns sessiongen on the pgstore engine, with opts.
 func (e *postgresEnv) sessiongen(tb testing.TB, opts ...session.Option) lib {
+	return e.sessiongenOn(tb, nil, opts...)
+}
+
+// alone returns sessiongen on a pgstore without group commit, as
+// sessiongen-alone: every write its own transaction, as before grouping.
+func (e *postgresEnv) alone(tb testing.TB) lib {
+	l := e.sessiongenOn(tb, []pgstore.Option{pgstore.WithMaxGroup(1)})
+	l.name = "sessiongen-alone"
+	return l
+}
+
+// sessiongenOn returns sessiongen on a pgstore with storeOpts.
+func (e *postgresEnv) sessiongenOn(tb testing.TB, storeOpts []pgstore.Option, opts ...session.Option) lib {
 	tb.Helper()
-	st, err := pgstore.New(background, e.pool,
+	st, err := pgstore.New(background, e.pool, append([]pgstore.Option{
 		pgstore.WithTables(e.schema+".sg_sessions", e.schema+".sg_fields"),
 		pgstore.WithCreateSchema(true),
-		pgstore.WithCleanupInterval(0))
+		pgstore.WithCleanupInterval(0)}, storeOpts...)...)
 	if err != nil {
 		tb.Fatalf("pgstore.New: %v", err)
 	}
@@ -138,7 +151,7 @@ func (countingTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEn
 func BenchmarkPostgres(b *testing.B) {
 	e := newPostgresEnv(b)
 	libs := []lib{e.sessiongen(b), e.scs()}
-	counters := map[string]*counter{"sessiongen": e.rt, "scs": e.rt}
-	runLibs(b, libs, counters, true)
+	counters := map[string]*counter{"sessiongen": e.rt, "sessiongen-alone": e.rt, "scs": e.rt}
+	runLibs(b, libs, counters, true, e.alone(b))
 	runOnResponse(b, e.sessiongen(b, session.WithFlushMode(session.OnResponse)), e.rt)
 }

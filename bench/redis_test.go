@@ -100,8 +100,21 @@ func (e *redisEnv) deleteKeys(tb testing.TB) {
 
 // sessiongen returns sessiongen on the redisstore engine, with opts.
 func (e *redisEnv) sessiongen(tb testing.TB, opts ...session.Option) lib {
+	return e.sessiongenOn(tb, nil, opts...)
+}
+
+// alone returns sessiongen on a redisstore without group commit, as
+// sessiongen-alone: every write its own round trip, as before grouping.
+func (e *redisEnv) alone(tb testing.TB) lib {
+	l := e.sessiongenOn(tb, []redisstore.Option{redisstore.WithMaxGroup(1)})
+	l.name = "sessiongen-alone"
+	return l
+}
+
+// sessiongenOn returns sessiongen on a redisstore with storeOpts.
+func (e *redisEnv) sessiongenOn(tb testing.TB, storeOpts []redisstore.Option, opts ...session.Option) lib {
 	tb.Helper()
-	st, err := redisstore.New(e.client, redisstore.WithPrefix(e.prefix+"sg:"))
+	st, err := redisstore.New(e.client, append([]redisstore.Option{redisstore.WithPrefix(e.prefix + "sg:")}, storeOpts...)...)
 	if err != nil {
 		tb.Fatalf("redisstore.New: %v", err)
 	}
@@ -159,7 +172,7 @@ func (c countingConn) Write(p []byte) (int, error) {
 func BenchmarkRedis(b *testing.B) {
 	e := newRedisEnv(b)
 	libs := []lib{e.sessiongen(b), e.scs()}
-	counters := map[string]*counter{"sessiongen": e.ours, "scs": e.theirs}
-	runLibs(b, libs, counters, true)
+	counters := map[string]*counter{"sessiongen": e.ours, "sessiongen-alone": e.ours, "scs": e.theirs}
+	runLibs(b, libs, counters, true, e.alone(b))
 	runOnResponse(b, e.sessiongen(b, session.WithFlushMode(session.OnResponse)), e.ours)
 }
