@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -19,32 +18,17 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
 )
 
-// queuedCtx is a context telling, by closing queued, the first call of
-// its Done method from the committer's Do. Do watches a change's Done
-// only once the change is in its queue (before that it calls Err
-// alone), so a test knows, without sleeping, that a change waits for the
-// next group. (Calls from elsewhere, database/sql preparing a statement
-// for the change, say, come earlier and do not count.)
-type queuedCtx struct {
-	context.Context
-	once   sync.Once
-	queued chan struct{}
+// withLanes sets the number of groups in flight at once: the tests that
+// line changes up behind a held group use 1, so that every change after
+// it waits.
+func withLanes(n int) Option {
+	return func(c *config) { c.lanes = n }
 }
 
-// newQueuedCtx returns a queuedCtx on ctx.
-func newQueuedCtx(ctx context.Context) *queuedCtx {
-	return &queuedCtx{Context: ctx, queued: make(chan struct{})}
-}
-
-// Done returns the context's Done channel, closing queued the first time
-// the committer's Do calls it.
-func (c *queuedCtx) Done() <-chan struct{} {
-	if pc, _, _, ok := runtime.Caller(1); ok {
-		if name := runtime.FuncForPC(pc).Name(); strings.Contains(name, "/internal/group.(*Committer[") && strings.HasSuffix(name, ").Do") {
-			c.once.Do(func() { close(c.queued) })
-		}
-	}
-	return c.Context.Done()
+// waitQueued waits until n changes wait in the committer of s.
+func waitQueued(t *testing.T, s *Store, n int, what string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return s.committer.Waiting() == n }, 30*time.Second, time.Millisecond, "%s", what)
 }
 
 // wait waits until ch is closed, failing the test after a long while.
@@ -68,9 +52,9 @@ func inOneGroup(t *testing.T, s *Store, ops ...func(ctx context.Context) error) 
 
 // runHeld holds the committer of s with a lone Update of a session of
 // its own, starts the ops one after another, each once the one before
-// waits in the committer's queue (so they arrive in the order given; an
-// op's context is a [queuedCtx]), then lets the held group go, so the
-// ops form the next group. It returns their results, in order, and the
+// waits in the committer's queue or has returned (so they arrive in the
+// order given), then lets the held group go, so the ops form the next
+// group. It returns their results, in order, and the
 // sizes of the groups sent meanwhile.
 func runHeld(t *testing.T, s *Store, ops ...func(ctx context.Context) error) ([]error, []int) {
 	t.Helper()
@@ -103,10 +87,26 @@ func runHeld(t *testing.T, s *Store, ops ...func(ctx context.Context) error) ([]
 
 	errs := make([]error, len(ops))
 	var wg sync.WaitGroup
+	queued := 0
 	for i, op := range ops {
-		qctx := newQueuedCtx(ctx)
-		wg.Go(func() { errs[i] = op(qctx) })
-		wait(t, qctx.queued, fmt.Sprintf("op %d to queue", i))
+		done := make(chan struct{})
+		wg.Go(func() {
+			defer close(done)
+			errs[i] = op(ctx)
+		})
+		require.Eventually(t, func() bool {
+			select {
+			case <-done:
+				return true
+			default:
+				return s.committer.Waiting() == queued+1
+			}
+		}, 30*time.Second, time.Millisecond, "op %d to queue", i)
+		select {
+		case <-done:
+		default:
+			queued++
+		}
 	}
 	close(release)
 	wg.Wait()
@@ -119,7 +119,7 @@ func runHeld(t *testing.T, s *Store, ops ...func(ctx context.Context) error) ([]
 // groupStore returns a store on a fresh table, grouping on, cleanup off.
 func groupStore(t *testing.T, opts ...Option) *Store {
 	t.Helper()
-	opts = append([]Option{tableOpt(t), WithCreateSchema(true), WithCleanupInterval(0)}, opts...)
+	opts = append([]Option{tableOpt(t), WithCreateSchema(true), WithCleanupInterval(0), withLanes(1)}, opts...)
 	return newTestStore(t, testDB(t), opts...)
 }
 
@@ -234,7 +234,7 @@ func TestGroupFreeRunning(t *testing.T) {
 func TestGroupRefusalsFailAlone(t *testing.T) {
 	table, opt := testTable(t)
 	db := testDB(t)
-	s := newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(0))
+	s := newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(0), withLanes(1))
 	ctx := context.Background()
 	live := func() string {
 		key := storetest.NewKey(t)
@@ -352,7 +352,7 @@ func TestGroupSameKey(t *testing.T) {
 func TestGroupFallsBackOnServerError(t *testing.T) {
 	table, opt := testTable(t)
 	db := testDB(t)
-	s := newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(0))
+	s := newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(0), withLanes(1))
 	ctx := context.Background()
 	live := func() string {
 		key := storetest.NewKey(t)
@@ -396,7 +396,7 @@ func TestGroupFallsBackOnServerError(t *testing.T) {
 func TestGroupFallsBackOnDeadlock(t *testing.T) {
 	table, opt := testTable(t)
 	db := testDB(t)
-	s := newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(0))
+	s := newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(0), withLanes(1))
 	ctx := context.Background()
 	keys := make([]string, 8)
 	for i := range keys {
@@ -460,20 +460,16 @@ func TestGroupWithdrawsGivenUp(t *testing.T) {
 	var v uint64
 	errs, sizes := runHeld(t, s,
 		func(ctx context.Context) error {
-			given, cancel := context.WithCancel(context.Background())
-			q := newQueuedCtx(given)
+			given, cancel := context.WithCancel(ctx)
+			before := s.committer.Waiting()
 			done := make(chan error, 1)
 			go func() {
-				_, err := s.Update(q, key, set("gone", "1"))
+				_, err := s.Update(given, key, set("gone", "1"))
 				done <- err
 			}()
-			wait(t, q.queued, "the given-up change to queue")
+			waitQueued(t, s, before+1, "the given-up change to queue")
 			cancel()
-			err := <-done
-			// Withdrawn: let runHeld start the next op.
-			h := ctx.(*queuedCtx)
-			h.once.Do(func() { close(h.queued) })
-			return err
+			return <-done // withdrawn: runHeld starts the next op
 		},
 		updateOp(s, key, set("b", "1"), &v),
 	)

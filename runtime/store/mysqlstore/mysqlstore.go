@@ -78,11 +78,13 @@
 // # Group commit
 //
 // Updates and Creates are committed in groups, the way the server
-// commits transactions. A change that finds none in flight goes at
-// once, alone: its one autocommitted statement, exactly as above, so a
-// client alone sees the latency of a single statement (there is no
-// timer). The changes, of any session, that arrive while one is in
-// flight wait, and the next group sends them together, at most
+// commits transactions. Up to four groups are in flight at once, each on
+// a connection of its own. A change that finds one of those four free
+// goes at once, alone: its one autocommitted statement, exactly as above,
+// so a client alone sees the latency of a single statement (there is no
+// timer), and a few clients write concurrently as without grouping. The
+// changes, of any session, that arrive while all four are in flight
+// wait, and the next group to go sends them together, at most
 // [WithMaxGroup] ([DefaultMaxGroup], 64) of them, in one InnoDB
 // transaction on one connection: START TRANSACTION, each change's own
 // statement (the same statements as alone), COMMIT. The group shares
@@ -112,9 +114,19 @@
 // not committed. A caller whose context ends while its change waits for
 // a group is withdrawn and gets the context's error; once the group is
 // on its way, the caller waits for it: the group's context ends only
-// when every caller's has. One group is in flight at a time, and while
-// its statement waits for a row lock (another client's transaction
-// holding the row), the changes behind it wait too.
+// when every caller's has. While a group's statement waits for a row
+// lock (another client's transaction holding the row), the changes of
+// that group wait too, and the changes behind it have the other three
+// lanes.
+//
+// What it buys depends on where the time goes. InnoDB already shares
+// one log flush among transactions that commit at once, so on a fast
+// disk the saving is the per-transaction work and the connections; on
+// this project's benchmark machine (2 cores shared with the client) the
+// server's work per statement dominates and grouping gains little below
+// 32 clients (see README's Performance tables). It pays where commits
+// are dear: a synced binary log, semi-synchronous replication, a slow
+// disk. WithMaxGroup(1) turns it off.
 //
 // Load, Version, Owned, Delete, Move and the cleanup stay one call each:
 // reads commit nothing, so there is no flush to share; Move is a
@@ -303,7 +315,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 		now:     c.now,
 	}
 	if c.maxGroup > 1 {
-		s.committer = group.New(c.maxGroup, s.send)
+		s.committer = group.NewLanes(c.maxGroup, c.lanes, s.send)
 	}
 	cl := &cleaner{stmt: st.cleanup, now: c.now}
 	s.loop = cleanup.Start(s, c.cleanupInterval, "mysqlstore", c.logger, cl.sweep)

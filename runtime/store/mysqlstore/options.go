@@ -17,6 +17,10 @@ const (
 	DefaultMaxGroup = 64
 )
 
+// groupLanes is how many groups are in flight at once (see "Group
+// commit" in the package doc).
+const groupLanes = 4
+
 // Option configures a [Store] made by [New], and the DDL [Schema] prints.
 type Option func(*config)
 
@@ -28,6 +32,7 @@ type config struct {
 	now             func() time.Time
 	logger          *slog.Logger
 	maxGroup        int
+	lanes           int // groups in flight at once (tests set 1)
 }
 
 // newConfig applies opts over the defaults.
@@ -37,6 +42,7 @@ func newConfig(opts []Option) config {
 		cleanupInterval: DefaultCleanupInterval,
 		now:             time.Now,
 		maxGroup:        DefaultMaxGroup,
+		lanes:           groupLanes,
 	}
 	for _, o := range opts {
 		if o != nil {

@@ -131,10 +131,13 @@ func (s *Store) write(ctx context.Context, w *write) error {
 	return s.writes.Do(ctx, w)
 }
 
+// groupLanes is how many round trips of writes are in flight at once.
+const groupLanes = 4
+
 // newCommitter returns the committer grouping the store's writes, at
 // most size in one round trip.
 func (s *Store) newCommitter(size int) *group.Committer[*write] {
-	return group.New(size, s.send)
+	return group.NewLanes(size, groupLanes, s.send)
 }
 
 // send is the committer's send function: it writes ws, the writes of

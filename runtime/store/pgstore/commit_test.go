@@ -20,10 +20,10 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
 )
 
-// holdFirst makes the next round trip of s's writes wait, once begun,
-// until release is called (at the latest when the test ends); started
-// is closed when it begins. sizes returns the size of each group s has
-// sent since. Call it before s writes anything.
+// holdFirst makes the round trips of s's writes wait, once begun, until
+// release is called (at the latest when the test ends); started is
+// closed when the first begins. sizes returns the size of each group s
+// has sent since. Call it before s writes anything.
 func holdFirst(t *testing.T, s *Store) (started <-chan struct{}, release func(), sizes func() []int) {
 	t.Helper()
 	begun, gate := make(chan struct{}), make(chan struct{})
@@ -36,10 +36,8 @@ func holdFirst(t *testing.T, s *Store) (started <-chan struct{}, release func(),
 		mu.Lock()
 		seen = append(seen, len(ws))
 		mu.Unlock()
-		first.Do(func() {
-			close(begun)
-			<-gate
-		})
+		first.Do(func() { close(begun) })
+		<-gate
 	}
 	release = func() { released.Do(func() { close(gate) }) }
 	t.Cleanup(release)
@@ -50,30 +48,35 @@ func holdFirst(t *testing.T, s *Store) (started <-chan struct{}, release func(),
 	}
 }
 
-// burst runs calls concurrently with the first one's round trip held
-// until every other call has started, so that they queue behind it and
-// go together in the next round trips. It returns, once all are done,
-// the size of each group sent.
+// burst runs calls concurrently with the round trips held until every
+// call is in one (each lane of the committer took one) or waits in the
+// committer's queue, so that the waiting ones go together in the next
+// round trips. It returns, once all are done, the size of each group
+// sent.
 func burst(t *testing.T, s *Store, calls ...func()) []int {
 	t.Helper()
 	started, release, sizes := holdFirst(t, s)
 	defer func() { s.hold = nil }()
-	var done, ready sync.WaitGroup
+	var done sync.WaitGroup
 	done.Add(len(calls))
 	go func() {
 		defer done.Done()
 		calls[0]()
 	}()
 	<-started
-	ready.Add(len(calls) - 1)
 	for _, call := range calls[1:] {
 		go func() {
 			defer done.Done()
-			ready.Done()
 			call()
 		}()
 	}
-	ready.Wait()
+	require.Eventually(t, func() bool {
+		sent := 0
+		for _, n := range sizes() {
+			sent += n
+		}
+		return sent+s.writes.Waiting() == len(calls)
+	}, 30*time.Second, time.Millisecond, "every call in a round trip or waiting")
 	release()
 	done.Wait()
 	return sizes()

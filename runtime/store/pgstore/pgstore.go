@@ -54,9 +54,12 @@
 // # Group commit
 //
 // Creates and Updates, of any sessions, are committed in groups, the
-// way the server commits transactions: while one round trip of them is
-// in flight, the ones that arrive meanwhile wait, and go together in the
-// next, up to [DefaultMaxGroup] (see [WithMaxGroup]). A group is one
+// way the server commits transactions. Up to four round trips of them
+// are in flight at once, each on a connection of its own (so up to four
+// server processes work at once); a change that finds one of the four
+// free goes at once, and while all four are in flight the changes that
+// arrive wait, and go together in the next, up to [DefaultMaxGroup] (see
+// [WithMaxGroup]). A group is one
 // [github.com/jackc/pgx/v5.Batch] holding every change's statements (a Create's one, an
 // Update's row lock and statement), which the server runs as one
 // implicit transaction: one round trip, one commit, one flush of the
@@ -77,10 +80,10 @@
 // serialization failure): each change is then sent again alone, so only
 // the one that really fails reports it. When the connection fails, it
 // is unknown whether the group committed, and each of its changes
-// reports the failure. One group is in flight at a time: a change that
-// waits for a row lock (its session being written by another process)
-// holds up its group and the ones behind it, until the lock is released
-// or every caller of the group has given up.
+// reports the failure. A change that waits for a row lock (its session
+// being written by another process) holds up its group until the lock
+// is released or every caller of the group has given up; the changes
+// behind it have the other three lanes.
 //
 // Loads, Version and Owned are reads, with no commit to share: the pool
 // serves them side by side. Delete and Move stay one round trip each:

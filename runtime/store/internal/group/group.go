@@ -28,15 +28,17 @@ type Send[T any] func(ctx context.Context, items []T) []error
 var errResults = errors.New("group: the engine's send returned the wrong number of results")
 
 // Committer runs items through a send function in groups of at most its
-// maximum. The zero value is not usable: make one with [New]. It is safe
-// for concurrent use.
+// size, with at most its number of lanes of groups in flight at once.
+// The zero value is not usable: make one with [New] or [NewLanes]. It is
+// safe for concurrent use.
 type Committer[T any] struct {
-	send Send[T]
-	max  int
+	send  Send[T]
+	max   int
+	lanes int
 
-	mu    sync.Mutex
-	queue []*call[T] // waiting, oldest first
-	busy  bool       // a goroutine leads: a group is being sent
+	mu       sync.Mutex
+	queue    []*call[T] // waiting, oldest first
+	inFlight int        // groups being sent, at most lanes
 
 	groups, items atomic.Uint64
 }
@@ -47,15 +49,32 @@ type call[T any] struct {
 	item T
 	err  error
 	// wake is closed once, when the call is done or when it must lead
-	// the next group (lead is then true).
+	// the next group (lead is then true, and the call has left the
+	// queue).
 	wake chan struct{}
 	lead bool
 }
 
 // New returns a committer sending groups of at most size items (size < 1
-// counts as 1) through send.
+// counts as 1) through send, one group at a time: while a group is in
+// flight, every item that arrives waits for the next.
 func New[T any](size int, send Send[T]) *Committer[T] {
-	return &Committer[T]{send: send, max: max(size, 1)}
+	return NewLanes(size, 1, send)
+}
+
+// NewLanes returns a committer sending groups of at most size items
+// through send, with up to lanes groups in flight at once (lanes < 1
+// counts as 1). An item that finds a lane free goes at once, in a group
+// of its own; only when every lane is busy do items wait, and the next
+// lane to finish takes them all (up to size) in one group. So at low load
+// changes go concurrently as without grouping, and under load up to lanes
+// round trips (connections, server cores) work at once, each for a group.
+// Two groups in flight at once hold items of different callers, so their
+// order is that of concurrent calls: undefined. Engines whose groups lock
+// rows take them in a fixed (key) order, so that two groups in flight at
+// once cannot deadlock each other.
+func NewLanes[T any](size, lanes int, send Send[T]) *Committer[T] {
+	return &Committer[T]{send: send, max: max(size, 1), lanes: max(lanes, 1)}
 }
 
 // Do sends item, in a group with the items of concurrent callers, and
@@ -68,13 +87,14 @@ func (c *Committer[T]) Do(ctx context.Context, item T) error {
 	}
 	k := &call[T]{ctx: ctx, item: item, wake: make(chan struct{})}
 	c.mu.Lock()
-	c.queue = append(c.queue, k)
-	if !c.busy {
-		c.busy, k.lead = true, true
+	if c.inFlight < c.lanes {
+		c.inFlight++
+		k.lead = true
 		c.mu.Unlock()
 		c.lead(k)
 		return k.err
 	}
+	c.queue = append(c.queue, k)
 	c.mu.Unlock()
 	select {
 	case <-k.wake:
@@ -97,7 +117,7 @@ func (c *Committer[T]) Do(ctx context.Context, item T) error {
 }
 
 // Waiting returns the number of items waiting for a group (not those of
-// the group in flight): for tests that line items up behind a held one.
+// the groups in flight): for tests that line items up behind a held one.
 func (c *Committer[T]) Waiting() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -110,13 +130,19 @@ func (c *Committer[T]) Stats() (groups, items uint64) {
 	return c.groups.Load(), c.items.Load()
 }
 
-// lead sends one group, the oldest waiting items (self among them, at
-// the head), then hands the lead to the oldest item left, if any.
+// lead sends one group in a lane of its own: self and the oldest waiting
+// items, up to the size; then it hands the lane to the oldest item left,
+// if any.
 func (c *Committer[T]) lead(self *call[T]) {
 	c.mu.Lock()
-	n := min(len(c.queue), c.max)
-	batch := make([]*call[T], 0, n)
-	for _, k := range c.queue[:n] {
+	n := min(len(c.queue), c.max-1)
+	taken := append([]*call[T]{self}, c.queue[:n]...)
+	c.queue = append(c.queue[:0], c.queue[n:]...)
+	c.mu.Unlock()
+
+	defer c.handOff()
+	batch := taken[:0:0]
+	for _, k := range taken {
 		if err := k.ctx.Err(); err != nil {
 			k.err = err // gave up before its group went: nothing sent
 			if k != self {
@@ -126,10 +152,6 @@ func (c *Committer[T]) lead(self *call[T]) {
 		}
 		batch = append(batch, k)
 	}
-	c.queue = append(c.queue[:0], c.queue[n:]...)
-	c.mu.Unlock()
-
-	defer c.handOff()
 	if len(batch) == 0 {
 		return
 	}
@@ -165,15 +187,17 @@ func (c *Committer[T]) lead(self *call[T]) {
 	done = true
 }
 
-// handOff passes the lead to the oldest waiting item, or ends it.
+// handOff passes the lane to the oldest waiting item, taking it off the
+// queue, or frees the lane.
 func (c *Committer[T]) handOff() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.queue) == 0 {
-		c.busy = false
+		c.inFlight--
 		return
 	}
 	next := c.queue[0]
+	c.queue = c.queue[1:]
 	next.lead = true
 	close(next.wake)
 }

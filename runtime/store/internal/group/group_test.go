@@ -253,3 +253,69 @@ func TestManyCallersEachGetTheirOwnResult(t *testing.T) {
 	assert.Less(t, groups, uint64(2000), "some items shared a round trip")
 	assert.Equal(t, int32(1), most.Load(), "one group in flight at a time")
 }
+
+func TestLanesSendGroupsAtOnce(t *testing.T) {
+	g := newGate(true)
+	c := NewLanes(64, 2, g.send)
+	first := make(chan error, 2)
+	go func() { first <- c.Do(context.Background(), 0) }()
+	go func() { first <- c.Do(context.Background(), 2) }()
+	require.Equal(t, 1, <-g.entered, "a free lane: the item goes at once, alone")
+	require.Equal(t, 1, <-g.entered, "the second lane too, while the first is in flight")
+
+	// Both lanes busy: the next items wait, and the first lane to finish
+	// takes them all.
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Go(func() { assert.NoError(t, c.Do(context.Background(), 10+2*i)) })
+	}
+	waitQueued(t, c, 5)
+	g.release <- struct{}{}
+	require.NoError(t, <-first)
+	require.Equal(t, 5, <-g.entered)
+	g.release <- struct{}{}
+	g.release <- struct{}{}
+	require.NoError(t, <-first)
+	wg.Wait()
+	assert.ElementsMatch(t, []int{1, 1, 5}, g.sizes())
+	g.release <- struct{}{} // for the next group, ahead of it
+	assert.NoError(t, c.Do(context.Background(), 4), "both lanes free again")
+}
+
+func TestLanesManyCallers(t *testing.T) {
+	var inFlight, most atomic.Int32
+	c := NewLanes(8, 3, func(ctx context.Context, items []int) []error {
+		n := inFlight.Add(1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		defer inFlight.Add(-1)
+		time.Sleep(50 * time.Microsecond) // a round trip
+		errs := make([]error, len(items))
+		for i, it := range items {
+			if it%5 == 0 {
+				errs[i] = errors.New(fmt.Sprint(it))
+			}
+		}
+		return errs
+	})
+	var wg sync.WaitGroup
+	for i := range 1000 {
+		wg.Go(func() {
+			err := c.Do(context.Background(), i)
+			if i%5 == 0 {
+				assert.EqualError(t, err, fmt.Sprint(i))
+			} else {
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	_, items := c.Stats()
+	assert.Equal(t, uint64(1000), items)
+	assert.LessOrEqual(t, most.Load(), int32(3), "never more groups in flight than lanes")
+	assert.Zero(t, c.Waiting())
+}
