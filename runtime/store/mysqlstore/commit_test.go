@@ -453,29 +453,60 @@ func TestGroupFallsBackOnDeadlock(t *testing.T) {
 // TestGroupWithdrawsGivenUp: a change whose caller gives up while it
 // waits for a group is not sent.
 func TestGroupWithdrawsGivenUp(t *testing.T) {
+	// Not through runHeld: it would take the given-up change, queued for
+	// a moment, for one still waiting, and start the next op too early.
 	s := groupStore(t)
-	ctx := context.Background()
-	key := storetest.NewKey(t)
+	ctx, stop := context.WithTimeout(context.Background(), time.Minute)
+	defer stop()
+	key, warm := storetest.NewKey(t), storetest.NewKey(t)
 	require.NoError(t, s.Create(ctx, key, enginetest.LiveRecord("a", "1")))
+	require.NoError(t, s.Create(ctx, warm, enginetest.LiveRecord("a", "1")))
+
+	var mu sync.Mutex
+	var sizes []int
+	started, release := make(chan struct{}), make(chan struct{})
+	s.beforeSend = func(n int) {
+		mu.Lock()
+		sizes = append(sizes, n)
+		first := len(sizes) == 1
+		mu.Unlock()
+		if first {
+			close(started)
+			<-release
+		}
+	}
+	held := make(chan error, 1)
+	go func() {
+		_, err := s.Update(ctx, warm, set("a", "2"))
+		held <- err
+	}()
+	wait(t, started, "the held group")
+
+	given, cancel := context.WithCancel(ctx)
+	gone := make(chan error, 1)
+	go func() {
+		_, err := s.Update(given, key, set("gone", "1"))
+		gone <- err
+	}()
+	waitQueued(t, s, 1, "the given-up change to queue")
+	cancel()
+	assert.ErrorIs(t, <-gone, context.Canceled)
+	assert.Zero(t, s.committer.Waiting(), "the given-up change is withdrawn")
+
 	var v uint64
-	errs, sizes := runHeld(t, s,
-		func(ctx context.Context) error {
-			given, cancel := context.WithCancel(ctx)
-			before := s.committer.Waiting()
-			done := make(chan error, 1)
-			go func() {
-				_, err := s.Update(given, key, set("gone", "1"))
-				done <- err
-			}()
-			waitQueued(t, s, before+1, "the given-up change to queue")
-			cancel()
-			return <-done // withdrawn: runHeld starts the next op
-		},
-		updateOp(s, key, set("b", "1"), &v),
-	)
+	next := make(chan error, 1)
+	go func() {
+		var err error
+		v, err = s.Update(ctx, key, set("b", "1"))
+		next <- err
+	}()
+	waitQueued(t, s, 1, "the next change to queue")
+	close(release)
+	require.NoError(t, <-held)
+	require.NoError(t, <-next)
+	mu.Lock()
 	assert.Equal(t, []int{1, 1}, sizes, "the held group, then the one change left")
-	assert.ErrorIs(t, errs[0], context.Canceled)
-	require.NoError(t, errs[1])
+	mu.Unlock()
 	assert.Equal(t, uint64(2), v)
 	requireFields(t, s, key, 2, "a", "1", "b", "1")
 }
