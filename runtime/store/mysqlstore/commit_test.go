@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -50,40 +51,69 @@ func inOneGroup(t *testing.T, s *Store, ops ...func(ctx context.Context) error) 
 	return errs
 }
 
-// runHeld holds the committer of s with a lone Update of a session of
-// its own, starts the ops one after another, each once the one before
-// waits in the committer's queue or has returned (so they arrive in the
-// order given), then lets the held group go, so the ops form the next
-// group. It returns their results, in order, and the
-// sizes of the groups sent meanwhile.
+// held is a committer held by a lone Update of a session of its own:
+// its send waits until release, so every change made meanwhile waits in
+// the queue.
+type held struct {
+	mu      sync.Mutex
+	sizes   []int // of the groups sent, the held one first
+	release chan struct{}
+	done    chan error // the held Update's result
+}
+
+// hold holds the committer of s (see [held]) until h.let, and counts the
+// sizes of the groups sent. s must not be sending anything.
+func hold(t *testing.T, ctx context.Context, s *Store) *held {
+	t.Helper()
+	warm := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, warm, enginetest.LiveRecord("a", "1")))
+	h := &held{release: make(chan struct{}), done: make(chan error, 1)}
+	started := make(chan struct{})
+	s.beforeSend = func(n int) {
+		h.mu.Lock()
+		h.sizes = append(h.sizes, n)
+		first := len(h.sizes) == 1
+		h.mu.Unlock()
+		if first {
+			close(started)
+			<-h.release
+		}
+	}
+	go func() {
+		_, err := s.Update(ctx, warm, set("a", "2"))
+		h.done <- err
+	}()
+	wait(t, started, "the held group")
+	return h
+}
+
+// let lets the held group go and returns its Update's result.
+func (h *held) let() error {
+	close(h.release)
+	return <-h.done
+}
+
+// groupSizes returns the sizes of the groups sent so far.
+func (h *held) groupSizes() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.sizes)
+}
+
+// runHeld holds the committer of s (see [hold]), starts the ops one
+// after another, each once the one before waits in the committer's queue
+// or has returned (so they arrive in the order given), then lets the held
+// group go, so the ops form the next group. It returns their results, in
+// order, and the sizes of the groups sent meanwhile. An op that queues a
+// change and returns before the release (a caller giving up) does not
+// fit: it could pass for one still waiting.
 func runHeld(t *testing.T, s *Store, ops ...func(ctx context.Context) error) ([]error, []int) {
 	t.Helper()
 	require.LessOrEqual(t, len(ops), DefaultMaxGroup)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	warm := storetest.NewKey(t)
-	require.NoError(t, s.Create(ctx, warm, enginetest.LiveRecord("a", "1")))
-
-	var mu sync.Mutex
-	var sizes []int
-	started, release := make(chan struct{}), make(chan struct{})
-	s.beforeSend = func(n int) {
-		mu.Lock()
-		sizes = append(sizes, n)
-		first := len(sizes) == 1
-		mu.Unlock()
-		if first {
-			close(started)
-			<-release
-		}
-	}
+	h := hold(t, ctx, s)
 	defer func() { s.beforeSend = nil }()
-	held := make(chan error, 1)
-	go func() {
-		_, err := s.Update(ctx, warm, store.Change{Set: map[string][]byte{"a": []byte("2")}})
-		held <- err
-	}()
-	wait(t, started, "the held group")
 
 	errs := make([]error, len(ops))
 	var wg sync.WaitGroup
@@ -108,12 +138,9 @@ func runHeld(t *testing.T, s *Store, ops ...func(ctx context.Context) error) ([]
 			queued++
 		}
 	}
-	close(release)
+	require.NoError(t, h.let())
 	wg.Wait()
-	require.NoError(t, <-held)
-	mu.Lock()
-	defer mu.Unlock()
-	return errs, sizes
+	return errs, h.groupSizes()
 }
 
 // groupStore returns a store on a fresh table, grouping on, cleanup off.
@@ -453,34 +480,14 @@ func TestGroupFallsBackOnDeadlock(t *testing.T) {
 // TestGroupWithdrawsGivenUp: a change whose caller gives up while it
 // waits for a group is not sent.
 func TestGroupWithdrawsGivenUp(t *testing.T) {
-	// Not through runHeld: it would take the given-up change, queued for
+	// Not through runHeld: it could take the given-up change, queued for
 	// a moment, for one still waiting, and start the next op too early.
 	s := groupStore(t)
 	ctx, stop := context.WithTimeout(context.Background(), time.Minute)
 	defer stop()
-	key, warm := storetest.NewKey(t), storetest.NewKey(t)
+	key := storetest.NewKey(t)
 	require.NoError(t, s.Create(ctx, key, enginetest.LiveRecord("a", "1")))
-	require.NoError(t, s.Create(ctx, warm, enginetest.LiveRecord("a", "1")))
-
-	var mu sync.Mutex
-	var sizes []int
-	started, release := make(chan struct{}), make(chan struct{})
-	s.beforeSend = func(n int) {
-		mu.Lock()
-		sizes = append(sizes, n)
-		first := len(sizes) == 1
-		mu.Unlock()
-		if first {
-			close(started)
-			<-release
-		}
-	}
-	held := make(chan error, 1)
-	go func() {
-		_, err := s.Update(ctx, warm, set("a", "2"))
-		held <- err
-	}()
-	wait(t, started, "the held group")
+	h := hold(t, ctx, s)
 
 	given, cancel := context.WithCancel(ctx)
 	gone := make(chan error, 1)
@@ -501,12 +508,9 @@ func TestGroupWithdrawsGivenUp(t *testing.T) {
 		next <- err
 	}()
 	waitQueued(t, s, 1, "the next change to queue")
-	close(release)
-	require.NoError(t, <-held)
+	require.NoError(t, h.let())
 	require.NoError(t, <-next)
-	mu.Lock()
-	assert.Equal(t, []int{1, 1}, sizes, "the held group, then the one change left")
-	mu.Unlock()
+	assert.Equal(t, []int{1, 1}, h.groupSizes(), "the held group, then the one change left")
 	assert.Equal(t, uint64(2), v)
 	requireFields(t, s, key, 2, "a", "1", "b", "1")
 }
