@@ -30,19 +30,22 @@ type change struct {
 	kind kind
 	key  string
 
-	// An Update: its prepared statement and arguments (the "now" one at
+	// An Update: its sealed statement (prepared) and shape, the
+	// arguments of that one and of the full-check one (the "now" one at
 	// nowAt filled in on each run), whether it has conditions, and the
 	// Change, for explaining a refusal.
-	stmt        *sql.Stmt
-	args        []any
-	nowAt       int
-	conditional bool
-	change      store.Change
+	stmt           *sql.Stmt
+	shape          [3]int
+	args, fullArgs []any
+	nowAt          int
+	conditional    bool
+	change         store.Change
 
 	// A Create: the new row's columns.
 	created, expires int64
 	owner            any
 	data             string
+	size             int64 // store.Size of the fields
 
 	// version is the session's version after a successful Update.
 	version uint64
@@ -183,20 +186,13 @@ func (g *groupTx) stmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
 
 // loadIn reads the live session under key: alone as [Store.load] does,
 // or in tx with a locking read, which sees the latest row (the group's
-// own changes included) rather than the transaction's snapshot.
-func (s *Store) loadIn(ctx context.Context, tx *groupTx, key string) (store.Record, error) {
+// own changes included) rather than the transaction's snapshot. It
+// reports whether the row was sealed.
+func (s *Store) loadIn(ctx context.Context, tx *groupTx, key string) (store.Record, bool, error) {
 	if tx == nil {
-		return s.load(ctx, key)
+		return s.read(ctx, s.st.load, func() *sql.Stmt { return s.st.loadFull }, key)
 	}
-	var r row
-	err := tx.stmt(ctx, s.st.moveLoad).QueryRowContext(ctx, key, s.now().UnixMicro()).Scan(r.scanArgs()...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Record{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Record{}, err
-	}
-	return r.record(key)
+	return s.read(ctx, tx.stmt(ctx, s.st.moveLoad), func() *sql.Stmt { return tx.stmt(ctx, s.st.moveLoadFull) }, key)
 }
 
 // groupCounts returns the groups the committer sent and the changes they

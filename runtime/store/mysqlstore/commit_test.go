@@ -558,7 +558,7 @@ func TestMaxGroup(t *testing.T) {
 	cfg.DialFunc = counter.Dial()
 	one := newDB(t, cfg)
 	one.SetMaxOpenConns(1)
-	enginetest.RoundTrips(t, newTestStore(t, one, tableOpt(t), WithCreateSchema(true), WithCleanupInterval(0), WithMaxGroup(1)), &counter, 48<<10, 512)
+	enginetest.RoundTrips(t, newTestStore(t, one, tableOpt(t), WithCreateSchema(true), WithCleanupInterval(0), WithMaxGroup(1)), &counter, 48<<10, 512, missingUpdateTrips)
 }
 
 // TestConformanceUngrouped runs the suite with grouping off.

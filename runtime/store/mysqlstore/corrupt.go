@@ -13,7 +13,8 @@ import (
 // created time of 0. (The schema makes NULL times and invalid JSON
 // impossible; an expires of 0 is long past, so such a row is simply not
 // found.) The reads and Update find the same rows corrupt, because
-// [sizeSQL] is the same test in SQL: Load, Version and Move report
+// [sizeSQL] is the same test in SQL (for rows the store did not seal;
+// see [sealedSQL]): Load, Version and Move report
 // [store.ErrCorrupt], an Update never matches the row (and reports
 // ErrCorrupt after its follow-up read when the change had conditions,
 // ErrNotFound otherwise), Owned leaves the row out, and Delete and the
@@ -23,7 +24,9 @@ import (
 type row struct {
 	created, expires, version int64
 	owner, data               []byte
-	valid                     bool // the server's verdict: sizeSQL IS NOT NULL
+	// valid is the server's verdict: the row is sealed, or (from a
+	// full read) sizeSQL is not NULL.
+	valid bool
 }
 
 // scanArgs returns the destinations of the load query's columns.

@@ -42,18 +42,22 @@ func ExampleSchema() {
 	// 	version     BIGINT         NOT NULL,
 	// 	owner       VARBINARY(255) NULL,
 	// 	data        JSON           NOT NULL,
+	// 	size        BIGINT         NULL,
+	// 	seal        BIGINT         NULL,
 	// 	PRIMARY KEY (session_key),
 	// 	KEY expires_idx (expires),
 	// 	KEY owner_idx (owner)
 	// ) ENGINE=InnoDB
 }
 
-// The DDL that upgrades a table made by the previous release, for a
-// migration.
+// The DDL that upgrades a table made by an earlier release, for a
+// migration on MariaDB.
 func ExampleUpgrade() {
 	fmt.Println(mysqlstore.Upgrade())
 	// Output:
 	// ALTER TABLE `sessiongen_sessions`
-	// 	ADD COLUMN owner VARBINARY(255) NULL,
-	// 	ADD KEY owner_idx (owner)
+	// 	ADD COLUMN IF NOT EXISTS owner VARBINARY(255) NULL,
+	// 	ADD KEY IF NOT EXISTS owner_idx (owner),
+	// 	ADD COLUMN IF NOT EXISTS size BIGINT NULL,
+	// 	ADD COLUMN IF NOT EXISTS seal BIGINT NULL
 }

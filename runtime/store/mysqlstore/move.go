@@ -77,15 +77,7 @@ func (s *Store) moveOnce(ctx context.Context, from, to string, c store.Change) (
 	defer tx.Rollback() // after Commit: sql.ErrTxDone, ignored
 
 	now := s.now().UnixMicro()
-	var r row
-	err = tx.StmtContext(ctx, s.st.moveLoad).QueryRowContext(ctx, from, now).Scan(r.scanArgs()...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Record{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Record{}, err
-	}
-	old, err := r.record(from)
+	old, _, err := s.read(ctx, tx.StmtContext(ctx, s.st.moveLoad), func() *sql.Stmt { return tx.StmtContext(ctx, s.st.moveLoadFull) }, from)
 	if err != nil {
 		return store.Record{}, err
 	}
@@ -108,8 +100,7 @@ func (s *Store) moveOnce(ctx context.Context, from, to string, c store.Change) (
 	owner := ownerArg(rec.Owner)
 	expires := rec.Expires.UnixMicro()
 	res, err := tx.StmtContext(ctx, s.st.create).ExecContext(ctx,
-		to, r.created, expires, owner, data,
-		now, r.created, now, data, now, owner, now, now, expires)
+		createArgs(to, old.Created.UnixMicro(), expires, owner, data, int64(store.Size(rec.Fields)), now)...)
 	if err != nil {
 		return store.Record{}, err
 	}

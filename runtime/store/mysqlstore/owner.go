@@ -42,17 +42,21 @@ func (s *Store) Version(ctx context.Context, key string) (uint64, error) {
 		return 0, fmt.Errorf("mysqlstore: version: %w", err)
 	}
 	var (
-		v     int64
-		valid bool
+		v, created int64
+		valid      bool // sealed, or from versionFull: parseable
 	)
-	err := s.st.version.QueryRowContext(ctx, key, s.now().UnixMicro()).Scan(&v, &valid)
+	now := s.now().UnixMicro()
+	err := s.st.version.QueryRowContext(ctx, key, now).Scan(&v, &created, &valid)
+	if err == nil && !valid { // not sealed: the full check decides
+		err = s.st.versionFull.QueryRowContext(ctx, key, now).Scan(&v, &created, &valid)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("mysqlstore: version: %w", store.ErrNotFound)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("mysqlstore: version: %w", err)
 	}
-	if !valid {
+	if !valid || v < 1 || created == 0 {
 		return 0, fmt.Errorf("mysqlstore: version: %w", corruptError(key, errors.New("the server cannot parse the record")))
 	}
 	return uint64(v), nil

@@ -145,8 +145,9 @@ func TestIndexFollowsRows(t *testing.T) {
 	})
 }
 
-// v1Schema is the DDL of the release before owners, to show that Upgrade
-// brings such a table up to date.
+// v1Schema is the DDL of the release before owners, and v2Schema that of
+// the release before sealed rows, to show that Upgrade brings such
+// tables up to date.
 func v1Schema(table string) string {
 	return `CREATE TABLE ` + quoteTable(table) + ` (
 	session_key VARBINARY(255) NOT NULL,
@@ -159,36 +160,57 @@ func v1Schema(table string) string {
 ) ENGINE=InnoDB`
 }
 
-// TestUpgrade: a table of the previous release, holding a session at
+// v2Schema: see [v1Schema].
+func v2Schema(table string) string {
+	return `CREATE TABLE ` + quoteTable(table) + ` (
+	session_key VARBINARY(255) NOT NULL,
+	created     BIGINT         NOT NULL,
+	expires     BIGINT         NOT NULL,
+	version     BIGINT         NOT NULL,
+	owner       VARBINARY(255) NULL,
+	data        JSON           NOT NULL,
+	PRIMARY KEY (session_key),
+	KEY expires_idx (expires),
+	KEY owner_idx (owner)
+) ENGINE=InnoDB`
+}
+
+// TestUpgrade: a table of an earlier release, holding a session at
 // version 3, is refused by New with a hint, and works once upgraded by
 // the DDL from Upgrade or by WithCreateSchema. The old session keeps its
-// fields and version, has no owner, and joins the owner index when it
-// gets an owner.
+// fields and version, has no owner, joins the owner index when it gets
+// an owner, and is sealed by that Update.
 func TestUpgrade(t *testing.T) {
-	for _, how := range []string{"Upgrade", "WithCreateSchema"} {
-		t.Run(how, func(t *testing.T) {
-			db := testDB(t)
-			ctx := context.Background()
-			table, opt := testTable(t)
-			_, err := db.ExecContext(ctx, v1Schema(table))
-			require.NoError(t, err)
-			key := storetest.NewKey(t)
-			_, err = db.ExecContext(ctx, "INSERT INTO "+quoteTable(table)+" VALUES (?, ?, ?, 3, ?)",
-				key, time.Now().UnixMicro(), time.Now().Add(time.Hour).UnixMicro(), encodeFields(map[string][]byte{"a": []byte("1")}))
-			require.NoError(t, err)
+	for _, layout := range []struct {
+		name string
+		ddl  func(string) string
+	}{{"v1", v1Schema}, {"v2", v2Schema}} {
+		for _, how := range []string{"Upgrade", "WithCreateSchema"} {
+			t.Run(layout.name+"/"+how, func(t *testing.T) {
+				db := testDB(t)
+				ctx := context.Background()
+				table, opt := testTable(t)
+				_, err := db.ExecContext(ctx, layout.ddl(table))
+				require.NoError(t, err)
+				key := storetest.NewKey(t)
+				_, err = db.ExecContext(ctx, "INSERT INTO "+quoteTable(table)+" (session_key, created, expires, version, data) VALUES (?, ?, ?, 3, ?)",
+					key, time.Now().UnixMicro(), time.Now().Add(time.Hour).UnixMicro(), encodeFields(map[string][]byte{"a": []byte("1")}))
+				require.NoError(t, err)
 
-			_, err = New(ctx, db, opt)
-			require.ErrorContains(t, err, "mysqlstore.Upgrade", "New on an old table")
+				_, err = New(ctx, db, opt)
+				require.ErrorContains(t, err, "mysqlstore.Upgrade", "New on an old table")
 
-			if how == "Upgrade" {
-				_, err = db.ExecContext(ctx, Upgrade(opt))
-				require.NoError(t, err, "migration")
-			} else {
-				newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(0))
-				// A second process starting later finds the column there.
-			}
-			s := newTestStore(t, db, opt, WithCreateSchema(how != "Upgrade"), WithCleanupInterval(0))
-			enginetest.SQLUpgraded(t, s, key, 3)
-		})
+				if how == "Upgrade" {
+					_, err = db.ExecContext(ctx, Upgrade(opt))
+					require.NoError(t, err, "migration")
+				} else {
+					newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(0))
+					// A second process starting later finds the columns there.
+				}
+				s := newTestStore(t, db, opt, WithCreateSchema(how != "Upgrade"), WithCleanupInterval(0))
+				enginetest.SQLUpgraded(t, s, key, 3)
+				requireSealed(t, s, db, table, key, "the upgraded session after an Update")
+			})
+		}
 	}
 }

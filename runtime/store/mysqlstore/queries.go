@@ -18,13 +18,13 @@ const cleanupBatch = 1000
 
 // queries holds the store's SQL, rendered once for its table name.
 type queries struct {
-	load     string
-	moveLoad string
-	create   string
-	delete   string
-	cleanup  string
-	version  string
-	owned    string
+	load, loadFull         string
+	moveLoad, moveLoadFull string
+	create                 string
+	delete                 string
+	cleanup                string
+	version, versionFull   string
+	owned                  string
 }
 
 // newQueries renders every fixed statement for the (unquoted) table name.
@@ -33,20 +33,29 @@ type queries struct {
 // epoch), never the server's NOW(): expiry is decided by the same clock as
 // the session manager's.
 //
-// The reads return, besides the columns, whether the server finds the row
-// parseable ([sizeSQL] is not NULL), so a record Update would refuse as
-// corrupt is reported as corrupt by every read too.
+// The reads return, besides the columns, what the server says of the
+// row: load, moveLoad and version whether it is sealed ([sealedSQL]; the
+// store's own checks of the columns then suffice), their full variants,
+// which run only for a row that is not, whether the full check finds it
+// parseable ([sizeSQL] not NULL). So a record Update would refuse as
+// corrupt is reported as corrupt by every read too. (The full check is
+// a statement of its own because a statement holding it pays for it
+// whether it runs or not.)
 func newQueries(table string) queries {
 	t := quoteTable(table)
-	load := `SELECT created, expires, version, owner, data, ` + sizeSQL + ` IS NOT NULL FROM ` + t + ` WHERE session_key = ? AND expires > ?`
+	where := ` FROM ` + t + ` WHERE session_key = ? AND expires > ?`
+	load := `SELECT created, expires, version, owner, data, COALESCE(` + sealedSQL + `, FALSE)` + where
+	loadFull := `SELECT created, expires, version, owner, data, ` + sizeSQL + ` IS NOT NULL` + where
 	return queries{
 		//   key, now
-		load: load,
+		load:     load,
+		loadFull: loadFull,
 
 		// Move's read of the session it moves: the row stays locked until
 		// the transaction ends, so no Update or Delete slips in between.
 		//   key, now
-		moveLoad: load + ` FOR UPDATE`,
+		moveLoad:     load + ` FOR UPDATE`,
+		moveLoadFull: loadFull + ` FOR UPDATE`,
 
 		// Insert, or take over an expired row. The assignments run left to
 		// right and later ones see earlier results, so expires, which every
@@ -58,13 +67,17 @@ func newQueries(table string) queries {
 		// version restarts at 1 rather than going up). The new values
 		// are passed again rather than read with VALUES(), which MySQL
 		// 8.0.20 deprecated and MariaDB spells differently. A taken-over
-		// session starts again at version 1, as a new one does.
-		//   key, created, expires, owner, data,
-		//   now, created, now, data, now, owner, now, now, expires
-		create: `INSERT INTO ` + t + ` (session_key, created, expires, version, owner, data) VALUES (?, ?, ?, 1, ?, ?)
+		// session starts again at version 1, as a new one does. The seal
+		// is computed from the columns as stored (see [sealSQL]), after
+		// size and data are assigned.
+		//   key, created, expires, owner, data, size,
+		//   now, created, now, data, now, size, now, now, owner, now, now, expires
+		create: `INSERT INTO ` + t + ` (session_key, created, expires, version, owner, data, size, seal) VALUES (?, ?, ?, 1, ?, ?, ?, ` + sealSQL + `)
 ON DUPLICATE KEY UPDATE
 	created = IF(expires <= ?, ?, created),
 	data = IF(expires <= ?, ?, data),
+	size = IF(expires <= ?, ?, size),
+	seal = IF(expires <= ?, ` + sealSQL + `, seal),
 	owner = IF(expires <= ?, ?, owner),
 	version = IF(expires <= ?, 1, version + 0 * LAST_INSERT_ID(` + strconv.Itoa(liveMarker) + `)),
 	expires = IF(expires <= ?, ?, expires)`,
@@ -78,13 +91,14 @@ ON DUPLICATE KEY UPDATE
 		cleanup: `DELETE FROM ` + t + ` WHERE expires <= ? ORDER BY expires LIMIT ` + strconv.Itoa(cleanupBatch),
 
 		//   key, now
-		version: `SELECT version, ` + sizeSQL + ` IS NOT NULL FROM ` + t + ` WHERE session_key = ? AND expires > ?`,
+		version:     `SELECT version, created, COALESCE(` + sealedSQL + `, FALSE)` + where,
+		versionFull: `SELECT version, created, ` + sizeSQL + ` IS NOT NULL` + where,
 
 		// Served by owner_idx. Expired rows are skipped here and deleted by
 		// the cleanup, their index entries with them; corrupt ones are
 		// left out.
 		//   owner, now
-		owned: `SELECT session_key, created, expires, version FROM ` + t + ` WHERE owner = ? AND expires > ? AND ` + sizeSQL + ` IS NOT NULL`,
+		owned: `SELECT session_key, created, expires, version FROM ` + t + ` WHERE owner = ? AND expires > ? AND ` + validSQL,
 	}
 }
 
@@ -183,8 +197,56 @@ var fitsSQL = "IF(" + rowOK + ", (SELECT IF(" + documentSize + " >= " + corruptM
 	documentSize + " - COALESCE(SUM(CASE WHEN JSON_CONTAINS_PATH(?, 'one', " + memberPath + ") THEN " + memberSize + " END), 0)" +
 	" + ? <= GREATEST(?, " + documentSize + "))" + membersFrom + "), NULL)"
 
-// updateQuery renders the Update statement for sets fields written,
-// removes fields deleted and expects fields compared (see [updateShape]).
+// The seal. Walking the document with JSON_TABLE costs the server far
+// more than the rest of an Update (and a statement holding such a walk
+// pays for it whether the walk runs or not), so the store keeps the
+// session's size in the size column and, in the seal column, a checksum
+// of size and data, both written by every Create, Update and Move. A row
+// whose seal matches holds the document and size the store wrote: only
+// its version and created time need checking, and an Update adjusts the
+// size by the fields it touches, reading only those. A row whose seal
+// does not match (a row of an earlier release, which has none, or one
+// whose size or data was changed by anything but the store) gets the
+// full check of [sizeSQL] and [fitsSQL] instead, as every row did before,
+// and is sealed by its next Update if it passes. Damage that leaves the
+// seal matching would take a CRC-32 collision: about one damaged row in
+// four billion, or a writer who recomputes the seal on purpose (who
+// could as well write a valid session).
+var (
+	// sealSQL is the seal of a row's size and data columns, as stored
+	// (so on MySQL, which rewrites JSON, of the document as rewritten).
+	sealSQL = "CRC32(CONCAT(size, ':', data))"
+
+	// sealedSQL is true when the row's seal matches (NULL, so false,
+	// for a row without one).
+	sealedSQL = "seal = " + sealSQL
+
+	// validSQL is true when the row holds a record the store can parse:
+	// the reads' verdict, the one [sizeSQL] gives without the seal.
+	validSQL = "IF(" + sealedSQL + ", version > 0 AND created <> 0, " + sizeSQL + " IS NOT NULL)"
+)
+
+// touchedSQL renders the size of the fields of n slots, as stored in the
+// row: each slot is a key's length in bytes and its field's JSON path, or
+// NULL for a slot no field fills, and adds the key's length and the
+// decoded length of its value when the document holds the field, nothing
+// otherwise. Only for a row whose document is known to parse (sealed, or
+// one the full check passed): FROM_BASE64 then only sees base64.
+//
+//	(key length, path or NULL) * n
+func touchedSQL(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	slot := "COALESCE(? + LENGTH(FROM_BASE64(JSON_UNQUOTE(JSON_EXTRACT(data, ?)))), 0)"
+	return "(" + slot + strings.Repeat(" + "+slot, n-1) + ")"
+}
+
+// updateQuery renders an Update statement for sets fields written,
+// removes fields deleted and expects fields compared (see [updateShape]):
+// the sealed one, which matches only a sealed row, or, when full is
+// true, the one with the full check, which an Update runs when the
+// sealed one matched nothing.
 //
 // One conditional statement on one row: atomic, and only on a live
 // session. JSON_SET writes each set field at its path and JSON_REMOVE
@@ -205,21 +267,38 @@ var fitsSQL = "IF(" + rowOK + ", (SELECT IF(" + documentSize + " >= " + corruptM
 //     byte, with the expected one, or with NULL for "absent" (<=> is true
 //     for NULL against NULL, so an absent field matches only NULL, and a
 //     present one never does);
-//   - [fitsSQL] holds the size limit, and refuses a corrupt row whatever
-//     the change (a change without a limit passes an empty set of names
-//     and a limit no session reaches).
+//   - the size limit: in the sealed statement, from the size column less
+//     the fields the change touches ([touchedSQL]) plus those it sets; in
+//     the full one by [fitsSQL], which also refuses a corrupt row
+//     whatever the change (a change without a limit passes a limit no
+//     session reaches).
 //
 // The WHERE clause is evaluated on the row before the SET clause changes
-// it, so every condition sees the session as it was.
+// it, so every condition sees the session as it was. The SET clause's
+// assignments run left to right, each seeing the ones before: the size
+// first, from the old document (in the full statement, from the walk the
+// WHERE clause has just passed), then the document, then the seal of
+// both.
 //
+//	(key length, path or NULL) * touched, new fields' size,
 //	(path, value) * sets, path * removes, new expiry or NULL,
 //	owner or NULL, owner or NULL, key, now,
-//	(path, value or NULL) * expects, names, new size, limit
-func updateQuery(table string, sets, removes, expects int) string {
+//	(path, value or NULL) * expects,
+//	then, sealed: (key length, path or NULL) * touched, new fields' size, limit
+//	or full: names, new fields' size, limit
+//
+// where touched is sets + removes.
+func updateQuery(table string, shape [3]int, full bool) string {
+	sets, removes, expects := shape[0], shape[1], shape[2]
+	touched := touchedSQL(sets + removes)
+	size := "size"
+	if full {
+		size = sizeSQL
+	}
 	var b strings.Builder
 	b.WriteString("UPDATE ")
 	b.WriteString(quoteTable(table))
-	b.WriteString(" SET data = ")
+	b.WriteString(" SET size = " + size + " - " + touched + " + ?, data = ")
 	if removes > 0 {
 		b.WriteString("JSON_REMOVE(")
 	}
@@ -235,14 +314,25 @@ func updateQuery(table string, sets, removes, expects int) string {
 		b.WriteString(strings.Repeat(", ?", removes))
 		b.WriteString(")")
 	}
+	b.WriteString(", seal = " + sealSQL)
 	b.WriteString(", expires = COALESCE(?, expires), version = LAST_INSERT_ID(version + 1)" +
 		", owner = IF(? IS NULL, owner, NULLIF(?, '')) WHERE session_key = ? AND expires > ?")
 	for range expects {
 		b.WriteString(" AND CAST(JSON_UNQUOTE(JSON_EXTRACT(data, ?)) AS BINARY) <=> CAST(? AS BINARY)")
 	}
-	b.WriteString(" AND ")
-	b.WriteString(fitsSQL)
+	if full {
+		b.WriteString(" AND " + fitsSQL)
+	} else {
+		b.WriteString(" AND " + sealedSQL + " AND version > 0 AND created <> 0 AND size - " + touched + " + ? <= GREATEST(?, size)")
+	}
 	return b.String()
+}
+
+// updateArgCount returns the number of arguments of the Update statements
+// of shape (see [updateQuery]): the larger of the two.
+func updateArgCount(shape [3]int) int {
+	touched := shape[0] + shape[1]
+	return 2*touched + 1 + 2*shape[0] + shape[1] + 5 + 2*shape[2] + 2*touched + 2
 }
 
 // updateShape rounds the numbers of fields an Update sets, removes and

@@ -25,7 +25,10 @@ import (
 // owner is kept as its bytes (VARBINARY: compared byte for byte, no
 // collation folds case or trailing spaces; NULL for none), at most
 // [MaxOwnerLen] of them. The index on expires serves the cleanup and the
-// one on owner serves [Store.Owned]. Works on MariaDB (10.6 and later)
+// one on owner serves [Store.Owned]. The size column holds the session's
+// size as [store.Size] counts it and the seal column a CRC-32 of size and
+// data, both written with the data, so that a write checks a sealed row
+// without walking its document (see the package documentation). Works on MariaDB (10.6 and later)
 // and MySQL (8.0.14 and later): the store walks the JSON document with
 // JSON_TABLE.
 func Schema(opts ...Option) string {
@@ -33,13 +36,19 @@ func Schema(opts ...Option) string {
 }
 
 // Upgrade returns the DDL that brings a table made by an earlier release's
-// [Schema] (without the owner column) up to date, for a migration. Pass
-// the same [WithTable] option as to New. It adds the owner column (NULL,
-// no owner, for existing sessions) and its index; the version column
-// exists already. Run it once, before processes of this release start.
-// [WithCreateSchema] does the same by itself when the column is missing.
-// InnoDB builds the index online: reads and writes of sessions go on
-// while it runs.
+// [Schema] up to date, for a migration. Pass the same [WithTable] option
+// as to New. It adds what the table lacks: the owner column (NULL, no
+// owner, for existing sessions) and its index, and the size and seal
+// columns (NULL: existing sessions get the full check until their next
+// Update seals them); the version column exists already. Run it once,
+// before processes of this release start; processes of the earlier
+// release may go on meanwhile, as they leave the new columns alone (a row
+// they write no longer matches its seal, so it gets the full check).
+// [WithCreateSchema] does the same by itself for whatever is missing.
+// The DDL uses ADD COLUMN IF NOT EXISTS, which MariaDB has and MySQL
+// does not: on MySQL, leave out the clauses of the columns and key the
+// table has, or use WithCreateSchema. InnoDB builds the index online:
+// reads and writes of sessions go on while it runs.
 func Upgrade(opts ...Option) string {
 	return upgradeDDL(newConfig(opts).table)
 }
@@ -53,17 +62,36 @@ func schemaDDL(table string) string {
 	version     BIGINT         NOT NULL,
 	owner       VARBINARY(255) NULL,
 	data        JSON           NOT NULL,
+	size        BIGINT         NULL,
+	seal        BIGINT         NULL,
 	PRIMARY KEY (session_key),
 	KEY expires_idx (expires),
 	KEY owner_idx (owner)
 ) ENGINE=InnoDB`
 }
 
-// upgradeDDL renders the ALTER TABLE adding the owner column and index.
+// upgradeDDL renders the ALTER TABLE adding the owner column and index
+// and the size and seal columns, each only when missing.
 func upgradeDDL(table string) string {
 	return `ALTER TABLE ` + quoteTable(table) + `
-	ADD COLUMN owner VARBINARY(255) NULL,
-	ADD KEY owner_idx (owner)`
+	ADD COLUMN IF NOT EXISTS owner VARBINARY(255) NULL,
+	ADD KEY IF NOT EXISTS owner_idx (owner),
+	` + sealColumns
+}
+
+// sealColumns is the ALTER TABLE clause adding the size and seal columns.
+const sealColumns = `ADD COLUMN IF NOT EXISTS size BIGINT NULL,
+	ADD COLUMN IF NOT EXISTS seal BIGINT NULL`
+
+// ownerDDL and sealDDL render the ALTER TABLEs adding what each earlier
+// release lacks, for servers without IF NOT EXISTS in ALTER TABLE.
+func ownerDDL(table string) string {
+	return `ALTER TABLE ` + quoteTable(table) + ` ADD COLUMN owner VARBINARY(255) NULL, ADD KEY owner_idx (owner)`
+}
+
+// sealDDL: see [ownerDDL].
+func sealDDL(table string) string {
+	return `ALTER TABLE ` + quoteTable(table) + ` ADD COLUMN size BIGINT NULL, ADD COLUMN seal BIGINT NULL`
 }
 
 // quoteTable quotes a possibly database-qualified table name.
@@ -89,16 +117,30 @@ func checkTableName(name string) error {
 	return nil
 }
 
-// createSchema creates the table if it does not exist, and adds the owner
-// column to a table of an earlier release. Two processes upgrading at once
-// are fine: the one that comes second fails with a duplicate column or
-// key, which counts as done.
+// createSchema creates the table if it does not exist, and adds what a
+// table of an earlier release lacks: the owner column, then the size and
+// seal columns. Two processes upgrading at once are fine: the one that
+// comes second fails with a duplicate column or key, which counts as
+// done. (MySQL has no ADD COLUMN IF NOT EXISTS, so each column is looked
+// for first.)
 func createSchema(ctx context.Context, db *sql.DB, table string) error {
 	if _, err := db.ExecContext(ctx, schemaDDL(table)); err != nil {
 		return err
 	}
-	// MySQL has no ADD COLUMN IF NOT EXISTS: look first.
-	rows, err := db.QueryContext(ctx, `SELECT owner FROM `+quoteTable(table)+` WHERE 1 = 0`)
+	for _, step := range []struct{ column, ddl string }{
+		{"owner", ownerDDL(table)},
+		{"seal", sealDDL(table)},
+	} {
+		if err := addMissing(ctx, db, table, step.column, step.ddl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addMissing runs ddl when table has no column named column.
+func addMissing(ctx context.Context, db *sql.DB, table, column, ddl string) error {
+	rows, err := db.QueryContext(ctx, `SELECT `+column+` FROM `+quoteTable(table)+` WHERE 1 = 0`)
 	if err == nil {
 		return rows.Close()
 	}
@@ -106,7 +148,7 @@ func createSchema(ctx context.Context, db *sql.DB, table string) error {
 	if !errors.As(err, &myErr) || myErr.Number != 1054 { // ER_BAD_FIELD_ERROR
 		return err
 	}
-	_, err = db.ExecContext(ctx, upgradeDDL(table))
+	_, err = db.ExecContext(ctx, ddl)
 	if errors.As(err, &myErr) && (myErr.Number == 1060 || myErr.Number == 1061) {
 		// ER_DUP_FIELDNAME, ER_DUP_KEYNAME: another process was first.
 		return nil
@@ -118,7 +160,7 @@ func createSchema(ctx context.Context, db *sql.DB, table string) error {
 // uses, so a missing migration shows up in New rather than on the first
 // request.
 func checkSchema(ctx context.Context, db *sql.DB, table string) error {
-	rows, err := db.QueryContext(ctx, `SELECT session_key, created, expires, version, owner, data FROM `+quoteTable(table)+` WHERE 1 = 0`)
+	rows, err := db.QueryContext(ctx, `SELECT session_key, created, expires, version, owner, data, size, seal FROM `+quoteTable(table)+` WHERE 1 = 0`)
 	if err == nil {
 		err = rows.Close()
 	}

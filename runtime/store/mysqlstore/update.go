@@ -39,15 +39,15 @@ const updateAttempts = 3
 // alone.
 //
 // c's conditions (c.Expect, c.MaxSize) are part of the statement, so a
-// change that fails one writes nothing. When the statement matches no row
-// and c has conditions, one more query reads the session to say why:
-// [store.ErrNotFound], an error wrapping [store.ErrCorrupt], or
-// [store.Change.Check]'s [store.ErrConflict] or [store.ErrTooLarge]. When
-// that read finds the conditions holding (the session changed in
-// between), Update runs the statement again, at most [updateAttempts]
-// times in all, and then reports ErrConflict. Without conditions, no
-// matching row is reported as ErrNotFound at once, also for a row the
-// store cannot parse.
+// change that fails one writes nothing. When the statement matches no
+// row, one more query reads the session to say why: [store.ErrNotFound],
+// an error wrapping [store.ErrCorrupt], or [store.Change.Check]'s
+// [store.ErrConflict] or [store.ErrTooLarge]; for a row the store did not
+// seal (see the package documentation), the statement with the full
+// check runs then. When that read finds the conditions holding (the
+// session changed in between), Update runs the statement again, at most
+// [updateAttempts] times in all, and then reports ErrConflict. Without
+// conditions, a row the store cannot parse is reported as ErrNotFound.
 func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
 	v, err := s.update(ctx, key, c)
 	if err != nil {
@@ -89,67 +89,89 @@ func (s *Store) newUpdate(ctx context.Context, key string, c store.Change) (*cha
 	}
 	removed := removedKeys(c)
 	shape := updateShape(len(c.Set), len(removed), len(c.Expect))
-	n := 2*shape[0] + shape[1] + 2*shape[2] + 8
-	if n > maxUpdateArgs {
+	if updateArgCount(shape) > maxUpdateArgs {
 		return nil, fmt.Errorf("change of %d fields is too large for one statement", len(c.Set)+len(removed)+len(c.Expect))
 	}
-	stmt, err := s.updates.get(ctx, shape)
+	stmt, err := s.updates.get(ctx, shape, false)
 	if err != nil {
 		return nil, err
 	}
+	args, fullArgs := updateArgs(c, removed, shape, owner, key)
 	return &change{
 		key:         key,
 		stmt:        stmt,
-		args:        updateArgs(c, removed, shape, owner, key),
+		shape:       shape,
+		args:        args,
+		fullArgs:    fullArgs,
 		nowAt:       nowArg(shape),
 		conditional: len(c.Expect) > 0 || (c.MaxSize > 0 && len(c.Set) > 0),
 		change:      c,
 	}, nil
 }
 
-// runUpdate runs the Update p, in tx or, when tx is nil, as a statement
-// of its own, and sets p.version. In tx, the read that explains a refusal
-// locks the row (SELECT ... FOR UPDATE), so it sees the row as the
+// runUpdate runs the Update p, in tx or, when tx is nil, as statements
+// of their own, and sets p.version. The sealed statement goes first (see
+// [updateQuery]); when it matches nothing, a read of the session tells
+// why: missing, corrupt, a failed condition, or a row the store did not
+// seal, for which the statement with the full check runs. In tx, that
+// read locks the row (SELECT ... FOR UPDATE), so it sees the row as the
 // statement did, earlier changes of the group included, whatever
 // snapshot the transaction holds.
 func (s *Store) runUpdate(ctx context.Context, tx *groupTx, p *change) error {
-	stmt := tx.stmt(ctx, p.stmt)
 	for attempt := 1; ; attempt++ {
-		p.args[p.nowAt] = s.now().UnixMicro()
-		res, err := stmt.ExecContext(ctx, p.args...)
-		if err != nil {
+		done, err := s.execUpdate(ctx, tx, p, p.stmt, p.args)
+		if done || err != nil {
 			return err
 		}
-		affected, err := res.RowsAffected()
+		rec, sealed, err := s.loadIn(ctx, tx, p.key)
 		if err != nil {
+			if !p.conditional && errors.Is(err, store.ErrCorrupt) {
+				return store.ErrNotFound // as documented at Update
+			}
 			return err
 		}
-		if affected > 0 {
-			version, err := res.LastInsertId()
+		if !sealed {
+			full, err := s.updates.get(ctx, p.shape, true)
 			if err != nil {
 				return err
 			}
-			if version <= 0 {
-				return errNoVersion
+			if done, err = s.execUpdate(ctx, tx, p, full, p.fullArgs); done || err != nil {
+				return err
 			}
-			p.version = uint64(version)
-			return nil
 		}
-		if !p.conditional {
-			return store.ErrNotFound
-		}
-		// Only on this failure path: read the session to say why.
-		rec, err := s.loadIn(ctx, tx, p.key)
-		if err != nil {
-			return err
-		}
-		if err := p.change.Check(rec.Fields); err != nil {
-			return err
+		if p.conditional {
+			if err := p.change.Check(rec.Fields); err != nil {
+				return err
+			}
 		}
 		if attempt == updateAttempts {
 			return fmt.Errorf("%w: the session kept changing while the change was checked", store.ErrConflict)
 		}
 	}
+}
+
+// execUpdate runs one of p's statements with its arguments, the "now"
+// one from the store's clock, and reports whether it matched the row,
+// setting p.version when it did.
+func (s *Store) execUpdate(ctx context.Context, tx *groupTx, p *change, stmt *sql.Stmt, args []any) (bool, error) {
+	args[p.nowAt] = s.now().UnixMicro()
+	res, err := tx.stmt(ctx, stmt).ExecContext(ctx, args...)
+	if err != nil {
+		return false, err
+	}
+	affected, err := res.RowsAffected()
+	if err != nil || affected == 0 {
+		return false, err
+	}
+	version, err := res.LastInsertId()
+	if err != nil {
+		return false, err
+	}
+	if version <= 0 {
+		return false, errNoVersion
+	}
+	p.version = uint64(version)
+	return true, nil
 }
 
 // checkChangeFields refuses a change naming an empty field key to write or
@@ -180,14 +202,33 @@ func removedKeys(c store.Change) []string {
 
 // nowArg returns the index of the "now" argument in an Update of shape.
 func nowArg(shape [3]int) int {
-	return 2*shape[0] + shape[1] + 4
+	return 2*(shape[0]+shape[1]) + 1 + 2*shape[0] + shape[1] + 4
 }
 
-// updateArgs returns the arguments of the Update statement of shape (see
-// [updateQuery]) applying c, with removed as the keys it removes; the
-// "now" argument (at [nowArg]) is left for the caller to fill in.
-func updateArgs(c store.Change, removed []string, shape [3]int, owner any, key string) []any {
-	args := make([]any, 0, 2*shape[0]+shape[1]+2*shape[2]+8)
+// updateArgs returns the arguments of the Update statements of shape
+// (see [updateQuery]) applying c, with removed as the keys it removes:
+// the sealed one's and the full one's. The "now" argument (at [nowArg])
+// is left for the caller to fill in.
+func updateArgs(c store.Change, removed []string, shape [3]int, owner any, key string) (sealed, full []any) {
+	args := make([]any, 0, updateArgCount(shape))
+
+	// The fields the change touches, each once, for the size: the
+	// stored ones are taken off and the set ones (setSize) added.
+	touched := make([]any, 0, 2*(shape[0]+shape[1]))
+	setSize := 0
+	for k, v := range c.Set {
+		touched = append(touched, int64(len(k)), fieldPath(k))
+		setSize += len(k) + len(v)
+	}
+	for _, k := range removed {
+		touched = append(touched, int64(len(k)), fieldPath(k))
+	}
+	for len(touched) < cap(touched) {
+		touched = append(touched, int64(0), nil)
+	}
+	args = append(args, touched...)
+	args = append(args, int64(setSize))
+
 	var padPath, padValue string // the smallest set field fills spare slots
 	for k, v := range c.Set {
 		path, value := fieldPath(k), encodeValue(v)
@@ -199,11 +240,12 @@ func updateArgs(c store.Change, removed []string, shape [3]int, owner any, key s
 	for i := len(c.Set); i < shape[0]; i++ {
 		args = append(args, padPath, padValue)
 	}
+	firstRemove := len(args)
 	for _, k := range removed {
 		args = append(args, fieldPath(k))
 	}
 	for i := len(removed); i < shape[1]; i++ {
-		args = append(args, args[2*shape[0]])
+		args = append(args, args[firstRemove])
 	}
 	var expires any // NULL keeps the expiry
 	if !c.Expires.IsZero() {
@@ -225,19 +267,27 @@ func updateArgs(c store.Change, removed []string, shape [3]int, owner any, key s
 		args = append(args, padExpect[0], padExpect[1])
 	}
 
-	// The size limit: the names of the fields the change writes or
-	// removes, the size of the fields it writes, and the limit.
-	var names strings.Builder
-	names.WriteByte('{')
-	first := true
-	size := 0
+	// The size limit. The sealed statement takes the touched fields
+	// again.
 	limit := int64(noLimit)
 	if c.MaxSize > 0 && len(c.Set) > 0 {
 		limit = int64(c.MaxSize)
-		for k, v := range c.Set {
+	}
+	common := len(args)
+	full = append(make([]any, 0, common+3), args...)
+	sealed = append(args, touched...)
+	sealed = append(sealed, int64(setSize), limit)
+
+	// The full one: the names of the fields the change writes or
+	// removes (only when there is a limit: without one the condition
+	// holds whatever they are).
+	var names strings.Builder
+	names.WriteByte('{')
+	first := true
+	if limit != noLimit {
+		for k := range c.Set {
 			writeMember(&names, &first, k)
 			names.WriteByte('0')
-			size += len(k) + len(v)
 		}
 		for _, k := range removed {
 			writeMember(&names, &first, k)
@@ -245,8 +295,7 @@ func updateArgs(c store.Change, removed []string, shape [3]int, owner any, key s
 		}
 	}
 	names.WriteByte('}')
-	args = append(args, names.String(), int64(size))
-	return append(args, limit)
+	return sealed, append(full, names.String(), int64(setSize), limit)
 }
 
 // updateStmts prepares an Update statement per shape on first use and
@@ -256,19 +305,28 @@ type updateStmts struct {
 	table string
 
 	mu     sync.Mutex
-	stmts  map[[3]int]*sql.Stmt
+	stmts  map[updateKind]*sql.Stmt
 	closed bool
+}
+
+// updateKind names one of the Update statements: its shape, and whether
+// it is the one with the full check.
+type updateKind struct {
+	shape [3]int
+	full  bool
 }
 
 // newUpdateStmts returns an empty statement cache for table.
 func newUpdateStmts(db *sql.DB, table string) *updateStmts {
-	return &updateStmts{db: db, table: table, stmts: make(map[[3]int]*sql.Stmt)}
+	return &updateStmts{db: db, table: table, stmts: make(map[updateKind]*sql.Stmt)}
 }
 
-// get returns the prepared statement for shape, preparing it if needed.
-func (u *updateStmts) get(ctx context.Context, shape [3]int) (*sql.Stmt, error) {
+// get returns the prepared statement for shape (the full-check one when
+// full is true), preparing it if needed.
+func (u *updateStmts) get(ctx context.Context, shape [3]int, full bool) (*sql.Stmt, error) {
+	k := updateKind{shape, full}
 	u.mu.Lock()
-	stmt, closed := u.stmts[shape], u.closed
+	stmt, closed := u.stmts[k], u.closed
 	u.mu.Unlock()
 	if closed {
 		return nil, errClosed
@@ -277,7 +335,7 @@ func (u *updateStmts) get(ctx context.Context, shape [3]int) (*sql.Stmt, error) 
 		return stmt, nil
 	}
 	// Prepare without the lock: other shapes need not wait for it.
-	stmt, err := u.db.PrepareContext(ctx, updateQuery(u.table, shape[0], shape[1], shape[2]))
+	stmt, err := u.db.PrepareContext(ctx, updateQuery(u.table, shape, full))
 	if err != nil {
 		return nil, err
 	}
@@ -287,11 +345,11 @@ func (u *updateStmts) get(ctx context.Context, shape [3]int) (*sql.Stmt, error) 
 		stmt.Close()
 		return nil, errClosed
 	}
-	if prev := u.stmts[shape]; prev != nil { // prepared meanwhile
+	if prev := u.stmts[k]; prev != nil { // prepared meanwhile
 		stmt.Close()
 		return prev, nil
 	}
-	u.stmts[shape] = stmt
+	u.stmts[k] = stmt
 	return stmt, nil
 }
 

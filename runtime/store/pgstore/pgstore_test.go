@@ -59,7 +59,7 @@ func TestRoundTrips(t *testing.T) {
 	cfg.MaxConns = 1
 	pool := newPool(t, cfg)
 	s := newTestStore(t, pool, tableOpt(t), WithCleanupInterval(0))
-	enginetest.RoundTrips(t, s, &c, 64<<10, 1024)
+	enginetest.RoundTrips(t, s, &c, 64<<10, 1024, 1)
 }
 
 func TestCleanup(t *testing.T) {
