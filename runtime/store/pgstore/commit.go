@@ -132,7 +132,7 @@ func (s *Store) write(ctx context.Context, w *write) error {
 }
 
 // groupLanes is how many round trips of writes are in flight at once.
-const groupLanes = 4
+const groupLanes = 2
 
 // newCommitter returns the committer grouping the store's writes, at
 // most size in one round trip.
