@@ -19,7 +19,7 @@ const (
 
 // groupLanes is how many groups are in flight at once (see "Group
 // commit" in the package doc).
-const groupLanes = 4
+const groupLanes = 2
 
 // Option configures a [Store] made by [New], and the DDL [Schema] prints.
 type Option func(*config)
