@@ -64,55 +64,72 @@ var corruptions = []corruption{
 
 // TestCorrupt plants each corruption in a live, owned session and checks
 // that the store reports it without writing: Load, Version, Move and a
-// conditional Update say ErrCorrupt (an unconditional Update, which
-// learns nothing more than "no row matched" in its one round trip, says
-// ErrNotFound), Owned leaves the session out, the row is left as it was;
-// then storetest.Corrupt, whose Delete must remove it.
+// conditional Update say ErrCorrupt (an unconditional Update says
+// ErrNotFound, as documented), Owned leaves the session out, the row is
+// left as it was; then storetest.Corrupt, whose Delete must remove it.
+// Each corruption is planted twice: on the sealed row the store wrote,
+// and with the seal and size taken away, as on a row of an earlier
+// release, so both the sealed statement and the full check meet it.
 func TestCorrupt(t *testing.T) {
 	db := testDB(t)
 	table, opt := testTable(t)
 	s := newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(0))
-	ctx := context.Background()
-	for _, c := range corruptions {
-		t.Run(c.name, func(t *testing.T) {
-			key := storetest.NewKey(t)
-			owner := enginetest.UniqueName("corrupt-")
-			rec := enginetest.LiveRecord("a", "1", "b", "2")
-			rec.Owner = owner
-			require.NoError(t, s.Create(ctx, key, rec))
-			plant(t, db, table, key, c)
-			before := rawRow(t, db, table, key)
-
-			want := store.ErrCorrupt
-			if c.gone {
-				want = store.ErrNotFound
+	for _, unsealed := range []bool{false, true} {
+		for _, c := range corruptions {
+			name := c.name
+			if unsealed {
+				name += " (unsealed)"
 			}
-			_, err := s.Load(ctx, key)
-			require.ErrorIs(t, err, want, "Load")
-			if !c.gone {
-				require.ErrorContains(t, err, "mysqlstore: load: corrupt session record under key")
-			}
-			_, err = s.Version(ctx, key)
-			require.ErrorIs(t, err, want, "Version")
-			exp := time.Now().Add(time.Hour)
-			_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("2")}, Expires: exp, Owner: ptr("other")})
-			require.ErrorIs(t, err, store.ErrNotFound, "unconditional Update")
-			_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("2")}, Expect: map[string][]byte{"a": []byte("1")}})
-			require.ErrorIs(t, err, want, "Update with Expect")
-			_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"c": []byte("3")}, MaxSize: 1000})
-			require.ErrorIs(t, err, want, "Update with MaxSize")
-			to := storetest.NewKey(t)
-			_, err = s.Move(ctx, key, to, store.Change{Expires: exp})
-			require.ErrorIs(t, err, want, "Move")
-			assert.Equal(t, 0, rowCount(t, db, table, to), "Move left a row under the new key")
-			owned, err := s.Owned(ctx, owner)
-			require.NoError(t, err)
-			assert.Empty(t, owned, "Owned lists a corrupt session")
-			assert.Equal(t, before, rawRow(t, db, table, key), "a refused call changed the row")
-
-			storetest.Corrupt(t, s, key)
-		})
+			t.Run(name, func(t *testing.T) { testCorruption(t, s, db, table, c, unsealed) })
+		}
 	}
+}
+
+// testCorruption is TestCorrupt for one corruption, on a sealed row or,
+// when unsealed is true, on one whose seal and size are NULL.
+func testCorruption(t *testing.T, s *Store, db *sql.DB, table string, c corruption, unsealed bool) {
+	ctx := context.Background()
+	key := storetest.NewKey(t)
+	owner := enginetest.UniqueName("corrupt-")
+	rec := enginetest.LiveRecord("a", "1", "b", "2")
+	rec.Owner = owner
+	require.NoError(t, s.Create(ctx, key, rec))
+	plant(t, db, table, key, c)
+	if unsealed {
+		plant(t, db, table, key, corruption{name: "unseal", set: "seal = NULL, size = NULL"})
+	}
+	before := rawRow(t, db, table, key)
+
+	want := store.ErrCorrupt
+	if c.gone {
+		want = store.ErrNotFound
+	}
+	_, err := s.Load(ctx, key)
+	require.ErrorIs(t, err, want, "Load")
+	if !c.gone {
+		require.ErrorContains(t, err, "mysqlstore: load: corrupt session record under key")
+	}
+	_, err = s.Version(ctx, key)
+	require.ErrorIs(t, err, want, "Version")
+	exp := time.Now().Add(time.Hour)
+	_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("2")}, Expires: exp, Owner: ptr("other")})
+	require.ErrorIs(t, err, store.ErrNotFound, "unconditional Update")
+	_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("2")}, Expect: map[string][]byte{"a": []byte("1")}})
+	require.ErrorIs(t, err, want, "Update with Expect")
+	_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"c": []byte("3")}, MaxSize: 1000})
+	require.ErrorIs(t, err, want, "Update with MaxSize")
+	_, err = s.Update(ctx, key, store.Change{Set: map[string][]byte{"b": []byte("3")}, Remove: []string{"a"}, MaxSize: 1000})
+	require.ErrorIs(t, err, want, "Update with MaxSize touching the fields")
+	to := storetest.NewKey(t)
+	_, err = s.Move(ctx, key, to, store.Change{Expires: exp})
+	require.ErrorIs(t, err, want, "Move")
+	assert.Equal(t, 0, rowCount(t, db, table, to), "Move left a row under the new key")
+	owned, err := s.Owned(ctx, owner)
+	require.NoError(t, err)
+	assert.Empty(t, owned, "Owned lists a corrupt session")
+	assert.Equal(t, before, rawRow(t, db, table, key), "a refused call changed the row")
+
+	storetest.Corrupt(t, s, key)
 }
 
 // TestCorruptionsTheSchemaRefuses: invalid JSON and NULL in a NOT NULL

@@ -49,9 +49,10 @@
 // connection, so each costs one round trip once the connection has
 // prepared it (an Update or a Create alone; see Group commit for those
 // that arrive together). A refused Update costs one more, the read that
-// says why, and a read or Update of a row the store did not seal one
-// more again (see Sealed rows). An Update is a single conditional UPDATE of the
-// session's row: JSON_SET and JSON_REMOVE name only the fields set and
+// says why. A row the store did not seal (see Sealed rows) costs more,
+// until its first Update seals it: a read two queries, an Update four
+// (the sealed UPDATE, the two reads, the UPDATE with the full check). An
+// Update is a single conditional UPDATE of the session's row: JSON_SET and JSON_REMOVE name only the fields set and
 // removed, so only the changed fields' bytes cross the wire, and it
 // matches the row only while the session is live: after a Delete, or
 // once the session has expired, it writes nothing and returns
@@ -71,7 +72,9 @@
 // session's size as [store.Size] counts it: the change passes when the
 // fields it leaves alone plus those it writes stay within the limit, or
 // do not exceed the size before. When the UPDATE matches no row, one
-// more query (on that failure path only) reads the session and reports
+// more query (on that failure path only; two for a row the store did
+// not seal, followed by the UPDATE with the full check) reads the
+// session and reports
 // [store.ErrNotFound], [store.ErrCorrupt], or what [store.Change.Check]
 // says of it: [store.ErrConflict] or [store.ErrTooLarge]. Should the
 // read find the conditions holding (the session changed in between), the
@@ -97,7 +100,16 @@
 // this project's 2-core benchmark machine a one-field write at 32
 // clients went from 4,300 to 9,300 requests a second (see README's
 // Performance tables). The reads and Updates give the same verdict, so
-// a row is corrupt for every call or for none.
+// a row is corrupt for every call or for none. (So that this holds, the
+// store refuses field keys longer than [MaxFieldKeyLen], which it could
+// write but not read back.)
+//
+// The SET clause's assignments must run left to right, each seeing the
+// ones before, as MariaDB and MySQL do by default: under MariaDB's
+// SIMULTANEOUS_ASSIGNMENT sql_mode the seal would be computed from the
+// old size and document, so no row would stay sealed. Every row would
+// then take the full check: still correct, but each Update would cost
+// four round trips and each read two.
 //
 // # Group commit
 //
@@ -182,16 +194,15 @@
 // A row holding what the store never writes (a data document that is
 // not a JSON object of canonical base64 names and string values, a
 // version below 1, a created time of 0) is corrupt. The server and the
-// store test rows alike (the UPDATE's size check is the same test in SQL),
-// so Load, Version and Move report an error wrapping [store.ErrCorrupt]
-// naming the key, a conditional Update reports it from its follow-up
-// read, an unconditional one reports ErrNotFound (its one statement
-// learns only that no row matched), [Store.Owned] leaves the session
-// out, and none of them writes. Delete and the cleanup never look at the
-// data, so they remove corrupt rows like any other. The schema itself
-// refuses invalid JSON and NULLs. This walk over the document makes every
-// read and Update parse the whole document on the server; for sessions of
-// a few kilobytes that costs microseconds, no round trip.
+// store test rows alike (for a row the store did not seal, the full
+// check is the same test in SQL; a sealed one holds what the store wrote,
+// and its version and created time are checked), so Load, Version and
+// Move report an error wrapping [store.ErrCorrupt] naming the key, a
+// conditional Update reports it from its follow-up read, an unconditional
+// one reports ErrNotFound, [Store.Owned] leaves the session out, and none
+// of them writes. Delete and the cleanup never look at the data, so they
+// remove corrupt rows like any other. The schema itself refuses invalid
+// JSON and NULL times, versions and documents.
 //
 // # Expiry
 //
@@ -287,6 +298,7 @@ var (
 	errLongKey    error = invalidError(fmt.Sprintf("key longer than %d bytes", maxKeyLen))
 	errNoExpiry   error = invalidError("record has no expiry")
 	errEmptyField error = invalidError("empty field key")
+	errLongField  error = invalidError(fmt.Sprintf("field key longer than %d bytes", MaxFieldKeyLen))
 	errSameKeys   error = invalidError("the keys are equal")
 )
 
@@ -401,7 +413,7 @@ func (s *Store) Close() error {
 // Load returns the session stored under key, or [store.ErrNotFound] when
 // there is none or it has expired, or an error wrapping
 // [store.ErrCorrupt] when the row holds what the store cannot parse. One
-// query.
+// query (two for a row the store did not seal).
 func (s *Store) Load(ctx context.Context, key string) (store.Record, error) {
 	if err := checkKey(key); err != nil {
 		return store.Record{}, fmt.Errorf("mysqlstore: load: %w", err)
@@ -466,8 +478,8 @@ func newCreate(key string, rec store.Record) (*change, error) {
 	if rec.Expires.IsZero() {
 		return nil, errNoExpiry
 	}
-	if _, ok := rec.Fields[""]; ok {
-		return nil, errEmptyField
+	if err := checkFieldKeys(rec.Fields); err != nil {
+		return nil, err
 	}
 	if err := checkOwner(rec.Owner); err != nil {
 		return nil, err

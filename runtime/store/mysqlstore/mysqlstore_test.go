@@ -48,7 +48,7 @@ func TestTwoNodes(t *testing.T) {
 }
 
 // missingUpdateTrips is what an Update of a missing session costs: the
-// sealed statement, then the one with the full check (see updateQuery).
+// sealed statement, then the read that finds no row (see runUpdate).
 const missingUpdateTrips = 2
 
 // TestRoundTrips counts the round trips on the wire: one per operation
@@ -237,6 +237,29 @@ func TestBadInput(t *testing.T) {
 	require.ErrorContains(t, err, "mysqlstore: update: key longer")
 	require.ErrorContains(t, s.Delete(ctx, long), "mysqlstore: delete: key longer")
 	require.NoError(t, s.Create(ctx, long[:255], rec), "a 255-byte key fits")
+
+	// A field key longer than MaxFieldKeyLen, which the store could write
+	// but not read back, is refused by Create, Update and Move; the
+	// longest one round-trips.
+	longField := strings.Repeat("f", MaxFieldKeyLen+1)
+	key := storetest.NewKey(t)
+	big := enginetest.LiveRecord()
+	big.Fields[longField] = []byte("v")
+	err = s.Create(ctx, key, big)
+	require.ErrorIs(t, err, store.ErrInvalid, "Create")
+	require.ErrorContains(t, err, "mysqlstore: create: field key longer than 1535 bytes")
+	require.NoError(t, s.Create(ctx, key, rec))
+	set := store.Change{Set: map[string][]byte{longField: []byte("v")}, Expires: rec.Expires}
+	_, err = s.Update(ctx, key, set)
+	require.ErrorIs(t, err, store.ErrInvalid, "Update")
+	_, err = s.Move(ctx, key, storetest.NewKey(t), set)
+	require.ErrorIs(t, err, store.ErrInvalid, "Move")
+	set.Set = map[string][]byte{longField[1:]: []byte("v")}
+	_, err = s.Update(ctx, key, set)
+	require.NoError(t, err, "the longest field key")
+	got, err := s.Load(ctx, key)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("v"), got.Fields[longField[1:]])
 }
 
 // TestMigration: the DDL from Schema, run by hand, is what New needs.

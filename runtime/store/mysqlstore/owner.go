@@ -35,8 +35,9 @@ func ownerArg(owner string) any {
 // Version returns the version of the live session under key, or
 // [store.ErrNotFound] when there is none or it has expired, or an error
 // wrapping [store.ErrCorrupt] when the row holds what the store cannot
-// parse. One query reading one row by its primary key; only the version
-// and the server's verdict on the row cross the wire, not the data.
+// parse. One query reading one row by its primary key (two for a row the
+// store did not seal); only the version, the created time and the
+// server's verdict on the row cross the wire, not the data.
 func (s *Store) Version(ctx context.Context, key string) (uint64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, fmt.Errorf("mysqlstore: version: %w", err)

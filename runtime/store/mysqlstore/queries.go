@@ -114,8 +114,15 @@ const noLimit = 1 << 50
 
 // maxNameLen is the length, in characters, from which a member name of the
 // data document is corrupt: JSON_TABLE hands [sizeSQL] names cut to this
-// length. (A field key has at most 128 bytes, 171 in base64url.)
+// length. ([MaxFieldKeyLen] bytes are the longest key whose base64url is
+// shorter.)
 const maxNameLen = 2048
+
+// MaxFieldKeyLen is the longest field key, in bytes, the store writes:
+// the longest whose base64url member name (see [Schema]) it can read
+// back. Longer keys are refused with an error wrapping
+// [store.ErrInvalid]. (The session manager's keys are far shorter.)
+const MaxFieldKeyLen = (maxNameLen - 1) * 3 / 4
 
 // Parts of the SQL that checks and measures a row. A row is parseable when
 // it holds a version above 0, a created time other than 0, and a data
@@ -323,16 +330,20 @@ func updateQuery(table string, shape [3]int, full bool) string {
 	if full {
 		b.WriteString(" AND " + fitsSQL)
 	} else {
-		b.WriteString(" AND " + sealedSQL + " AND version > 0 AND created <> 0 AND size - " + touched + " + ? <= GREATEST(?, size)")
+		// CASE, not AND: only a sealed row's fields may be measured (on
+		// another, FROM_BASE64 could meet text that is not base64, an
+		// error in strict mode), and AND promises no order.
+		b.WriteString(" AND CASE WHEN " + sealedSQL + " AND version > 0 AND created <> 0 THEN size - " + touched + " + ? <= GREATEST(?, size) END")
 	}
 	return b.String()
 }
 
-// updateArgCount returns the number of arguments of the Update statements
-// of shape (see [updateQuery]): the larger of the two.
+// updateArgCount returns the number of arguments of the larger of the two
+// Update statements of shape (see [updateQuery]).
 func updateArgCount(shape [3]int) int {
 	touched := shape[0] + shape[1]
-	return 2*touched + 1 + 2*shape[0] + shape[1] + 5 + 2*shape[2] + 2*touched + 2
+	common := 2*touched + 1 + 2*shape[0] + shape[1] + 5 + 2*shape[2]
+	return common + max(2*touched+2, 3)
 }
 
 // updateShape rounds the numbers of fields an Update sets, removes and

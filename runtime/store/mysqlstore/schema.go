@@ -76,22 +76,20 @@ func upgradeDDL(table string) string {
 	return `ALTER TABLE ` + quoteTable(table) + `
 	ADD COLUMN IF NOT EXISTS owner VARBINARY(255) NULL,
 	ADD KEY IF NOT EXISTS owner_idx (owner),
-	` + sealColumns
-}
-
-// sealColumns is the ALTER TABLE clause adding the size and seal columns.
-const sealColumns = `ADD COLUMN IF NOT EXISTS size BIGINT NULL,
+	ADD COLUMN IF NOT EXISTS size BIGINT NULL,
 	ADD COLUMN IF NOT EXISTS seal BIGINT NULL`
-
-// ownerDDL and sealDDL render the ALTER TABLEs adding what each earlier
-// release lacks, for servers without IF NOT EXISTS in ALTER TABLE.
-func ownerDDL(table string) string {
-	return `ALTER TABLE ` + quoteTable(table) + ` ADD COLUMN owner VARBINARY(255) NULL, ADD KEY owner_idx (owner)`
 }
 
-// sealDDL: see [ownerDDL].
-func sealDDL(table string) string {
-	return `ALTER TABLE ` + quoteTable(table) + ` ADD COLUMN size BIGINT NULL, ADD COLUMN seal BIGINT NULL`
+// addColumnDDL renders the ALTER TABLE adding column (and its index, for
+// the owner) to a table of an earlier release, for servers without IF
+// NOT EXISTS in ALTER TABLE.
+func addColumnDDL(table, column string) string {
+	add := map[string]string{
+		"owner": "ADD COLUMN owner VARBINARY(255) NULL, ADD KEY owner_idx (owner)",
+		"size":  "ADD COLUMN size BIGINT NULL",
+		"seal":  "ADD COLUMN seal BIGINT NULL",
+	}[column]
+	return `ALTER TABLE ` + quoteTable(table) + ` ` + add
 }
 
 // quoteTable quotes a possibly database-qualified table name.
@@ -118,28 +116,25 @@ func checkTableName(name string) error {
 }
 
 // createSchema creates the table if it does not exist, and adds what a
-// table of an earlier release lacks: the owner column, then the size and
-// seal columns. Two processes upgrading at once are fine: the one that
-// comes second fails with a duplicate column or key, which counts as
-// done. (MySQL has no ADD COLUMN IF NOT EXISTS, so each column is looked
-// for first.)
+// table of an earlier release lacks: the owner column and its index, the
+// size column and the seal column, each looked for first (MySQL has no
+// ADD COLUMN IF NOT EXISTS). Two processes upgrading at once are fine:
+// the one that comes second fails with a duplicate column or key, which
+// counts as done.
 func createSchema(ctx context.Context, db *sql.DB, table string) error {
 	if _, err := db.ExecContext(ctx, schemaDDL(table)); err != nil {
 		return err
 	}
-	for _, step := range []struct{ column, ddl string }{
-		{"owner", ownerDDL(table)},
-		{"seal", sealDDL(table)},
-	} {
-		if err := addMissing(ctx, db, table, step.column, step.ddl); err != nil {
+	for _, column := range []string{"owner", "size", "seal"} {
+		if err := addMissing(ctx, db, table, column); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// addMissing runs ddl when table has no column named column.
-func addMissing(ctx context.Context, db *sql.DB, table, column, ddl string) error {
+// addMissing adds column to table when it has none by that name.
+func addMissing(ctx context.Context, db *sql.DB, table, column string) error {
 	rows, err := db.QueryContext(ctx, `SELECT `+column+` FROM `+quoteTable(table)+` WHERE 1 = 0`)
 	if err == nil {
 		return rows.Close()
@@ -148,7 +143,7 @@ func addMissing(ctx context.Context, db *sql.DB, table, column, ddl string) erro
 	if !errors.As(err, &myErr) || myErr.Number != 1054 { // ER_BAD_FIELD_ERROR
 		return err
 	}
-	_, err = db.ExecContext(ctx, ddl)
+	_, err = db.ExecContext(ctx, addColumnDDL(table, column))
 	if errors.As(err, &myErr) && (myErr.Number == 1060 || myErr.Number == 1061) {
 		// ER_DUP_FIELDNAME, ER_DUP_KEYNAME: another process was first.
 		return nil

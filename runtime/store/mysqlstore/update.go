@@ -26,8 +26,9 @@ var errNoVersion = errors.New("server reported no version for the updated sessio
 // the refusal.
 const updateAttempts = 3
 
-// Update applies c to the live session under key in one statement and
-// returns the session's new version. A key both in c.Set and c.Remove is
+// Update applies c to the live session under key in one statement (more
+// on the paths its doc below describes) and returns the session's new
+// version. A key both in c.Set and c.Remove is
 // written, not removed. The version goes up by one with every Update, an
 // empty one included, and c.Owner moves the session in the owner index in
 // the same statement.
@@ -48,6 +49,8 @@ const updateAttempts = 3
 // session changed in between), Update runs the statement again, at most
 // [updateAttempts] times in all, and then reports ErrConflict. Without
 // conditions, a row the store cannot parse is reported as ErrNotFound.
+// A change of more than about 8,000 fields (set and removed) is refused:
+// the statement would pass the server's limit on placeholders.
 func (s *Store) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
 	v, err := s.update(ctx, key, c)
 	if err != nil {
@@ -175,13 +178,27 @@ func (s *Store) execUpdate(ctx context.Context, tx *groupTx, p *change, stmt *sq
 }
 
 // checkChangeFields refuses a change naming an empty field key to write or
-// to expect.
+// to expect, or writing a field whose key is longer than [MaxFieldKeyLen].
 func checkChangeFields(c store.Change) error {
-	if _, ok := c.Set[""]; ok {
-		return errEmptyField
+	if err := checkFieldKeys(c.Set); err != nil {
+		return err
 	}
 	if _, ok := c.Expect[""]; ok {
 		return errEmptyField
+	}
+	return nil
+}
+
+// checkFieldKeys refuses fields with an empty key or a key longer than
+// [MaxFieldKeyLen].
+func checkFieldKeys(fields map[string][]byte) error {
+	for k := range fields {
+		switch {
+		case k == "":
+			return errEmptyField
+		case len(k) > MaxFieldKeyLen:
+			return errLongField
+		}
 	}
 	return nil
 }
