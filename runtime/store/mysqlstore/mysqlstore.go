@@ -97,9 +97,9 @@
 // because the server pays for a statement holding the walk whether the
 // walk runs or not. If the row passes, the Update seals it. Walking the
 // document was about two thirds of the server's work on an Update: on
-// this project's 2-core benchmark machine a one-field write at 32
-// clients went from 4,300 to 9,300 requests a second (see README's
-// Performance tables). The reads and Updates give the same verdict, so
+// this project's 2-core benchmark machine ungrouped one-field writes at
+// 32 clients went from about 4,300 to 9,300 a second in back-to-back
+// runs (see README's Performance tables for the grouped figures). The reads and Updates give the same verdict, so
 // a row is corrupt for every call or for none. (So that this holds, the
 // store refuses field keys longer than [MaxFieldKeyLen], which it could
 // write but not read back.)
