@@ -30,16 +30,18 @@ type change struct {
 	kind kind
 	key  string
 
-	// An Update: its sealed statement (prepared) and shape, the
-	// arguments of that one and of the full-check one (the "now" one at
-	// nowAt filled in on each run), whether it has conditions, and the
-	// Change, for explaining a refusal.
-	stmt           *sql.Stmt
-	shape          [3]int
-	args, fullArgs []any
-	nowAt          int
-	conditional    bool
-	change         store.Change
+	// An Update: its sealed statement (prepared) and shape, that one's
+	// arguments (the "now" one at nowAt filled in on each run), how many
+	// of them the full-check statement shares (see [fullArgs]), whether
+	// it has conditions, and the Change, for explaining a refusal and
+	// for the full check's arguments.
+	stmt        *sql.Stmt
+	shape       [3]int
+	args        []any
+	common      int
+	nowAt       int
+	conditional bool
+	change      store.Change
 
 	// A Create: the new row's columns.
 	created, expires int64

@@ -99,13 +99,13 @@ func (s *Store) newUpdate(ctx context.Context, key string, c store.Change) (*cha
 	if err != nil {
 		return nil, err
 	}
-	args, fullArgs := updateArgs(c, removed, shape, owner, key)
+	args, common := updateArgs(c, removed, shape, owner, key)
 	return &change{
 		key:         key,
 		stmt:        stmt,
 		shape:       shape,
 		args:        args,
-		fullArgs:    fullArgs,
+		common:      common,
 		nowAt:       nowArg(shape),
 		conditional: len(c.Expect) > 0 || (c.MaxSize > 0 && len(c.Set) > 0),
 		change:      c,
@@ -138,7 +138,7 @@ func (s *Store) runUpdate(ctx context.Context, tx *groupTx, p *change) error {
 			if err != nil {
 				return err
 			}
-			if done, err = s.execUpdate(ctx, tx, p, full, p.fullArgs); done || err != nil {
+			if done, err = s.execUpdate(ctx, tx, p, full, fullArgs(p)); done || err != nil {
 				return err
 			}
 		}
@@ -222,18 +222,21 @@ func nowArg(shape [3]int) int {
 	return 2*(shape[0]+shape[1]) + 1 + 2*shape[0] + shape[1] + 4
 }
 
-// updateArgs returns the arguments of the Update statements of shape
-// (see [updateQuery]) applying c, with removed as the keys it removes:
-// the sealed one's and the full one's. The "now" argument (at [nowArg])
-// is left for the caller to fill in.
-func updateArgs(c store.Change, removed []string, shape [3]int, owner any, key string) (sealed, full []any) {
-	args := make([]any, 0, updateArgCount(shape))
+// updateArgs returns the arguments of the sealed Update statement of
+// shape (see [updateQuery]) applying c, with removed as the keys it
+// removes, and how many of them the full statement shares (its own last
+// three [fullArgs] adds, on the rare path that needs them). The "now"
+// argument (at [nowArg]) is left for the caller to fill in.
+func updateArgs(c store.Change, removed []string, shape [3]int, owner any, key string) (args []any, common int) {
+	args = make([]any, 0, updateArgCount(shape))
 
 	// The fields the change touches, each once, for the size: the
 	// stored ones are taken off and the set ones (setSize) added.
 	touched := make([]any, 0, 2*(shape[0]+shape[1]))
+	setKeys := make([]string, 0, len(c.Set)) // one order for both loops
 	setSize := 0
 	for k, v := range c.Set {
+		setKeys = append(setKeys, k)
 		touched = append(touched, int64(len(k)), fieldPath(k))
 		setSize += len(k) + len(v)
 	}
@@ -247,8 +250,8 @@ func updateArgs(c store.Change, removed []string, shape [3]int, owner any, key s
 	args = append(args, int64(setSize))
 
 	var padPath, padValue string // the smallest set field fills spare slots
-	for k, v := range c.Set {
-		path, value := fieldPath(k), encodeValue(v)
+	for i, k := range setKeys {
+		path, value := touched[2*i+1].(string), encodeValue(c.Set[k])
 		args = append(args, path, value)
 		if padPath == "" || len(value) < len(padValue) {
 			padPath, padValue = path, value
@@ -258,8 +261,8 @@ func updateArgs(c store.Change, removed []string, shape [3]int, owner any, key s
 		args = append(args, padPath, padValue)
 	}
 	firstRemove := len(args)
-	for _, k := range removed {
-		args = append(args, fieldPath(k))
+	for j := range removed {
+		args = append(args, touched[2*(len(c.Set)+j)+1])
 	}
 	for i := len(removed); i < shape[1]; i++ {
 		args = append(args, args[firstRemove])
@@ -284,35 +287,38 @@ func updateArgs(c store.Change, removed []string, shape [3]int, owner any, key s
 		args = append(args, padExpect[0], padExpect[1])
 	}
 
-	// The size limit. The sealed statement takes the touched fields
-	// again.
+	// The size limit, after the touched fields again.
 	limit := int64(noLimit)
 	if c.MaxSize > 0 && len(c.Set) > 0 {
 		limit = int64(c.MaxSize)
 	}
-	common := len(args)
-	full = append(make([]any, 0, common+3), args...)
-	sealed = append(args, touched...)
-	sealed = append(sealed, int64(setSize), limit)
+	common = len(args)
+	args = append(args, touched...)
+	return append(args, int64(setSize), limit), common
+}
 
-	// The full one: the names of the fields the change writes or
-	// removes (only when there is a limit: without one the condition
-	// holds whatever they are).
+// fullArgs returns the arguments of p's Update statement with the full
+// check: the ones it shares with the sealed statement, then the names of
+// the fields the change writes or removes (only when there is a limit:
+// without one the condition holds whatever they are), the new fields'
+// size and the limit, the sealed statement's last two.
+func fullArgs(p *change) []any {
+	setSize, limit := p.args[len(p.args)-2], p.args[len(p.args)-1]
 	var names strings.Builder
 	names.WriteByte('{')
 	first := true
-	if limit != noLimit {
-		for k := range c.Set {
+	if limit != any(int64(noLimit)) {
+		for k := range p.change.Set {
 			writeMember(&names, &first, k)
 			names.WriteByte('0')
 		}
-		for _, k := range removed {
+		for _, k := range removedKeys(p.change) {
 			writeMember(&names, &first, k)
 			names.WriteByte('0')
 		}
 	}
 	names.WriteByte('}')
-	return sealed, append(full, names.String(), int64(setSize), limit)
+	return append(p.args[:p.common:p.common], names.String(), setSize, limit)
 }
 
 // updateStmts prepares an Update statement per shape on first use and
