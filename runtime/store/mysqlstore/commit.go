@@ -67,8 +67,24 @@ func (s *Store) commit(ctx context.Context, p *change) error {
 	return s.committer.Do(ctx, p)
 }
 
-// run runs p once, in tx or alone (tx nil).
+// run runs p in tx, or alone (tx nil). Alone, a run the server aborts
+// as a deadlock victim or after a lock wait timeout (it rolled the
+// statement back: nothing of it was written) runs again, at most
+// [moveAttempts] times in all, as Move does: a change alone can meet a
+// Move or another process's group holding the locks it needs while
+// waiting for its own. In tx, such an error goes to the group, which
+// runs its changes again alone.
 func (s *Store) run(ctx context.Context, tx *groupTx, p *change) error {
+	for attempt := 1; ; attempt++ {
+		err := s.runOnce(ctx, tx, p)
+		if tx != nil || attempt == moveAttempts || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// runOnce runs p once, in tx or alone (tx nil).
+func (s *Store) runOnce(ctx context.Context, tx *groupTx, p *change) error {
 	if p.kind == kindCreate {
 		return s.runCreate(ctx, tx, p)
 	}

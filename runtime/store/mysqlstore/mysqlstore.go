@@ -145,7 +145,9 @@
 // order, or gap locks on missing keys; a lock wait timeout; an error in
 // one change's statement), the transaction is rolled back and each
 // change of the group runs again alone, in arrival order, so only a
-// change that fails alone fails. A lost connection or a canceled group
+// change that fails alone fails. A change alone that the server aborts
+// as a deadlock victim or after a lock wait timeout (it wrote nothing)
+// runs again, four times at most. A lost connection or a canceled group
 // fails every change of the group, never reporting one done that was
 // not committed. A caller whose context ends while its change waits for
 // a group is withdrawn and gets the context's error; once the group is
