@@ -103,6 +103,12 @@ func (w *write) read(br pgx.BatchResults) (outcome, err error) {
 	if _, err := br.Exec(); err != nil {
 		return nil, err
 	}
+	return w.readUpdate(br)
+}
+
+// readUpdate reads the result of w's update statement (an Update's,
+// after its lock) from br.
+func (w *write) readUpdate(br pgx.BatchResults) (outcome, err error) {
 	var (
 		sane, expected, fits bool
 		version              pgtype.Int8 // NULL when nothing was written
@@ -114,11 +120,17 @@ func (w *write) read(br pgx.BatchResults) (outcome, err error) {
 	if err != nil {
 		return nil, err
 	}
+	return w.judge(sane, expected, fits, version), nil
+}
+
+// judge returns w's outcome from the verdicts of its update, and keeps
+// the new version when it was written.
+func (w *write) judge(sane, expected, fits bool, version pgtype.Int8) error {
 	if v := verdict(w.key, sane, true, expected, fits); v != nil {
-		return v, nil
+		return v
 	}
 	w.version = uint64(version.Int64)
-	return nil, nil
+	return nil
 }
 
 // write sends w through the committer, or alone when grouping is off
@@ -205,17 +217,33 @@ func (s *Store) sendAlone(ctx context.Context, w *write) error {
 // implicit transaction) and reads each write's outcome. A non-nil err is
 // the batch's failure: then no outcome holds and, unless [rolledBack]
 // says otherwise, whether the batch committed is unknown.
+//
+// One write goes as its own statements (see [write.queue]). Several,
+// sorted by key, go as a group: first one statement locking the rows of
+// all their keys in key order, then the writes in rounds, round r
+// holding the r-th write of each key, so a key's writes run in their
+// order and each round's keys are distinct. In a round each Create is a
+// statement of its own and the Updates are one statement (see
+// [queries.updates]), or update alone for one Update: the server starts
+// one plan for all of them, where it would start two per Update alone.
 func (s *Store) exchange(ctx context.Context, ws []*write) (outcomes []error, err error) {
 	b := &pgx.Batch{}
-	for _, w := range ws {
-		w.queue(b, &s.q)
+	var rounds []round
+	if len(ws) == 1 {
+		ws[0].queue(b, &s.q)
+	} else {
+		rounds = splitRounds(ws)
+		b.Queue(s.q.lockAll, lockKeys(ws))
+		for _, r := range rounds {
+			r.queue(b, ws, &s.q)
+		}
 	}
 	br := s.pool.SendBatch(ctx, b)
-	outcomes = make([]error, len(ws))
-	for i, w := range ws {
-		if outcomes[i], err = w.read(br); err != nil {
-			break
-		}
+	if len(ws) == 1 {
+		outcomes = make([]error, 1)
+		outcomes[0], err = ws[0].read(br)
+	} else {
+		outcomes, err = readRounds(br, ws, rounds)
 	}
 	// Close reads the end of the batch: the commit. Its failure outranks
 	// every outcome.

@@ -234,9 +234,18 @@ func TestGroupFailsOnlyItsFailures(t *testing.T) {
 	sessions, _, tables := testTables(t)
 	s := newTestStore(t, pool, tables, WithCleanupInterval(0))
 	m := newMixed(t, s, pool, sessions)
-	// Warm up: the connection prepares the statements.
+	// Warm up: the connection prepares the statements, alone and grouped.
 	_, err := s.Update(context.Background(), storetest.NewKey(t), set("w", "1"))
 	require.ErrorIs(t, err, store.ErrNotFound)
+	var warm []*write
+	for range 2 {
+		w, err := newUpdate(storetest.NewKey(t), set("w", "1"), s.now())
+		require.NoError(t, err)
+		warm = append(warm, w)
+	}
+	for _, err := range s.send(context.Background(), warm) {
+		require.ErrorIs(t, err, store.ErrNotFound)
+	}
 
 	c.Reset()
 	errs := s.send(context.Background(), m.ws)

@@ -63,10 +63,15 @@
 // machine two lanes wrote more than one, four, eight or sixteen: at 32
 // clients about 10,900 writes a second against 9,300 with one and 9,200
 // with four; at 128, 16,200 against 15,200 with four.) A group is one
-// [github.com/jackc/pgx/v5.Batch] holding every change's statements (a Create's one, an
-// Update's row lock and statement), which the server runs as one
+// [github.com/jackc/pgx/v5.Batch], which the server runs as one
 // implicit transaction: one round trip, one commit, one flush of the
-// write-ahead log, where each change alone would pay all three. There is
+// write-ahead log, where each change alone would pay all three. It
+// holds one statement locking the rows of all the group's sessions, then
+// a statement for each Create and one statement for all the Updates (of
+// distinct sessions: when a session has several changes in the group,
+// its second goes in a second such statement after the first, and so on),
+// which checks and applies each change as an Update alone would, so the
+// server starts one plan for the group's Updates, not two for each. There is
 // no timer: a change that finds no round trip in flight goes at once, in
 // the batch it would have alone, so a client alone sees the latency of
 // one change, and the groups grow only with the load.

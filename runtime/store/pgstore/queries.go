@@ -6,6 +6,8 @@ type queries struct {
 	create   string
 	lock     string
 	update   string
+	lockAll  string
+	updates  string
 	moveLock string
 	move     string
 	delete   string
@@ -151,13 +153,78 @@ SELECT count(*) FROM s`,
 )
 SELECT c.sane, c.expected, c.fits, (SELECT version FROM v) FROM c`,
 
+		// A group (see Store.send) locks the rows of all its keys first,
+		// whatever their expiry, in one statement and in key order (byte
+		// order, as the group is sorted), for the same reason as lock,
+		// and so that two groups, or a group and a Move, never wait for
+		// each other in a cycle.
+		//   $1 keys
+		lockAll: `SELECT 1 FROM ` + s + ` WHERE session_key = ANY ($1::text[]) ORDER BY session_key COLLATE "C" FOR UPDATE`,
+		// updates is update for several changes of distinct keys at
+		// once, the changes numbered from 1 (i) in the order of $1: one
+		// statement, so the server starts one plan for all of them. The
+		// same checks as update, change by change; each change's fields
+		// come as flat arrays tagged with its number. One row per change
+		// whose session is live: its number, its verdicts and its new
+		// version (NULL when nothing was written).
+		//   $1 keys, $2 the store's clock when each began, $3 new expiries (NULL keeps), $4 new owners
+		//   (NULL keeps, '' clears), $5 size limits or 0, $6 $7 $8 the
+		//   fields set (number, name, value), $9 $10 the fields removed
+		//   (number, name), $11 $12 $13 the expectations (number, name,
+		//   value)
+		updates: `WITH ch AS (
+	SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::bigint[]) WITH ORDINALITY AS ch (key, now, expires, owner, lim, i)
+), sets AS (
+	SELECT * FROM unnest($6::bigint[], $7::text[], $8::bytea[]) AS u (i, name, value)
+), rms AS (
+	SELECT * FROM unnest($9::bigint[], $10::text[]) AS r (i, name)
+), s AS (
+	SELECT ch.i, ch.lim, t.session_key, t.created, t.expires, t.version FROM ch JOIN ` + s + ` t ON t.session_key = ch.key
+	WHERE t.expires > ch.now FOR UPDATE OF t
+), c AS (
+	SELECT s.i, s.session_key, ` + sane("s") + ` AS sane,
+		NOT EXISTS (
+			SELECT 1 FROM unnest($11::bigint[], $12::text[], $13::bytea[]) AS e (i, name, value)
+			LEFT JOIN ` + f + ` f ON f.session_key = s.session_key AND f.name = e.name AND ` + liveName + `
+			WHERE e.i = s.i AND CASE WHEN octet_length(e.value) = 0 THEN f.name IS NOT NULL
+				ELSE f.value IS DISTINCT FROM e.value END
+		) AS expected,
+		CASE WHEN s.lim = 0 THEN true ELSE (
+			SELECT z.after <= s.lim OR z.after <= z.before FROM (
+				SELECT coalesce(sum(octet_length(f.name) + octet_length(f.value)), 0) AS before,
+					coalesce(sum(octet_length(f.name) + octet_length(f.value)) FILTER (WHERE NOT (
+						EXISTS (SELECT 1 FROM sets u WHERE u.i = s.i AND u.name = f.name) OR
+						EXISTS (SELECT 1 FROM rms r WHERE r.i = s.i AND r.name = f.name))), 0)
+					+ (SELECT coalesce(sum(octet_length(u.name) + octet_length(u.value)), 0) FROM sets u WHERE u.i = s.i) AS after
+				FROM ` + f + ` f WHERE f.session_key = s.session_key AND ` + liveName + `
+			) z
+		) END AS fits
+	FROM s
+), w AS (
+	SELECT i, session_key FROM c WHERE sane AND expected AND fits
+), up AS (
+	INSERT INTO ` + f + ` (session_key, name, value)
+	SELECT w.session_key, u.name, u.value FROM w JOIN sets u ON u.i = w.i
+	ON CONFLICT (session_key, name) DO UPDATE SET value = EXCLUDED.value
+), del AS (
+	DELETE FROM ` + f + ` f USING w, rms r
+	WHERE r.i = w.i AND f.session_key = w.session_key AND f.name = r.name
+), v AS (
+	UPDATE ` + s + ` t SET version = t.version + 1,
+		expires = COALESCE(ch.expires, t.expires),
+		owner = CASE WHEN ch.owner IS NULL THEN t.owner ELSE NULLIF(ch.owner, '') END
+	FROM w JOIN ch ON ch.i = w.i WHERE t.session_key = w.session_key
+	RETURNING w.i, t.version
+)
+SELECT c.i, c.sane, c.expected, c.fits, v.version FROM c LEFT JOIN v ON v.i = c.i`,
+
 		// Move is sent as a batch of moveLock then move, for the reason
 		// given at lock. moveLock locks the rows of both keys, whatever
 		// their expiry, in key order, so two Moves never wait for each
 		// other in a cycle; with the row under the new key locked (when
 		// there is one), move's snapshot holds its last committed fields.
 		//   $1 from, $2 to
-		moveLock: `SELECT 1 FROM ` + s + ` WHERE session_key IN ($1::text, $2::text) ORDER BY session_key FOR UPDATE`,
+		moveLock: `SELECT 1 FROM ` + s + ` WHERE session_key IN ($1::text, $2::text) ORDER BY session_key COLLATE "C" FOR UPDATE`,
 		// The old session row, judged by the checks and by d (no live
 		// session under the new key); only when all pass (w has the row)
 		// is the new session row written (or an expired one under the

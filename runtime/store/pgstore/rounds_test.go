@@ -1,0 +1,129 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/storetest"
+)
+
+// TestUpdatesAgreeWithUpdate: the statement that applies a round's
+// Updates together gives each change the outcome, the fields, the
+// expiry, the owner and the version that the statement for one Update
+// gives it alone. Random changes (sets, removals, expectations that
+// hold or not, size limits that pass or not, new expiries and owners)
+// run on twin sessions: grouped on one twin, alone on the other.
+func TestUpdatesAgreeWithUpdate(t *testing.T) {
+	s := newTestStore(t, testPool(t), tableOpt(t), WithCleanupInterval(0))
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	names := []string{"a", "b", "c", "dd", "e"}
+	value := func() []byte { return []byte(fmt.Sprint(rng.IntN(3))) } // often equal to a stored one
+	outcomes := map[string]int{}
+	for trial := range 20 {
+		const n = 12
+		var grouped, alone []*write
+		var twins [][2]string
+		now := s.now()
+		for i := range n {
+			rec := store.Record{Created: now, Expires: now.Add(time.Hour), Fields: map[string][]byte{}}
+			for _, name := range names {
+				if rng.IntN(2) == 0 {
+					rec.Fields[name] = value()
+				}
+			}
+			if rng.IntN(2) == 0 {
+				rec.Owner = "u" + fmt.Sprint(rng.IntN(3))
+			}
+			c := store.Change{Set: map[string][]byte{}, Expect: map[string][]byte{}}
+			expects := rng.IntN(3) == 0 // else expectations would hide the size limit
+			for _, name := range names {
+				op := rng.IntN(5)
+				if !expects && (op == 2 || op == 3) {
+					op = 4
+				}
+				switch op {
+				case 0:
+					c.Set[name] = value()
+				case 1:
+					c.Remove = append(c.Remove, name)
+				case 2:
+					c.Expect[name] = value()
+				case 3:
+					c.Expect[name] = nil // absent
+				}
+				// 4: the field left alone
+			}
+			if rng.IntN(2) == 0 {
+				c.MaxSize = 4 + rng.IntN(12)
+			}
+			if rng.IntN(2) == 0 {
+				c.Expires = now.Add(time.Duration(1+rng.IntN(100)) * time.Minute).Round(time.Microsecond)
+			}
+			if rng.IntN(3) == 0 {
+				o := []string{"", "u1", "u9"}[rng.IntN(3)]
+				c.Owner = &o
+			}
+			pair := [2]string{storetest.NewKey(t), storetest.NewKey(t)}
+			missing := i == 0 // one change of each group finds no session
+			for k, key := range pair {
+				if !missing {
+					require.NoError(t, s.Create(ctx, key, rec))
+				}
+				w, err := newUpdate(key, c, now)
+				require.NoError(t, err)
+				if k == 0 {
+					grouped = append(grouped, w)
+				} else {
+					alone = append(alone, w)
+				}
+			}
+			twins = append(twins, pair)
+		}
+		sorted := slices.Clone(grouped)
+		slices.SortFunc(sorted, func(a, b *write) int { return strings.Compare(a.key, b.key) })
+		require.Equal(t, []round{{updates: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}}}, splitRounds(sorted), "one round of one statement")
+		errsGrouped := s.send(ctx, grouped)
+		for i, tw := range twins {
+			g, a := grouped[i], alone[i]
+			errAlone := s.sendAlone(ctx, a)
+			errGrouped := errsGrouped[i]
+			require.Equal(t, sentinel(errAlone), sentinel(errGrouped), "trial %d change %d", trial, i)
+			outcomes[sentinel(errAlone)]++
+			assert.Equal(t, a.version, g.version, "trial %d change %d", trial, i)
+			ra, erra := s.Load(ctx, tw[1])
+			rg, errg := s.Load(ctx, tw[0])
+			require.Equal(t, sentinel(erra), sentinel(errg))
+			assert.Equal(t, ra.Fields, rg.Fields, "trial %d change %d", trial, i)
+			assert.True(t, ra.Expires.Equal(rg.Expires), "trial %d change %d: %v %v", trial, i, ra.Expires, rg.Expires)
+			assert.Equal(t, ra.Owner, rg.Owner)
+			assert.Equal(t, ra.Version, rg.Version)
+		}
+	}
+	for _, o := range []string{"ok", sentinel(store.ErrNotFound), sentinel(store.ErrConflict), sentinel(store.ErrTooLarge)} {
+		assert.Positive(t, outcomes[o], "the random changes reach the outcome %q", o)
+	}
+}
+
+// sentinel names the store error err wraps.
+func sentinel(err error) string {
+	for _, e := range []error{store.ErrNotFound, store.ErrConflict, store.ErrTooLarge, store.ErrCorrupt} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
+}
