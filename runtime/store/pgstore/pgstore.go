@@ -62,7 +62,9 @@
 // [WithMaxGroup]). (Two, because on this project's 2-core benchmark
 // machine two lanes wrote more than one, four, eight or sixteen: at 32
 // clients about 10,900 writes a second against 9,300 with one and 9,200
-// with four; at 128, 16,200 against 15,200 with four.) A group is one
+// with four; at 128, 16,200 against 15,200 with four. Once a group's
+// Updates became one statement, a recheck at 32 clients put one, two and
+// three lanes within the runs' spread, 11,000 to 13,000.) A group is one
 // [github.com/jackc/pgx/v5.Batch], which the server runs as one
 // implicit transaction: one round trip, one commit, one flush of the
 // write-ahead log, where each change alone would pay all three. It

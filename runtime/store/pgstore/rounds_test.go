@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,15 +23,26 @@ import (
 // expiry, the owner and the version that the statement for one Update
 // gives it alone. Random changes (sets, removals, expectations that
 // hold or not, size limits that pass or not, new expiries and owners)
-// run on twin sessions: grouped on one twin, alone on the other.
+// run on twin sessions: grouped on one twin, alone on the other. Under
+// both query protocols, which encode the arrays differently.
 func TestUpdatesAgreeWithUpdate(t *testing.T) {
-	s := newTestStore(t, testPool(t), tableOpt(t), WithCleanupInterval(0))
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
+		t.Run(mode.String(), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.ConnConfig.DefaultQueryExecMode = mode
+			testUpdatesAgree(t, newTestStore(t, newPool(t, cfg), tableOpt(t), WithCleanupInterval(0)))
+		})
+	}
+}
+
+// testUpdatesAgree is TestUpdatesAgreeWithUpdate on s.
+func testUpdatesAgree(t *testing.T, s *Store) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	names := []string{"a", "b", "c", "dd", "e"}
 	value := func() []byte { return []byte(fmt.Sprint(rng.IntN(3))) } // often equal to a stored one
 	outcomes := map[string]int{}
-	for trial := range 20 {
+	for trial := range 12 {
 		const n = 12
 		var grouped, alone []*write
 		var twins [][2]string
