@@ -226,22 +226,40 @@ func (s *Store) sendAlone(ctx context.Context, w *write) error {
 // statement of its own and the Updates are one statement (see
 // [queries.updates]), or update alone for one Update: the server starts
 // one plan for all of them, where it would start two per Update alone.
+// A round after the first locks its Updates' rows again first (a row
+// created meanwhile, by a write of an earlier round or another
+// transaction, is then locked before the statement takes its snapshot,
+// as lock does). A group with a Create after the first round (a key's
+// Update, then its Create) goes as each write's own statements in key
+// order instead, so that its inserts of new rows, which no lock covers,
+// stay in key order too.
 func (s *Store) exchange(ctx context.Context, ws []*write) (outcomes []error, err error) {
 	b := &pgx.Batch{}
 	var rounds []round
-	if len(ws) == 1 {
-		ws[0].queue(b, &s.q)
-	} else {
+	if len(ws) > 1 {
 		rounds = splitRounds(ws)
+		if lateCreate(rounds) {
+			rounds = nil
+		}
+	}
+	if rounds == nil {
+		for _, w := range ws {
+			w.queue(b, &s.q)
+		}
+	} else {
 		b.Queue(s.q.lockAll, lockKeys(ws))
-		for _, r := range rounds {
-			r.queue(b, ws, &s.q)
+		for i, r := range rounds {
+			r.queue(b, ws, &s.q, i > 0)
 		}
 	}
 	br := s.pool.SendBatch(ctx, b)
-	if len(ws) == 1 {
-		outcomes = make([]error, 1)
-		outcomes[0], err = ws[0].read(br)
+	if rounds == nil {
+		outcomes = make([]error, len(ws))
+		for i, w := range ws {
+			if outcomes[i], err = w.read(br); err != nil {
+				break
+			}
+		}
 	} else {
 		outcomes, err = readRounds(br, ws, rounds)
 	}

@@ -73,7 +73,9 @@
 // distinct sessions: when a session has several changes in the group,
 // its second goes in a second such statement after the first, and so on),
 // which checks and applies each change as an Update alone would, so the
-// server starts one plan for the group's Updates, not two for each. There is
+// server starts one plan for the group's Updates, not two for each. (A
+// group where a session's Create comes after an Update of it, which is
+// rare, goes as each change's own statements, in key order.) There is
 // no timer: a change that finds no round trip in flight goes at once, in
 // the batch it would have alone, so a client alone sees the latency of
 // one change, and the groups grow only with the load.

@@ -51,11 +51,25 @@ func lockKeys(ws []*write) []string {
 	return keys
 }
 
+// lateCreate reports whether a round after the first holds a Create.
+func lateCreate(rounds []round) bool {
+	for _, r := range rounds[1:] {
+		if len(r.creates) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // queue adds r's statements to b, for a group whose rows lockAll has
-// locked: each Create's statement, then the Updates' one.
-func (r round) queue(b *pgx.Batch, ws []*write, q *queries) {
+// locked: each Create's statement, then the Updates' one, after locking
+// their rows again when relock is set (a round after the first).
+func (r round) queue(b *pgx.Batch, ws []*write, q *queries, relock bool) {
 	for _, i := range r.creates {
 		ws[i].queue(b, q)
+	}
+	if relock && len(r.updates) > 0 {
+		b.Queue(q.lockAll, r.updateKeys(ws))
 	}
 	switch len(r.updates) {
 	case 0:
@@ -65,6 +79,15 @@ func (r round) queue(b *pgx.Batch, ws []*write, q *queries) {
 	default:
 		b.Queue(q.updates, updatesParams(ws, r.updates)...)
 	}
+}
+
+// updateKeys returns the keys of r's Updates, in key order.
+func (r round) updateKeys(ws []*write) []string {
+	keys := make([]string, len(r.updates))
+	for j, i := range r.updates {
+		keys[j] = ws[i].key
+	}
+	return keys
 }
 
 // updatesParams returns the parameters of the updates statement for the
@@ -116,9 +139,14 @@ func readRounds(br pgx.BatchResults, ws []*write, rounds []round) ([]error, erro
 	}
 	outcomes := make([]error, len(ws))
 	var err error
-	for _, r := range rounds {
+	for n, r := range rounds {
 		for _, i := range r.creates {
 			if outcomes[i], err = ws[i].read(br); err != nil {
+				return nil, err
+			}
+		}
+		if n > 0 && len(r.updates) > 0 {
+			if _, err := br.Exec(); err != nil { // the relock
 				return nil, err
 			}
 		}
