@@ -93,7 +93,9 @@ func (s *Store) runOnce(ctx context.Context, tx *groupTx, p *change) error {
 
 // send is the committer's send function: one result per change, in
 // order. A lone change runs alone, as without grouping. A group runs in
-// one transaction; when the server aborts it in a way no single change
+// one transaction: as batches ([Store.sendBatch]) when it holds only
+// Updates, each of a key of its own, else statement by statement
+// ([Store.sendGroup]); when the server aborts it in a way no single change
 // explains (a deadlock, a lock wait timeout, any server error on a
 // statement), it is rolled back and each change runs again alone, in
 // arrival order, so that only a change that fails alone fails.
@@ -106,7 +108,11 @@ func (s *Store) send(ctx context.Context, items []*change) []error {
 		errs[0] = s.run(ctx, nil, items[0])
 		return errs
 	}
-	if s.sendGroup(ctx, items, errs) {
+	if batchable(items) {
+		if s.sendBatch(ctx, items, errs) {
+			return errs
+		}
+	} else if s.sendGroup(ctx, items, errs) {
 		return errs
 	}
 	s.stats.fallbacks.Add(1)

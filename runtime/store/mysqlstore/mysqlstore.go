@@ -122,48 +122,78 @@
 // changes, of any session, that arrive while both are in flight
 // wait, and the next group to go sends them together, at most
 // [WithMaxGroup] ([DefaultMaxGroup], 64) of them, in one InnoDB
-// transaction on one connection: START TRANSACTION, each change's own
-// statement (the same statements as alone), COMMIT. The group shares
-// one commit, so one log flush, instead of one each. The store asks for
-// no multiStatements setting, so the driver sends one statement per
-// round trip: a group of n changes costs n+2 round trips on one
-// connection (and the server runs its statements one after another),
-// where n changes alone cost n round trips on up to n connections at
-// once. Each caller returns once the group is committed, with its own
-// change's result, the same as alone.
+// transaction on one connection. Each caller returns once the group is
+// committed, with its own change's result, the same as alone. The group
+// shares one commit, so one log flush, instead of one each, and it goes
+// in one of two ways.
 //
-// Inside a group, the statements run in key order (stably: the changes
-// of one session keep their arrival order, each seeing the one before),
-// so that groups of different processes take their row locks in one
-// order and do not deadlock each other over them. A change that fails
-// its own condition ([store.ErrNotFound], [store.ErrExists],
-// [store.ErrConflict], [store.ErrTooLarge], [store.ErrCorrupt]) wrote
-// nothing and fails alone; the read explaining a refused Update is a
-// locking read in the transaction (it sees the group's earlier changes).
-// When the server refuses a statement or the commit (a deadlock, as
-// with a Move or another client's transaction locking rows in another
-// order, or gap locks on missing keys; a lock wait timeout; an error in
-// one change's statement), the transaction is rolled back and each
-// change of the group runs again alone, in arrival order, so only a
-// change that fails alone fails. A change alone that the server aborts
-// as a deadlock victim or after a lock wait timeout (it wrote nothing)
-// runs again, four times at most. A lost connection or a canceled group
-// fails every change of the group, never reporting one done that was
-// not committed. A caller whose context ends while its change waits for
-// a group is withdrawn and gets the context's error; once the group is
-// on its way, the caller waits for it: the group's context ends only
-// when every caller's has. While a group's statement waits for a row
-// lock (another client's transaction holding the row), the changes of
-// that group wait too, and the changes behind it have the other lane.
+// A group of Updates only, each of a session of its own (the common
+// case: concurrent requests of different users), is a batch of four
+// round trips whatever its size: START TRANSACTION; one SELECT ... FOR
+// UPDATE reading and locking every session of the group; then, in Go,
+// each change checked on the record read ([store.Change.Check]: the
+// expectations and the size limit, as the Update statement checks them)
+// and applied to it; one UPDATE writing every change that passed (each
+// row's new document, size, expiry and owner chosen by key with CASE,
+// the version bumped and the row sealed as by the statement alone);
+// COMMIT. The server runs two statements for the group rather than one
+// or more per change. A change whose session is missing or expired gets
+// [store.ErrNotFound] and one whose conditions fail its
+// [store.ErrConflict] or [store.ErrTooLarge], from the read under the
+// lock, writing nothing; one whose row is not sealed or does not parse
+// runs on its own in the transaction, after the batch, with its own
+// statements, as below, so it gets the checks and the verdict it gets
+// alone. (Groups larger than 64 go as several batches in the one
+// transaction.) The batch sends each written session's whole document,
+// not only the changed fields: at most the 1 KB a session holds, as
+// base64.
+//
+// Any other group (one holding a Create, or several Updates of one
+// session) runs each change's own statement (the same statements as
+// alone) between START TRANSACTION and COMMIT. The store asks for no
+// multiStatements setting, so the driver sends one statement per round
+// trip: such a group of n changes costs n+2 round trips on one
+// connection (and the server runs its statements one after another).
+//
+// Inside a group, the rows are locked in key order (the batch's read
+// takes them in key order; statement by statement, the changes run
+// sorted by key, stably: the changes of one session keep their arrival
+// order, each seeing the one before), so that groups of different
+// processes take their row locks in one order and do not deadlock each
+// other over them. A change that fails its own condition
+// ([store.ErrNotFound], [store.ErrExists], [store.ErrConflict],
+// [store.ErrTooLarge], [store.ErrCorrupt]) wrote nothing and fails
+// alone; the read explaining a refused Update is a locking read in the
+// transaction (it sees the group's earlier changes). When the server
+// refuses a statement or the commit (a deadlock, as with a Move or
+// another client's transaction locking rows in another order, or gap
+// locks on missing keys; a lock wait timeout; an error in one change's
+// statement), the transaction is rolled back and each change of the
+// group runs again alone, in arrival order, so only a change that fails
+// alone fails. A change alone that the server aborts as a deadlock
+// victim or after a lock wait timeout (it wrote nothing) runs again,
+// four times at most. A lost connection or a canceled group fails every
+// change of the group, never reporting one done that was not committed.
+// A caller whose context ends while its change waits for a group is
+// withdrawn and gets the context's error; once the group is on its way,
+// the caller waits for it: the group's context ends only when every
+// caller's has. While a group's statement waits for a row lock (another
+// client's transaction holding the row), the changes of that group wait
+// too, and the changes behind it have the other lane.
 //
 // What it buys depends on where the time goes. InnoDB already shares
 // one log flush among transactions that commit at once, so on a fast
-// disk the saving is the per-transaction work and the connections; on
-// this project's benchmark machine (2 cores shared with the client) the
-// server's work per statement dominates and grouping gains little below
-// 128 clients (see README's Performance tables). Two lanes wrote the
-// most there, ahead of one, four, eight and sixteen: at 32 clients about
-// 9,400 writes a second against 7,800 with one and 8,500 with four. It pays where commits
+// disk the saving is mostly the server's work per statement and per
+// transaction. On this project's benchmark machine (2 cores shared with
+// the client) autocommitted UPDATEs of one row each, however simple
+// (SET version = version + 1), top out at about 22,000 a second, from
+// 32 clients as from 128. In back-to-back runs of
+// BenchmarkUpdateParallel, 32 clients wrote about 30,000 one-field
+// Updates a second in batches against 24,000 alone (and 18,000 with
+// groups statement by statement), 128 clients 57,000 against 17,000.
+// With 8 clients and fewer, groups are small and a change alone is
+// faster (see README's Performance tables). Two lanes wrote the most
+// there, ahead of one, three, four and six. It pays more where commits
 // are dear: a synced binary log, semi-synchronous replication, a slow
 // disk. WithMaxGroup(1) turns it off.
 //

@@ -33,9 +33,11 @@ const updateAttempts = 3
 // empty one included, and c.Owner moves the session in the owner index in
 // the same statement.
 //
-// While other changes are in flight, the statement waits for the next
+// While other changes are in flight, the change waits for the next
 // group and is committed in one transaction with the other changes that
-// arrived meanwhile (see the package documentation and [WithMaxGroup]);
+// arrived meanwhile, checked on the session read under a lock and
+// written with them in one statement when they are all Updates of
+// distinct sessions (see the package documentation and [WithMaxGroup]);
 // Update returns once the group is committed, with the same result as
 // alone.
 //
@@ -321,8 +323,8 @@ func fullArgs(p *change) []any {
 	return append(p.args[:p.common:p.common], names.String(), setSize, limit)
 }
 
-// updateStmts prepares an Update statement per shape on first use and
-// keeps it until close.
+// updateStmts prepares an Update statement per shape, and a batch's
+// statements per slot count, on first use and keeps them until close.
 type updateStmts struct {
 	db    *sql.DB
 	table string
@@ -333,10 +335,26 @@ type updateStmts struct {
 }
 
 // updateKind names one of the Update statements: its shape, and whether
-// it is the one with the full check.
+// it is the one with the full check; or, when slots is above 0, one of
+// a batch's statements for that many keys (see [batchLockQuery] and
+// [batchWriteQuery]).
 type updateKind struct {
 	shape [3]int
 	full  bool
+	slots int
+	write bool // of a batch: the write, not the locking read
+}
+
+// query renders the statement k names for table.
+func (k updateKind) query(table string) string {
+	switch {
+	case k.slots == 0:
+		return updateQuery(table, k.shape, k.full)
+	case k.write:
+		return batchWriteQuery(table, k.slots)
+	default:
+		return batchLockQuery(table, k.slots)
+	}
 }
 
 // newUpdateStmts returns an empty statement cache for table.
@@ -347,7 +365,11 @@ func newUpdateStmts(db *sql.DB, table string) *updateStmts {
 // get returns the prepared statement for shape (the full-check one when
 // full is true), preparing it if needed.
 func (u *updateStmts) get(ctx context.Context, shape [3]int, full bool) (*sql.Stmt, error) {
-	k := updateKind{shape, full}
+	return u.kind(ctx, updateKind{shape: shape, full: full})
+}
+
+// kind returns the prepared statement k names, preparing it if needed.
+func (u *updateStmts) kind(ctx context.Context, k updateKind) (*sql.Stmt, error) {
 	u.mu.Lock()
 	stmt, closed := u.stmts[k], u.closed
 	u.mu.Unlock()
@@ -358,7 +380,7 @@ func (u *updateStmts) get(ctx context.Context, shape [3]int, full bool) (*sql.St
 		return stmt, nil
 	}
 	// Prepare without the lock: other shapes need not wait for it.
-	stmt, err := u.db.PrepareContext(ctx, updateQuery(u.table, shape, full))
+	stmt, err := u.db.PrepareContext(ctx, k.query(u.table))
 	if err != nil {
 		return nil, err
 	}
