@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -213,5 +214,33 @@ func TestBatchLockOrder(t *testing.T) {
 	}
 	for _, key := range keys {
 		requireFields(t, s, key, 1+2*rounds, "n", "0", "g0", fmt.Sprint(rounds-1), "g1", fmt.Sprint(rounds-1))
+	}
+}
+
+// TestBatchLargeSessions: sessions whose documents together pass the
+// server's max_allowed_packet go in one batch all the same (the driver
+// sends a prepared statement's large arguments apart), with no fallback
+// to changes alone.
+func TestBatchLargeSessions(t *testing.T) {
+	db := testDB(t)
+	var packet int
+	require.NoError(t, db.QueryRow("SELECT @@max_allowed_packet").Scan(&packet))
+	s := newTestStore(t, db, tableOpt(t), WithCreateSchema(true), WithCleanupInterval(0))
+	ctx := context.Background()
+	big := strings.Repeat("x", 1<<20) // 1.33 MiB as base64
+	n := packet/(1<<20) + 2           // in all, more than a packet holds
+	items := make([]*change, n)
+	for i := range items {
+		key := storetest.NewKey(t)
+		require.NoError(t, s.Create(ctx, key, enginetest.LiveRecord("big", big)))
+		p, err := s.newUpdate(ctx, key, set("n", fmt.Sprint(i)))
+		require.NoError(t, err)
+		items[i] = p
+	}
+	errs := make([]error, n)
+	require.True(t, s.sendBatch(ctx, items, errs), "the batch ran to its commit")
+	for i, p := range items {
+		require.NoError(t, errs[i], "change %d", i)
+		requireFields(t, s, p.key, 2, "big", big, "n", fmt.Sprint(i))
 	}
 }
