@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sessiongen/sessiongen/runtime/store"
@@ -27,7 +28,8 @@ import (
 const maxSlots = DefaultMaxGroup
 
 // batchSlots returns the key count of the batch statements serving n
-// keys (n at most [maxSlots]): the power of two at or above n, so that
+// keys (n at most [maxSlots]): the power of two at or above n, and at
+// least 2, so that
 // a few prepared statements serve every group. The spare slots repeat
 // the last key with its values, which changes nothing more.
 func batchSlots(n int) int {
@@ -40,15 +42,25 @@ func batchSlots(n int) int {
 
 // batchLockQuery renders the locking read of a batch of slots keys: the
 // live rows among them, with their keys and the seal's verdict, locked
-// until the transaction ends. InnoDB reads the primary key's ranges of
-// an IN list in key order, so the batch locks its rows in the order
-// every group does.
+// until the transaction ends. The read goes by the primary key (forced,
+// so that no plan scans and locks other rows), whose ranges InnoDB reads
+// in key order, so the batch locks its rows in the order every group
+// does.
 //
 //	key * slots, now
 func batchLockQuery(table string, slots int) string {
-	return `SELECT session_key, created, expires, version, owner, data, COALESCE(` + sealedSQL + `, FALSE) FROM ` +
-		quoteTable(table) + ` WHERE session_key IN (?` + strings.Repeat(`, ?`, slots-1) + `) AND expires > ? FOR UPDATE`
+	return `SELECT session_key, created, expires, version, owner, IF(size <= ` + strconv.Itoa(maxBatchSize) + `, data, NULL), COALESCE(` +
+		sealedSQL + `, FALSE) FROM ` + quoteTable(table) + ` FORCE INDEX (PRIMARY) WHERE session_key IN (?` +
+		strings.Repeat(`, ?`, slots-1) + `) AND expires > ? FOR UPDATE`
 }
+
+// maxBatchSize is the largest session ([store.Size]) a batch reads and
+// writes whole. The read returns no document for a larger one (or one
+// whose size column is not set), so its change runs its own statement,
+// which sends only the fields it changes. It also bounds a batch write:
+// [maxSlots] documents of at most about 5.5 KB each as base64, far within
+// any server's default max_allowed_packet.
+const maxBatchSize = 4096 // "4 KB" in the package doc
 
 // batchWriteQuery renders the write of a batch of slots keys: each
 // row's new document, size, expiry and owner, worked out in Go from the
@@ -150,18 +162,13 @@ func (s *Store) sendBatch(ctx context.Context, items []*change, errs []error) bo
 // checks each change on its record (setting errs[i] for one refused),
 // and writes the others in one statement, setting their versions. It
 // returns the changes left to run on their own: those whose row is not
-// sealed or does not parse.
+// sealed, does not parse or holds a session larger than [maxBatchSize].
 func (s *Store) runBatch(ctx context.Context, tx *groupTx, items []*change, chunk []int, errs []error) (alone []int, err error) {
 	rows, err := s.lockBatch(ctx, tx, items, chunk)
 	if err != nil {
 		return nil, err
 	}
-	type write struct {
-		key, data     string
-		size, expires int64
-		owner         any
-	}
-	writes := make([]write, 0, len(chunk))
+	writes := make([]batchWrite, 0, len(chunk))
 	for _, i := range chunk {
 		p := items[i]
 		r, ok := rows[p.key]
@@ -171,7 +178,7 @@ func (s *Store) runBatch(ctx context.Context, tx *groupTx, items []*change, chun
 		}
 		rec, err := r.record(p.key)
 		if err != nil {
-			alone = append(alone, i) // not sealed, or corrupt: as alone
+			alone = append(alone, i) // not sealed, corrupt or large: as alone
 			continue
 		}
 		if err := p.change.Check(rec.Fields); err != nil {
@@ -179,7 +186,7 @@ func (s *Store) runBatch(ctx context.Context, tx *groupTx, items []*change, chun
 			continue
 		}
 		fields := p.change.Apply(rec.Fields)
-		w := write{key: p.key, data: encodeFields(fields), size: int64(store.Size(fields)), expires: r.expires}
+		w := batchWrite{key: p.key, data: encodeFields(fields), size: int64(store.Size(fields)), expires: r.expires}
 		if !p.change.Expires.IsZero() {
 			w.expires = p.change.Expires.UnixMicro()
 		}
@@ -193,45 +200,60 @@ func (s *Store) runBatch(ctx context.Context, tx *groupTx, items []*change, chun
 	if len(writes) == 0 {
 		return alone, nil
 	}
-	slots := batchSlots(len(writes))
-	stmt, err := s.updates.kind(ctx, updateKind{slots: slots, write: true})
-	if err != nil {
+	if err := s.writeBatch(ctx, tx, writes); err != nil {
 		return nil, err
 	}
+	return alone, nil
+}
+
+// batchWrite is the new state of one row a batch writes.
+type batchWrite struct {
+	key, data     string
+	size, expires int64
+	owner         any
+}
+
+// writeBatch writes ws, rows the batch's read locked, in one statement.
+func (s *Store) writeBatch(ctx context.Context, tx *groupTx, ws []batchWrite) error {
+	slots := batchSlots(len(ws))
+	stmt, err := s.stmtFor(ctx, tx, updateKind{slots: slots, write: true})
+	if err != nil {
+		return err
+	}
 	args := make([]any, 0, 9*slots)
-	for _, value := range []func(w write) any{
-		func(w write) any { return w.data },
-		func(w write) any { return w.size },
-		func(w write) any { return w.expires },
-		func(w write) any { return w.owner },
+	for _, value := range []func(w batchWrite) any{
+		func(w batchWrite) any { return w.data },
+		func(w batchWrite) any { return w.size },
+		func(w batchWrite) any { return w.expires },
+		func(w batchWrite) any { return w.owner },
 	} {
 		for j := range slots {
-			w := writes[min(j, len(writes)-1)]
+			w := ws[min(j, len(ws)-1)]
 			args = append(args, w.key, value(w))
 		}
 	}
 	for j := range slots {
-		args = append(args, writes[min(j, len(writes)-1)].key)
+		args = append(args, ws[min(j, len(ws)-1)].key)
 	}
 	res, err := tx.stmt(ctx, stmt).ExecContext(ctx, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	affected, err := res.RowsAffected()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if affected != int64(len(writes)) {
-		return nil, fmt.Errorf("%w: %d, not %d", errBatchWrite, affected, len(writes))
+	if affected != int64(len(ws)) {
+		return fmt.Errorf("%w: %d, not %d", errBatchWrite, affected, len(ws))
 	}
-	return alone, nil
+	return nil
 }
 
 // lockBatch locks and reads the live rows of the changes items[i] for i
 // in chunk, returning them by key.
 func (s *Store) lockBatch(ctx context.Context, tx *groupTx, items []*change, chunk []int) (map[string]*row, error) {
 	slots := batchSlots(len(chunk))
-	stmt, err := s.updates.kind(ctx, updateKind{slots: slots})
+	stmt, err := s.stmtFor(ctx, tx, updateKind{slots: slots})
 	if err != nil {
 		return nil, err
 	}

@@ -2,9 +2,11 @@ package mysqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -171,9 +173,9 @@ func TestBatchSlots(t *testing.T) {
 	assert.Equal(t, []int{2, 2, 4, 8, 16, 32, 64, 64}, []int{batchSlots(1), batchSlots(2), batchSlots(3), batchSlots(5), batchSlots(16), batchSlots(17), batchSlots(33), batchSlots(64)})
 }
 
-// TestBatchLockOrder: two batches at once over the same sessions, given
-// in opposite orders, never deadlock: the server reads an IN list's
-// ranges of the primary key, so locks its rows, in key order.
+// TestBatchLockOrder: two batches at once over the same sessions, their
+// IN lists in opposite orders, never deadlock: the read goes by the
+// primary key, whose ranges the server reads, so locks, in key order.
 // Every Update lands, each with a version of its own.
 func TestBatchLockOrder(t *testing.T) {
 	s := newTestStore(t, testDB(t), tableOpt(t), WithCreateSchema(true), WithCleanupInterval(0))
@@ -181,58 +183,88 @@ func TestBatchLockOrder(t *testing.T) {
 	keys := make([]string, 16)
 	for i := range keys {
 		keys[i] = storetest.NewKey(t)
-		require.NoError(t, s.Create(ctx, keys[i], enginetest.LiveRecord("n", "0")))
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		require.NoError(t, s.Create(ctx, key, enginetest.LiveRecord("n", "0")))
 	}
 	const rounds = 30
 	var wg sync.WaitGroup
-	ok := make([][]bool, 2)
-	for g := range ok {
-		ok[g] = make([]bool, rounds)
+	errs := make([]error, 2)
+	for g := range errs {
 		wg.Go(func() {
 			for r := range rounds {
 				items := make([]*change, len(keys))
+				chunk := make([]int, len(keys))
 				for i, key := range keys {
-					if g == 1 {
-						key = keys[len(keys)-1-i]
-					}
 					p, err := s.newUpdate(ctx, key, set(fmt.Sprint("g", g), fmt.Sprint(r)))
 					if err != nil {
+						errs[g] = err
 						return
 					}
 					items[i] = p
+					chunk[i] = i
+					if g == 1 {
+						chunk[i] = len(keys) - 1 - i // the IN list in descending order
+					}
 				}
-				errs := make([]error, len(items))
-				ok[g][r] = s.sendBatch(ctx, items, errs) && errors.Join(errs...) == nil
+				if errs[g] = runBatchTx(ctx, s, items, chunk); errs[g] != nil {
+					return
+				}
 			}
 		})
 	}
 	wg.Wait()
-	for g := range ok {
-		for r, done := range ok[g] {
-			require.True(t, done, "batch %d of goroutine %d committed every change", r, g)
-		}
-	}
+	require.NoError(t, errors.Join(errs...), "no batch deadlocked")
 	for _, key := range keys {
 		requireFields(t, s, key, 1+2*rounds, "n", "0", "g0", fmt.Sprint(rounds-1), "g1", fmt.Sprint(rounds-1))
 	}
 }
 
-// TestBatchLargeSessions: sessions whose documents together pass the
-// server's max_allowed_packet go in one batch all the same (the driver
-// sends a prepared statement's large arguments apart), with no fallback
-// to changes alone.
+// runBatchTx runs the batch of items[i] for i in chunk, in chunk's order,
+// in a transaction of its own, and returns the first error.
+func runBatchTx(ctx context.Context, s *Store, items []*change, chunk []int) error {
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer sqlTx.Rollback()
+	errs := make([]error, len(items))
+	alone, err := s.runBatch(ctx, &groupTx{tx: sqlTx, stmts: map[*sql.Stmt]*sql.Stmt{}}, items, chunk, errs)
+	if err == nil && len(alone) > 0 {
+		err = fmt.Errorf("%d changes left alone", len(alone))
+	}
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return sqlTx.Commit()
+}
+
+// TestBatchLargeSessions: in a batch, the changes of sessions larger
+// than maxBatchSize run their own statements (which send only the fields
+// they change), in the batch's transaction, with no fallback to changes
+// alone; the small sessions beside them go in the batch. Their sessions
+// together pass the server's max_allowed_packet.
 func TestBatchLargeSessions(t *testing.T) {
 	db := testDB(t)
 	var packet int
 	require.NoError(t, db.QueryRow("SELECT @@max_allowed_packet").Scan(&packet))
-	s := newTestStore(t, db, tableOpt(t), WithCreateSchema(true), WithCleanupInterval(0))
+	table, opt := testTable(t)
+	s := newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(0))
 	ctx := context.Background()
-	big := strings.Repeat("x", 1<<20) // 1.33 MiB as base64
-	n := packet/(1<<20) + 2           // in all, more than a packet holds
+	big := strings.Repeat("x", 1<<20)
+	n := packet/(1<<20) + 2 // in all, more than a packet holds
 	items := make([]*change, n)
 	for i := range items {
 		key := storetest.NewKey(t)
-		require.NoError(t, s.Create(ctx, key, enginetest.LiveRecord("big", big)))
+		value := big
+		if i%2 == 0 {
+			value = strings.Repeat("y", maxBatchSize-len("big")-1) // the largest a batch writes whole, less a byte
+		}
+		require.NoError(t, s.Create(ctx, key, enginetest.LiveRecord("big", value)))
 		p, err := s.newUpdate(ctx, key, set("n", fmt.Sprint(i)))
 		require.NoError(t, err)
 		items[i] = p
@@ -241,6 +273,72 @@ func TestBatchLargeSessions(t *testing.T) {
 	require.True(t, s.sendBatch(ctx, items, errs), "the batch ran to its commit")
 	for i, p := range items {
 		require.NoError(t, errs[i], "change %d", i)
-		requireFields(t, s, p.key, 2, "big", big, "n", fmt.Sprint(i))
+		value := big
+		if i%2 == 0 {
+			value = strings.Repeat("y", maxBatchSize-len("big")-1)
+		}
+		requireFields(t, s, p.key, 2, "big", value, "n", fmt.Sprint(i))
+		requireSealed(t, s, db, table, p.key, fmt.Sprint("change ", i))
+	}
+}
+
+// TestBatchFallsBack: a batch write the server refuses (one session's
+// version at the largest BIGINT, which the bump overflows) rolls the
+// group back, and each change runs again alone: only that one fails,
+// and the others land with the versions they get alone.
+func TestBatchFallsBack(t *testing.T) {
+	db := testDB(t)
+	table, opt := testTable(t)
+	s := newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(0))
+	ctx := context.Background()
+	items := make([]*change, 3)
+	for i := range items {
+		key := storetest.NewKey(t)
+		require.NoError(t, s.Create(ctx, key, enginetest.LiveRecord("n", "0")))
+		if i == 1 {
+			plant(t, db, table, key, corruption{name: "last version", set: "version = 9223372036854775807"})
+		}
+		p, err := s.newUpdate(ctx, key, set("n", "1"))
+		require.NoError(t, err)
+		items[i] = p
+	}
+	require.True(t, batchable(items))
+	errs := s.send(ctx, items)
+	require.Error(t, errs[1])
+	for _, i := range []int{0, 2} {
+		require.NoError(t, errs[i])
+		assert.Equal(t, uint64(2), items[i].version)
+		requireFields(t, s, items[i].key, 2, "n", "1")
+	}
+	assert.Equal(t, uint64(1), s.stats.fallbacks.Load(), "the group fell back once")
+}
+
+// TestGroupSmallPool: a group on a pool of one connection, which its
+// transaction holds, never waits for another: the batch statements are
+// prepared by New, and a statement the group needs that is not prepared
+// yet (here the full check of unsealed rows) is prepared on the
+// transaction's own connection.
+func TestGroupSmallPool(t *testing.T) {
+	db := testDB(t)
+	db.SetMaxOpenConns(1)
+	table, opt := testTable(t)
+	s := newTestStore(t, db, opt, WithCreateSchema(true), WithCleanupInterval(0))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	items := make([]*change, 4)
+	for i := range items {
+		key := storetest.NewKey(t)
+		require.NoError(t, s.Create(ctx, key, enginetest.LiveRecord("n", "0")))
+		plant(t, db, table, key, corruption{name: "unseal", set: "seal = NULL, size = NULL"})
+		p, err := s.newUpdate(ctx, key, set("n", fmt.Sprint(i+1)))
+		require.NoError(t, err)
+		items[i] = p
+	}
+	errs := make([]error, len(items))
+	require.True(t, s.sendBatch(ctx, items, errs), "the batch ran to its commit")
+	require.NoError(t, errors.Join(errs...), "no change waited for a connection")
+	for i, p := range items {
+		requireFields(t, s, p.key, 2, "n", fmt.Sprint(i+1))
+		requireSealed(t, s, db, table, p.key, fmt.Sprint("change ", i))
 	}
 }

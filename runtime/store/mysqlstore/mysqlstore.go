@@ -52,8 +52,10 @@
 // says why. A row the store did not seal (see Sealed rows) costs more,
 // until its first Update seals it: a read two queries, an Update four
 // (the sealed UPDATE, the two reads, the UPDATE with the full check). An
-// Update is a single conditional UPDATE of the session's row: JSON_SET and JSON_REMOVE name only the fields set and
-// removed, so only the changed fields' bytes cross the wire, and it
+// Update alone is a single conditional UPDATE of the session's row:
+// JSON_SET and JSON_REMOVE name only the fields set and removed, so only
+// the changed fields' bytes cross the wire (in a batch, see Group
+// commit, a small session's whole document does), and it
 // matches the row only while the session is live: after a Delete, or
 // once the session has expired, it writes nothing and returns
 // [store.ErrNotFound]. Concurrent
@@ -129,7 +131,9 @@
 //
 // A group of Updates only, each of a session of its own (the common
 // case: concurrent requests of different users), is a batch of four
-// round trips whatever its size: START TRANSACTION; one SELECT ... FOR
+// round trips whatever its size (New prepares its statements; a
+// connection prepares each once, on first use): START TRANSACTION; one
+// SELECT ... FOR
 // UPDATE reading and locking every session of the group; then, in Go,
 // each change checked on the record read ([store.Change.Check]: the
 // expectations and the size limit, as the Update statement checks them)
@@ -140,13 +144,14 @@
 // or more per change. A change whose session is missing or expired gets
 // [store.ErrNotFound] and one whose conditions fail its
 // [store.ErrConflict] or [store.ErrTooLarge], from the read under the
-// lock, writing nothing; one whose row is not sealed or does not parse
-// runs on its own in the transaction, after the batch, with its own
-// statements, as below, so it gets the checks and the verdict it gets
-// alone. (Groups larger than 64 go as several batches in the one
-// transaction.) The batch sends each written session's whole document,
-// not only the changed fields: at most the 1 KB a session holds, as
-// base64.
+// lock, writing nothing; one whose row is not sealed or does not parse,
+// or whose session is larger than 4 KB ([store.Size]), runs on its own
+// in the transaction, after the batch, with its own statements, as
+// below, so it gets the checks and the verdict it gets alone. (Groups
+// larger than 64 go as several batches in the one transaction.) The
+// batch reads and writes each session's whole document, not only the
+// changed fields: for sessions of at most 4 KB, so at most about 5.5 KB
+// of base64 each way.
 //
 // Any other group (one holding a Create, or several Updates of one
 // session) runs each change's own statement (the same statements as
@@ -155,8 +160,8 @@
 // trip: such a group of n changes costs n+2 round trips on one
 // connection (and the server runs its statements one after another).
 //
-// Inside a group, the rows are locked in key order (the batch's read
-// takes them in key order; statement by statement, the changes run
+// Inside a group, the rows are locked in key order (the batch's read,
+// by the primary key, takes them in key order; statement by statement, the changes run
 // sorted by key, stably: the changes of one session keep their arrival
 // order, each seeing the one before), so that groups of different
 // processes take their row locks in one order and do not deadlock each
@@ -168,7 +173,8 @@
 // refuses a statement or the commit (a deadlock, as with a Move or
 // another client's transaction locking rows in another order, or gap
 // locks on missing keys; a lock wait timeout; an error in one change's
-// statement), the transaction is rolled back and each change of the
+// statement; a batch's UPDATE changing other rows than its read
+// locked, which should never happen), the transaction is rolled back and each change of the
 // group runs again alone, in arrival order, so only a change that fails
 // alone fails. A change alone that the server aborts as a deadlock
 // victim or after a lock wait timeout (it wrote nothing) runs again,
@@ -375,8 +381,13 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
 	updates := newUpdateStmts(db, c.table)
 	// Prepare the commonest Update shape now: it also checks that the
 	// server has the JSON functions the store needs.
-	if _, err := updates.get(ctx, updateShape(1, 1, 0), false); err != nil {
+	_, err = updates.get(ctx, updateShape(1, 1, 0), false)
+	if err == nil && c.maxGroup > 1 {
+		err = updates.prepareBatches(ctx)
+	}
+	if err != nil {
 		closeAll(st.all()...)
+		updates.close()
 		return nil, fmt.Errorf("mysqlstore: prepare: %w", err)
 	}
 	s := &Store{

@@ -41,8 +41,9 @@ const updateAttempts = 3
 // Update returns once the group is committed, with the same result as
 // alone.
 //
-// c's conditions (c.Expect, c.MaxSize) are part of the statement, so a
-// change that fails one writes nothing. When the statement matches no
+// c's conditions (c.Expect, c.MaxSize) are part of the statement (in a
+// batch, checked on the session read under its lock), so a change that
+// fails one writes nothing. When the statement matches no
 // row, one more query reads the session to say why: [store.ErrNotFound],
 // an error wrapping [store.ErrCorrupt], or [store.Change.Check]'s
 // [store.ErrConflict] or [store.ErrTooLarge]; for a row the store did not
@@ -136,7 +137,7 @@ func (s *Store) runUpdate(ctx context.Context, tx *groupTx, p *change) error {
 			return err
 		}
 		if !sealed {
-			full, err := s.updates.get(ctx, p.shape, true)
+			full, err := s.stmtFor(ctx, tx, updateKind{shape: p.shape, full: true})
 			if err != nil {
 				return err
 			}
@@ -396,6 +397,48 @@ func (u *updateStmts) kind(ctx context.Context, k updateKind) (*sql.Stmt, error)
 	}
 	u.stmts[k] = stmt
 	return stmt, nil
+}
+
+// cached returns the prepared statement k names, or nil when it is not
+// prepared yet.
+func (u *updateStmts) cached(k updateKind) *sql.Stmt {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.stmts[k]
+}
+
+// stmtFor returns the statement k names, for use in tx (nil: alone): the
+// cached one, or one prepared now. In a group's transaction, a statement
+// not prepared yet is prepared on the transaction's own connection and
+// kept only until it ends: a prepare on the pool needs another
+// connection, which could wait for ever on a pool that the groups in
+// flight hold.
+func (s *Store) stmtFor(ctx context.Context, tx *groupTx, k updateKind) (*sql.Stmt, error) {
+	if tx == nil {
+		return s.updates.kind(ctx, k)
+	}
+	if stmt := s.updates.cached(k); stmt != nil {
+		return stmt, nil
+	}
+	stmt, err := tx.tx.PrepareContext(ctx, k.query(s.updates.table))
+	if err != nil {
+		return nil, err
+	}
+	tx.stmts[stmt] = stmt // bound to tx already
+	return stmt, nil
+}
+
+// prepareBatches prepares every batch statement (see [batchSlots]), so
+// that a group never prepares one on its way.
+func (u *updateStmts) prepareBatches(ctx context.Context) error {
+	for slots := 2; slots <= maxSlots; slots *= 2 {
+		for _, write := range []bool{false, true} {
+			if _, err := u.kind(ctx, updateKind{slots: slots, write: write}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // close closes every statement; later gets fail.
