@@ -1,9 +1,7 @@
 package mysqlstore
 
 import (
-	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -99,62 +97,23 @@ func batchable(items []*change) bool {
 var errBatchWrite = errors.New("the batch write changed an unexpected number of rows")
 
 // sendBatch runs items, Updates of distinct keys, in one transaction of
-// batches, setting errs; it reports false, having rolled the
-// transaction back, when the server refused a statement or the commit
-// (the caller then runs each change alone), as [Store.sendGroup] does.
-// A change whose row the store did not seal, or cannot parse, runs in
-// the transaction on its own, after the batches, as in a group statement
-// by statement: so it gets exactly the checks and the verdict it gets
-// alone.
+// batches, setting errs; see [Store.inGroupTx] for what it reports. A
+// change whose row the store did not seal, or cannot parse, or whose
+// session is large, runs in the transaction on its own, after the
+// batches, as in a group statement by statement: so it gets exactly the
+// checks and the verdict it gets alone.
 func (s *Store) sendBatch(ctx context.Context, items []*change, errs []error) bool {
-	order := make([]int, len(items))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(items[a].key, items[b].key) })
-
-	failAll := func(err error) bool {
-		for i := range errs {
-			errs[i] = err
-		}
-		return true
-	}
-	sqlTx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return failAll(err)
-	}
-	tx := &groupTx{tx: sqlTx, stmts: make(map[*sql.Stmt]*sql.Stmt, 4)}
-	defer sqlTx.Rollback() // after Commit: sql.ErrTxDone, ignored
-	var alone []int        // changes to run on their own, after the batches
-	for chunk := range slices.Chunk(order, maxSlots) {
-		left, err := s.runBatch(ctx, tx, items, chunk, errs)
-		switch {
-		case err == nil:
+	return s.inGroupTx(ctx, items, errs, func(tx *groupTx, order []int) error {
+		var alone []int // changes to run on their own, after the batches
+		for chunk := range slices.Chunk(order, maxSlots) {
+			left, err := s.runBatch(ctx, tx, items, chunk, errs)
+			if err != nil {
+				return err
+			}
 			alone = append(alone, left...)
-		case serverError(err), errors.Is(err, errBatchWrite):
-			return false
-		default:
-			return failAll(err)
 		}
-	}
-	for _, i := range alone {
-		err := s.run(ctx, tx, items[i])
-		switch {
-		case err == nil, refusal(err):
-			errs[i] = err
-		case serverError(err):
-			return false
-		default:
-			return failAll(err)
-		}
-	}
-	if err := sqlTx.Commit(); err != nil {
-		if serverError(err) {
-			return false
-		}
-		return failAll(err)
-	}
-	return true
+		return s.runEach(ctx, tx, items, alone, errs)
+	})
 }
 
 // runBatch runs the changes items[i] for i in chunk (at most [maxSlots],

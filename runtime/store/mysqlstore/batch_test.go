@@ -37,64 +37,14 @@ func TestBatchAgreesWithUpdate(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed) // a failure's changes come again from its seed
 	rng := rand.New(rand.NewPCG(1, seed))
-	names := []string{"a", "b", "c", "dd", "e"}
-	value := func() []byte { return []byte(fmt.Sprint(rng.IntN(3))) } // often equal to a stored one
-	outcomes := map[string]int{}
-	want := []string{"ok", sentinel(store.ErrNotFound), sentinel(store.ErrConflict), sentinel(store.ErrTooLarge), sentinel(store.ErrCorrupt)}
-	reached := func() bool {
-		for _, o := range want {
-			if outcomes[o] == 0 {
-				return false
-			}
-		}
-		return true
-	}
-	// At least 12 trials, and more (up to 200) until the random changes
-	// have reached every outcome: a few runs in a hundred miss one in 12.
-	for trial := 0; trial < 12 || !reached() && trial < 200; trial++ {
+	outcomes := enginetest.NewOutcomes(nil, store.ErrNotFound, store.ErrConflict, store.ErrTooLarge, store.ErrCorrupt)
+	for trial := 0; outcomes.Trials(trial, 12, 200); trial++ {
 		const n = 12
 		var grouped, alone []*change
 		var twins [][2]string
 		now := s.now()
 		for i := range n {
-			rec := store.Record{Created: now, Expires: now.Add(time.Hour), Fields: map[string][]byte{}}
-			for _, name := range names {
-				if rng.IntN(2) == 0 {
-					rec.Fields[name] = value()
-				}
-			}
-			if rng.IntN(2) == 0 {
-				rec.Owner = "u" + fmt.Sprint(rng.IntN(3))
-			}
-			c := store.Change{Set: map[string][]byte{}, Expect: map[string][]byte{}}
-			expects := rng.IntN(3) == 0 // else expectations would hide the size limit
-			for _, name := range names {
-				op := rng.IntN(5)
-				if !expects && (op == 2 || op == 3) {
-					op = 4
-				}
-				switch op {
-				case 0:
-					c.Set[name] = value()
-				case 1:
-					c.Remove = append(c.Remove, name)
-				case 2:
-					c.Expect[name] = value()
-				case 3:
-					c.Expect[name] = nil // absent
-				}
-				// 4: the field left alone
-			}
-			if rng.IntN(2) == 0 {
-				c.MaxSize = 4 + rng.IntN(12)
-			}
-			if rng.IntN(2) == 0 {
-				c.Expires = now.Add(time.Duration(1+rng.IntN(100)) * time.Minute).Round(time.Microsecond)
-			}
-			if rng.IntN(3) == 0 {
-				o := []string{"", "u1", "u9"}[rng.IntN(3)]
-				c.Owner = &o
-			}
+			rec, c := enginetest.RandomUpdate(rng, now)
 			pair := [2]string{storetest.NewKey(t), storetest.NewKey(t)}
 			for k, key := range pair {
 				if i != 0 { // the first of each group finds no session
@@ -124,38 +74,17 @@ func TestBatchAgreesWithUpdate(t *testing.T) {
 		for i, tw := range twins {
 			g, a := grouped[i], alone[i]
 			errAlone := s.run(ctx, nil, a)
-			require.Equal(t, sentinel(errAlone), sentinel(errsGrouped[i]), "trial %d change %d", trial, i)
-			outcomes[sentinel(errAlone)]++
+			require.Equal(t, enginetest.Outcome(errAlone), enginetest.Outcome(errsGrouped[i]), "trial %d change %d", trial, i)
+			outcomes.Add(errAlone)
 			assert.Equal(t, a.version, g.version, "trial %d change %d", trial, i)
-			ra, erra := s.Load(ctx, tw[1])
-			rg, errg := s.Load(ctx, tw[0])
-			require.Equal(t, sentinel(erra), sentinel(errg))
-			assert.Equal(t, ra.Fields, rg.Fields, "trial %d change %d", trial, i)
-			assert.True(t, ra.Expires.Equal(rg.Expires), "trial %d change %d: %v %v", trial, i, ra.Expires, rg.Expires)
-			assert.Equal(t, ra.Owner, rg.Owner, "trial %d change %d", trial, i)
-			assert.Equal(t, ra.Version, rg.Version, "trial %d change %d", trial, i)
+			enginetest.RequireTwins(t, s, tw[1], tw[0], fmt.Sprintf("trial %d change %d", trial, i))
 			if errAlone == nil { // it wrote: the row is sealed
 				requireSealed(t, s, db, table, tw[0], fmt.Sprintf("trial %d change %d", trial, i))
 			}
 		}
 	}
-	for _, o := range want {
-		assert.Positive(t, outcomes[o], "the random changes reach the outcome %q", o)
-	}
+	assert.Empty(t, outcomes.Missing(), "the random changes reach every outcome")
 	assert.Zero(t, s.stats.fallbacks.Load(), "no group fell back")
-}
-
-// sentinel names the store error err wraps.
-func sentinel(err error) string {
-	for _, e := range []error{store.ErrNotFound, store.ErrConflict, store.ErrTooLarge, store.ErrCorrupt} {
-		if errors.Is(err, e) {
-			return e.Error()
-		}
-	}
-	if err == nil {
-		return "ok"
-	}
-	return err.Error()
 }
 
 // TestBatchSlots: a group larger than a batch statement's slots goes

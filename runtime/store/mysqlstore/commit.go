@@ -123,51 +123,64 @@ func (s *Store) send(ctx context.Context, items []*change) []error {
 	return errs
 }
 
-// sendGroup runs items in one transaction, in key order (stably, so
-// changes of one key keep their arrival order), setting errs. Every
-// process locks the rows of its groups in the same order, so two
-// groups cannot deadlock each other over the rows they update. It
-// reports false, having rolled the transaction back, when the server
-// refused a statement or the commit: the caller then runs each change
-// alone. A failure of the connection or the context fails every change
-// (none is reported done unless the commit succeeded).
+// sendGroup runs items in one transaction, statement by statement, in
+// key order (stably, so changes of one key keep their arrival order),
+// setting errs; see [Store.inGroupTx] for what it reports.
 func (s *Store) sendGroup(ctx context.Context, items []*change, errs []error) bool {
+	return s.inGroupTx(ctx, items, errs, func(tx *groupTx, order []int) error {
+		return s.runEach(ctx, tx, items, order, errs)
+	})
+}
+
+// inGroupTx runs a group's transaction: body gets it and the positions
+// of items in key order (stably, so changes of one key keep their
+// arrival order; every process locks the rows of its groups in the same
+// order, so two groups cannot deadlock each other over the rows they
+// update) and sets errs to the changes' own results. inGroupTx then
+// commits. It reports false, having rolled the transaction back, when
+// the server refused a statement or the commit (or body reports
+// [errBatchWrite]): the caller then runs each change alone. A failure of
+// the connection or the context fails every change (none is reported
+// done unless the commit succeeded).
+func (s *Store) inGroupTx(ctx context.Context, items []*change, errs []error, body func(tx *groupTx, order []int) error) bool {
 	order := make([]int, len(items))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(items[a].key, items[b].key) })
 
-	failAll := func(err error) bool {
-		for i := range errs {
-			errs[i] = err
-		}
-		return true
-	}
 	sqlTx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return failAll(err)
-	}
-	tx := &groupTx{tx: sqlTx, stmts: make(map[*sql.Stmt]*sql.Stmt, 2)}
-	defer sqlTx.Rollback() // after Commit: sql.ErrTxDone, ignored
-	for _, i := range order {
-		err := s.run(ctx, tx, items[i])
-		switch {
-		case err == nil, refusal(err):
-			errs[i] = err // this change's own result; the group goes on
-		case serverError(err):
-			return false
-		default:
-			return failAll(err)
+	if err == nil {
+		defer sqlTx.Rollback() // after Commit: sql.ErrTxDone, ignored
+		err = body(&groupTx{tx: sqlTx, stmts: make(map[*sql.Stmt]*sql.Stmt, 4)}, order)
+		if err == nil {
+			err = sqlTx.Commit()
 		}
 	}
-	if err := sqlTx.Commit(); err != nil {
-		if serverError(err) { // refused by the server: nothing committed
-			return false
-		}
-		return failAll(err)
+	switch {
+	case err == nil:
+		return true
+	case serverError(err), errors.Is(err, errBatchWrite): // nothing committed
+		return false
+	}
+	for i := range errs {
+		errs[i] = err
 	}
 	return true
+}
+
+// runEach runs the changes items[i] for i in at, one after another in
+// tx, setting errs[i] to each one's own result (the group goes on past
+// a refusal); it returns the first error that is not one.
+func (s *Store) runEach(ctx context.Context, tx *groupTx, items []*change, at []int, errs []error) error {
+	for _, i := range at {
+		err := s.run(ctx, tx, items[i])
+		if err != nil && !refusal(err) {
+			return err
+		}
+		errs[i] = err
+	}
+	return nil
 }
 
 // refusal reports whether err is a change's own outcome, which fails it

@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -42,64 +41,14 @@ func testUpdatesAgree(t *testing.T, s *Store) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed) // a failure's changes come again from its seed
 	rng := rand.New(rand.NewPCG(1, seed))
-	names := []string{"a", "b", "c", "dd", "e"}
-	value := func() []byte { return []byte(fmt.Sprint(rng.IntN(3))) } // often equal to a stored one
-	outcomes := map[string]int{}
-	want := []string{"ok", sentinel(store.ErrNotFound), sentinel(store.ErrConflict), sentinel(store.ErrTooLarge)}
-	reached := func() bool {
-		for _, o := range want {
-			if outcomes[o] == 0 {
-				return false
-			}
-		}
-		return true
-	}
-	// At least 12 trials, and more (up to 200) until the random changes
-	// have reached every outcome: a few runs in a hundred miss one in 12.
-	for trial := 0; trial < 12 || !reached() && trial < 200; trial++ {
+	outcomes := enginetest.NewOutcomes(nil, store.ErrNotFound, store.ErrConflict, store.ErrTooLarge)
+	for trial := 0; outcomes.Trials(trial, 12, 200); trial++ {
 		const n = 12
 		var grouped, alone []*write
 		var twins [][2]string
 		now := s.now()
 		for i := range n {
-			rec := store.Record{Created: now, Expires: now.Add(time.Hour), Fields: map[string][]byte{}}
-			for _, name := range names {
-				if rng.IntN(2) == 0 {
-					rec.Fields[name] = value()
-				}
-			}
-			if rng.IntN(2) == 0 {
-				rec.Owner = "u" + fmt.Sprint(rng.IntN(3))
-			}
-			c := store.Change{Set: map[string][]byte{}, Expect: map[string][]byte{}}
-			expects := rng.IntN(3) == 0 // else expectations would hide the size limit
-			for _, name := range names {
-				op := rng.IntN(5)
-				if !expects && (op == 2 || op == 3) {
-					op = 4
-				}
-				switch op {
-				case 0:
-					c.Set[name] = value()
-				case 1:
-					c.Remove = append(c.Remove, name)
-				case 2:
-					c.Expect[name] = value()
-				case 3:
-					c.Expect[name] = nil // absent
-				}
-				// 4: the field left alone
-			}
-			if rng.IntN(2) == 0 {
-				c.MaxSize = 4 + rng.IntN(12)
-			}
-			if rng.IntN(2) == 0 {
-				c.Expires = now.Add(time.Duration(1+rng.IntN(100)) * time.Minute).Round(time.Microsecond)
-			}
-			if rng.IntN(3) == 0 {
-				o := []string{"", "u1", "u9"}[rng.IntN(3)]
-				c.Owner = &o
-			}
+			rec, c := enginetest.RandomUpdate(rng, now)
 			pair := [2]string{storetest.NewKey(t), storetest.NewKey(t)}
 			missing := i == 0 // one change of each group finds no session
 			for k, key := range pair {
@@ -127,34 +76,13 @@ func testUpdatesAgree(t *testing.T, s *Store) {
 			g, a := grouped[i], alone[i]
 			errAlone := s.sendAlone(ctx, a)
 			errGrouped := errsSorted[slices.Index(sorted, g)]
-			require.Equal(t, sentinel(errAlone), sentinel(errGrouped), "trial %d change %d", trial, i)
-			outcomes[sentinel(errAlone)]++
+			require.Equal(t, enginetest.Outcome(errAlone), enginetest.Outcome(errGrouped), "trial %d change %d", trial, i)
+			outcomes.Add(errAlone)
 			assert.Equal(t, a.version, g.version, "trial %d change %d", trial, i)
-			ra, erra := s.Load(ctx, tw[1])
-			rg, errg := s.Load(ctx, tw[0])
-			require.Equal(t, sentinel(erra), sentinel(errg))
-			assert.Equal(t, ra.Fields, rg.Fields, "trial %d change %d", trial, i)
-			assert.True(t, ra.Expires.Equal(rg.Expires), "trial %d change %d: %v %v", trial, i, ra.Expires, rg.Expires)
-			assert.Equal(t, ra.Owner, rg.Owner)
-			assert.Equal(t, ra.Version, rg.Version)
+			enginetest.RequireTwins(t, s, tw[1], tw[0], fmt.Sprintf("trial %d change %d", trial, i))
 		}
 	}
-	for _, o := range want {
-		assert.Positive(t, outcomes[o], "the random changes reach the outcome %q", o)
-	}
-}
-
-// sentinel names the store error err wraps.
-func sentinel(err error) string {
-	for _, e := range []error{store.ErrNotFound, store.ErrConflict, store.ErrTooLarge, store.ErrCorrupt} {
-		if errors.Is(err, e) {
-			return e.Error()
-		}
-	}
-	if err == nil {
-		return "ok"
-	}
-	return err.Error()
+	assert.Empty(t, outcomes.Missing(), "the random changes reach every outcome")
 }
 
 // TestGroupRounds: a group with several Updates of each of two sessions
