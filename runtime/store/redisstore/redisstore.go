@@ -219,6 +219,17 @@
 // client's ReadTimeout and WriteTimeout; set ContextTimeoutEnabled in the
 // client's options to have the deadline of the context given to each call
 // bound it as well (a canceled context is always honoured).
+//
+// go-redis sends a command or pipeline again by itself (up to the
+// client's MaxRetries) when the connection fails or times out after it
+// was written, though the server may have run it. The store's script
+// calls (Create, Update, Move and their follow-ups) opt out of that: run
+// twice, an Update would apply its change twice or refuse its own first
+// run as a conflict, a Create would report ErrExists for the session it
+// just wrote and a Move ErrNotFound for the session it just moved. Such
+// a call fails with the network's error instead: its change may or may
+// not have taken place, never twice. Loads, Deletes and the owner index's
+// reads, which are safe to repeat, keep the client's retries.
 package redisstore
 
 import (

@@ -183,9 +183,21 @@ local function index(set, member, score, now)
 end
 `
 
+// luaScript is a script with its source, which a call sends by EVAL
+// when the server has not cached it.
+type luaScript struct {
+	*redis.Script
+	src string
+}
+
+// newScript returns the script of src.
+func newScript(src string) *luaScript {
+	return &luaScript{Script: redis.NewScript(src), src: src}
+}
+
 // script returns a script made of luaLib and body.
-func script(body string) *redis.Script {
-	return redis.NewScript(luaLib + body)
+func script(body string) *luaScript {
+	return newScript(luaLib + body)
 }
 
 // createScript writes a new session unless a live one (or one being
@@ -295,7 +307,7 @@ return res
 // deleteScript deletes a session and returns its owner (nil for none).
 //
 //	KEYS[1]  the session hash
-var deleteScript = redis.NewScript(`
+var deleteScript = newScript(`
 local key = KEYS[1]
 local o = false
 if redis.call('TYPE', key).ok == 'hash' then
@@ -324,7 +336,7 @@ return 1
 //
 //	KEYS[1]  the session hash
 //	ARGV[1]  the score that could not be written to the index
-var unconfirmScript = redis.NewScript(`
+var unconfirmScript = newScript(`
 if redis.call('TYPE', KEYS[1]).ok == 'hash' and redis.call('HGET', KEYS[1], '\255i') == ARGV[1] then
   redis.call('HDEL', KEYS[1], '\255i')
 end
@@ -334,7 +346,7 @@ return 1
 // call is one script call of [Store.run]; cmd holds its result after the
 // run.
 type call struct {
-	script *redis.Script
+	script *luaScript
 	keys   []string
 	args   []any
 	cmd    *redis.Cmd
@@ -345,6 +357,15 @@ type call struct {
 // server answers NOSCRIPT (it has not cached the script, so the call did
 // nothing) is sent again with the script's source. The results are in
 // each call's cmd.
+//
+// go-redis sends a command or pipeline again by itself when the
+// connection fails or times out after writing it (up to the client's
+// MaxRetries), though the server may have run it: a script call run
+// twice would apply its change twice, or refuse its own first run (an
+// Update's expectations, a Create's key, a Move's old key). So every
+// call goes as a command go-redis never sends again ([once]): such a
+// call fails with the network's error, its fate unknown, as the store
+// contract says.
 func (s *Store) run(ctx context.Context, calls ...*call) {
 	s.runWith(ctx, nil, calls...)
 }
@@ -375,12 +396,15 @@ func (s *Store) pipeline(ctx context.Context, extra func(redis.Pipeliner), group
 	}
 	if len(live) == 1 && extra == nil {
 		c := live[0]
-		c.cmd = c.script.Run(ctx, s.client, c.keys, c.args...)
+		c.send(ctx, s.client, false)
+		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+			c.send(ctx, s.client, true)
+		}
 		return
 	}
 	pipe := s.client.Pipeline()
 	for _, c := range live {
-		c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
+		c.send(ctx, pipe, false)
 	}
 	if extra != nil {
 		extra(pipe)
@@ -395,15 +419,52 @@ func (s *Store) pipeline(ctx context.Context, extra func(redis.Pipeliner), group
 	if group && len(again) > 1 {
 		pipe := s.client.Pipeline()
 		for _, c := range again {
-			c.cmd = c.script.Eval(ctx, pipe, c.keys, c.args...)
+			c.send(ctx, pipe, true)
 		}
 		s.exec(ctx, pipe, again)
 		return
 	}
 	for _, c := range again {
-		c.cmd = c.script.Eval(ctx, s.client, c.keys, c.args...)
+		c.send(ctx, s.client, true)
 	}
 }
+
+// processor is what sends or queues a command: a client or a pipeline.
+type processor interface {
+	Process(ctx context.Context, cmd redis.Cmder) error
+}
+
+// send sends c to p (a pipeline queues it) as EVALSHA, or as EVAL with
+// the script's source when eval is set, in a command go-redis never
+// sends again by itself ([once]); c.cmd holds the result once it is
+// done. The command is the one go-redis's own Script.EvalSha and Eval
+// build.
+func (c *call) send(ctx context.Context, p processor, eval bool) {
+	args := make([]any, 3, 3+len(c.keys)+len(c.args))
+	if eval {
+		args[0], args[1] = "eval", c.script.src
+	} else {
+		args[0], args[1] = "evalsha", c.script.Hash()
+	}
+	args[2] = len(c.keys)
+	for _, k := range c.keys {
+		args = append(args, k)
+	}
+	args = append(args, c.args...)
+	c.cmd = redis.NewCmd(ctx, args...)
+	if len(c.keys) > 0 {
+		c.cmd.SetFirstKeyPos(3) // where a cluster finds the key
+	}
+	_ = p.Process(ctx, once{c.cmd})
+}
+
+// once is a command that go-redis must not send again by itself after a
+// failure (see [Store.run]): what it reports is the first send's fate.
+type once struct{ *redis.Cmd }
+
+// NoRetry tells go-redis that the command, and the pipeline holding it,
+// must not be sent again.
+func (once) NoRetry() bool { return true }
 
 // exec sends pipe, whose first commands are those of calls; each command
 // keeps its own error. When the pipeline fails as a whole before it is
