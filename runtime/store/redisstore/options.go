@@ -22,7 +22,7 @@ func WithPrefix(prefix string) Option {
 }
 
 // WithMaxGroup sets the most changes (Creates and Updates, of any
-// sessions) the Store sends together in one pipeline while another one is
+// sessions) the Store sends together in one pipeline while others are
 // in flight (default [DefaultMaxGroup], 64); see "Group commit" in the
 // package documentation. 1 turns grouping off: every change goes in a
 // round trip of its own, concurrently with the others, as without

@@ -121,8 +121,8 @@ func parseMillis(v string) (int64, bool) {
 	return n, ok
 }
 
-// parseVersion parses a version: 1 to 18 decimal digits (HINCRBY works
-// on 64-bit signed integers).
+// parseVersion parses a version: 1 to 18 decimal digits (so that one
+// more still fits in an int64).
 func parseVersion(v string) (uint64, bool) {
 	n, ok := parseDigits(v, 18)
 	return uint64(n), ok

@@ -45,16 +45,21 @@
 // # Group commit
 //
 // Creates and Updates, of any sessions, are committed in groups. While
-// one is on its way to the server, those that other goroutines start
-// meanwhile wait, and go together in the next round trip: one pipeline
-// of their EVALSHA calls (with the same NOSCRIPT fallback, for all the
-// calls refused, in one more pipeline), each followed by its owner-index
-// write when it has one. There is no timer: a change that finds none in
-// flight goes at once, alone, as one command exactly as described above,
-// so a client alone sees the latency of a single change, and the groups
-// grow with the load, up to [WithMaxGroup] changes ([DefaultMaxGroup],
-// 64). WithMaxGroup(1) turns grouping off: each change then goes in a
-// round trip of its own, concurrently with the others.
+// two round trips of them are on their way to the server (on two
+// connections of the client's pool), those that other goroutines start
+// meanwhile wait, and go together in the next round trip, once one of
+// the two has its answer: one pipeline of their EVALSHA calls (with the
+// same NOSCRIPT fallback, for all the calls refused, in one more
+// pipeline), each followed by its owner-index write when it has one. Two
+// in flight rather than one keep the server busy while the answer of the
+// other crosses the network and is read. There is no timer: a change that
+// finds fewer than two in flight goes at once, alone, as one command
+// exactly as described above, so a client alone sees the latency of a
+// single change, and the groups grow with the load, up to [WithMaxGroup]
+// changes ([DefaultMaxGroup], 64). WithMaxGroup(1) turns grouping off:
+// each change then goes in a round trip of its own, concurrently with the
+// others. Changes in two groups in flight at once come from concurrent
+// calls, whose order is undefined anyway.
 //
 // Each call returns once its own change is done, with the result it
 // would have alone: the server answers each command of a pipeline on its
@@ -309,10 +314,14 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	}
 	s := &Store{client: client, prefix: cfg.prefix}
 	if cfg.maxGroup > 1 {
-		s.commit = group.New(cfg.maxGroup, s.send)
+		s.commit = group.NewLanes(cfg.maxGroup, groupLanes, s.send)
 	}
 	return s, nil
 }
+
+// groupLanes is how many round trips of changes are in flight at once
+// (see "Group commit" in the package documentation).
+const groupLanes = 2
 
 // isNilClient reports whether c is nil or a nil pointer of one of
 // go-redis's client types.
@@ -572,7 +581,7 @@ type updateResult struct {
 }
 
 // parseUpdate reads the Update script's answer: {code} when the session
-// is gone or a condition failed, {version} after a change, {version,
+// is gone or a condition failed, {version} (a string) after a change, {version,
 // owner, score} when the owner-index entry must be raised to score.
 func parseUpdate(cmd *redis.Cmd) (updateResult, error) {
 	vals, err := cmd.Slice()
@@ -587,7 +596,18 @@ func parseUpdate(cmd *redis.Cmd) (updateResult, error) {
 		return bad()
 	}
 	var ok bool
-	if r.code, ok = vals[0].(int64); !ok {
+	switch v := vals[0].(type) {
+	case int64: // a code
+		if r.code = v; v > 0 {
+			return bad()
+		}
+	case string: // the new version
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return bad()
+		}
+		r.code = n
+	default:
 		return bad()
 	}
 	if len(vals) == 3 {

@@ -32,6 +32,11 @@ import (
 //     and creation time (as the stored strings);
 //   - fields(key): the session's fields (valid names only) as a table,
 //     and their size as store.Size counts it;
+//   - load(key, now): state and fields at once, from one HGETALL: the
+//     state as state gives it, then (for 'live' and 'moving') the
+//     metadata fields by name and the session's fields as fields gives
+//     them;
+//   - inc(v): the version v (digits) plus one, exactly, as a string;
 //   - change(first): the change encoded from ARGV[first] on (see
 //     changeArgs in redisstore.go): its size limit, the fields to set,
 //     the expectations and the fields to remove;
@@ -112,6 +117,33 @@ local function fields(key)
     end
   end
   return f, size
+end
+local function load(key, now)
+  local all = redis.pcall('HGETALL', key)
+  if all.err then return 'corrupt' end
+  if #all == 0 then return 'none' end
+  local m, f = {}, {}
+  for i = 1, #all, 2 do
+    local k, v = all[i], all[i + 1]
+    if string.byte(k) == 255 then
+      m[k] = v
+    elseif valid(k) then
+      f[k] = v
+    end
+  end
+  local e = ms(m['\255e'])
+  if not e or e <= 0 then return 'corrupt' end
+  if e <= now then return 'expired' end
+  if not ms(m['\255c']) or not ver(m['\255v']) then return 'corrupt' end
+  if m['\255m'] then return 'moving', m, f end
+  return 'live', m, f
+end
+local function inc(v)
+  local i = #v
+  while i > 0 and string.byte(v, i) == 57 do i = i - 1 end
+  local nines = string.rep('0', #v - i)
+  if i == 0 then return '1' .. nines end
+  return string.sub(v, 1, i - 1) .. string.char(string.byte(v, i) + 1) .. nines
 end
 local function change(first)
   local c = {max = tonumber(ARGV[first]), set = {}, expect = {}, remove = {}}
@@ -253,7 +285,12 @@ return 1
 //
 // It returns {0} when the session is gone, {-1} when an expectation
 // failed, {-2} when the change would pass the size limit, {-3} when the
-// record is corrupt, and {version} after the change. When the session has
+// record is corrupt, and {version} after the change, the version as a
+// string of digits (Lua's numbers would round one past 2^53). It reads
+// the session with one HGETALL and writes it with one HSET (and an HDEL
+// for removals, a PEXPIREAT for a new expiry): every redis.call costs the
+// server a few microseconds, more than the command itself, and the server
+// runs one script at a time for every client. When the session has
 // an owner and its expiry has passed the score its owner-index entry is
 // known to hold ("\255i"), it records a new score (expiry plus a slack,
 // see indexScore in owner.go, whose constants it repeats) and returns
@@ -263,12 +300,12 @@ return 1
 var updateScript = script(`
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
-local st, es = state(key, now)
+local st, m, f = load(key, now)
 if st == 'corrupt' then return {-3} end
 if st ~= 'live' then return {0} end
-local e = tonumber(es)
+local e = tonumber(m['\255e'])
 local c = change(6)
-local code = check(key, nil, c)
+local code = check(key, f, c)
 if code then return {code} end
 local i, last = 1, #c.remove
 while i <= last do
@@ -276,28 +313,38 @@ while i <= last do
   redis.call('HDEL', key, unpack(c.remove, i, j))
   i = j + 1
 end
-hset(key, c.set)
+local v = inc(m['\255v'])
+local list = c.set
+list[#list + 1] = '\255v'
+list[#list + 1] = v
 if ARGV[2] ~= '' then
-  redis.call('HSET', key, '\255e', ARGV[2])
+  list[#list + 1] = '\255e'
+  list[#list + 1] = ARGV[2]
   e = tonumber(ARGV[2])
 end
-local v = redis.call('HINCRBY', key, '\255v', 1)
+local o, idx = m['\255o'], m['\255i']
 if ARGV[3] == 'c' then
-  redis.call('HDEL', key, '\255o', '\255i')
+  if o or idx then redis.call('HDEL', key, '\255o', '\255i') end
+  o = nil
 elseif ARGV[3] == 's' then
-  redis.call('HSET', key, '\255o', ARGV[4], '\255i', ARGV[5])
+  o, idx = ARGV[4], ARGV[5]
+  list[#list + 1] = '\255o'
+  list[#list + 1] = o
 end
 local res = {v}
-local o = redis.call('HGET', key, '\255o')
 if o then
-  local idx = ms(redis.call('HGET', key, '\255i'))
-  if not idx or e > idx then
+  local ix = ms(idx)
+  if not ix or e > ix then
     local slack = math.min(math.max(4 * (e - now), 3600000), 604800000)
-    local score = string.format('%.0f', e + slack)
-    redis.call('HSET', key, '\255i', score)
-    res = {v, o, tonumber(score)}
+    idx = string.format('%.0f', e + slack)
+    res = {v, o, tonumber(idx)}
+  end
+  if idx ~= m['\255i'] then
+    list[#list + 1] = '\255i'
+    list[#list + 1] = idx
   end
 end
+hset(key, list)
 if ARGV[2] ~= '' then
   redis.call('PEXPIREAT', key, ARGV[2])
 end
