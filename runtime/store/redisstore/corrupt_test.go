@@ -281,3 +281,29 @@ func TestUserRecoversFromCorruption(t *testing.T) {
 		}
 	})
 }
+
+// TestVersionBumpIsExact plants versions that Lua's numbers could not
+// bump exactly (eighteen nines, past 2^53) or that are written unusually
+// (leading zeros), and checks that Update adds exactly one, in the answer
+// and in the record.
+func TestVersionBumpIsExact(t *testing.T) {
+	topologies(t, func(t *testing.T, c redis.UniversalClient, prefix string, s *redisstore.Store) {
+		ctx := context.Background()
+		for _, tc := range []struct{ planted, want string }{
+			{"999999999999999999", "1000000000000000000"},
+			{"9007199254740993", "9007199254740994"},
+			{"007", "008"},
+			{"1", "2"},
+		} {
+			key := storetest.NewKey(t)
+			name := prefix + "{" + key + "}"
+			require.NoError(t, hashPlant(tc.planted, map[string]string{"\xffv": tc.planted}).write(ctx, c, name))
+			v, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("9")}})
+			require.NoErrorf(t, err, "version %s", tc.planted)
+			want, err := strconv.ParseUint(tc.want, 10, 64)
+			require.NoError(t, err)
+			assert.Equalf(t, want, v, "Update of version %s", tc.planted)
+			assert.Equalf(t, tc.want, dump(t, c, name)["\xffv"], "stored version after %s", tc.planted)
+		}
+	})
+}

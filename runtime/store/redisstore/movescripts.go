@@ -29,16 +29,16 @@ package redisstore
 var moveScript = script(`
 local from, to = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[1])
-local st, _, created = state(from, now)
+local st, m, f = load(from, now)
 if st == 'corrupt' then return {-3} end
 if st ~= 'live' then return {0} end
+local created = m['\255c']
 local c = change(9)
-local f = fields(from)
-local code = check(from, f, c)
+local code = check(f, c)
 if code then return {code} end
-local ts = state(to, now)
+local ts = load(to, now)
 if ts == 'live' or ts == 'moving' then return {-4} end
-local old = redis.call('HGET', from, '\255o')
+local old = m['\255o'] or false
 if old == '' then old = false end
 local o = old
 if ARGV[3] == 'c' then o = false elseif ARGV[3] == 's' then o = ARGV[4] end
@@ -83,19 +83,18 @@ return res
 var freezeScript = script(`
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
-local st, e, created = state(key, now)
+local st, m, f = load(key, now)
 if st == 'corrupt' then return {-3} end
 if st ~= 'live' then return {0} end
+local e, created = m['\255e'], m['\255c']
 local c = change(4)
-local f = fields(key)
-local code = check(key, f, c)
+local code = check(f, c)
 if code then return {code} end
 local hold = e
 if tonumber(ARGV[2]) < tonumber(e) then hold = ARGV[2] end
 redis.call('HSET', key, '\255m', ARGV[3], '\255h', e, '\255e', hold)
 redis.call('PEXPIREAT', key, hold)
-local o = redis.call('HGET', key, '\255o') or ''
-local res = {1, created, o}
+local res = {1, created, m['\255o'] or ''}
 for k, v in pairs(f) do
   res[#res + 1] = k
   res[#res + 1] = v

@@ -27,22 +27,19 @@ import (
 //   - valid(k): whether k is a session field name (not empty, valid
 //     UTF-8, no control character; see validField in record.go).
 //     Metadata names start with the byte 0xff and are never valid;
-//   - state(key, now): 'none', 'corrupt', 'expired', 'moving' (frozen
-//     by a Move, see move.go) or 'live', and for the last two the expiry
-//     and creation time (as the stored strings);
-//   - fields(key): the session's fields (valid names only) as a table,
-//     and their size as store.Size counts it;
-//   - load(key, now): state and fields at once, from one HGETALL: the
-//     state as state gives it, then (for 'live' and 'moving') the
-//     metadata fields by name and the session's fields as fields gives
-//     them;
+//   - load(key, now): the session read with one HGETALL: its state,
+//     'none', 'corrupt' (not a hash, or metadata record.go would refuse),
+//     'expired', 'moving' (frozen by a Move, see move.go) or 'live', and
+//     for the last two its metadata fields by name (the stored strings)
+//     and its fields (valid names only) as a table. Any error but
+//     WRONGTYPE from HGETALL fails the script;
 //   - inc(v): the version v (digits) plus one, exactly, as a string;
 //   - change(first): the change encoded from ARGV[first] on (see
 //     changeArgs in redisstore.go): its size limit, the fields to set,
 //     the expectations and the fields to remove;
-//   - check(key, f, c): the conditions of c against the session (f its
-//     fields, or nil to read them only if needed): nil, or the code -1
-//     (an expectation failed) or -2 (too large), as store.Change.Check;
+//   - check(f, c): the conditions of c against the session of fields f:
+//     nil, or the code -1 (an expectation failed) or -2 (too large), as
+//     store.Change.Check;
 //   - apply(f, c): f with c's removals then its sets applied;
 //   - hset(key, list): HSET of a flat name, value list in chunks;
 //   - index(set, member, score, now): indexScript's work (see there).
@@ -94,33 +91,12 @@ local function valid(k)
   end
   return true
 end
-local function state(key, now)
-  local t = redis.call('TYPE', key).ok
-  if t == 'none' then return 'none' end
-  if t ~= 'hash' then return 'corrupt' end
-  local m = redis.call('HMGET', key, '\255e', '\255c', '\255v', '\255m')
-  local e = ms(m[1])
-  if not e or e <= 0 then return 'corrupt' end
-  if e <= now then return 'expired' end
-  if not ms(m[2]) or not ver(m[3]) then return 'corrupt' end
-  if m[4] then return 'moving', m[1], m[2] end
-  return 'live', m[1], m[2]
-end
-local function fields(key)
-  local all = redis.call('HGETALL', key)
-  local f, size = {}, 0
-  for i = 1, #all, 2 do
-    local k, v = all[i], all[i + 1]
-    if valid(k) then
-      f[k] = v
-      size = size + #k + #v
-    end
-  end
-  return f, size
-end
 local function load(key, now)
   local all = redis.pcall('HGETALL', key)
-  if all.err then return 'corrupt' end
+  if all.err then
+    if string.sub(all.err, 1, 9) == 'WRONGTYPE' then return 'corrupt' end
+    error(all)
+  end
   if #all == 0 then return 'none' end
   local m, f = {}, {}
   for i = 1, #all, 2 do
@@ -154,11 +130,10 @@ local function change(first)
   while i <= #ARGV do c.remove[#c.remove + 1] = ARGV[i]; i = i + 1 end
   return c
 end
-local function check(key, f, c)
+local function check(f, c)
   for i = 1, #c.expect, 2 do
     local k, want = c.expect[i], c.expect[i + 1]
-    local got
-    if f then got = f[k] else got = redis.call('HGET', key, k) end
+    local got = f[k]
     if want == '' then
       if got then return -1 end
     elseif got ~= want then
@@ -166,13 +141,8 @@ local function check(key, f, c)
     end
   end
   if c.max > 0 and #c.set > 0 then
-    local before
-    if f then
-      before = 0
-      for k, v in pairs(f) do before = before + #k + #v end
-    else
-      f, before = fields(key)
-    end
+    local before = 0
+    for k, v in pairs(f) do before = before + #k + #v end
     local after, gone = before, {}
     for _, k in ipairs(c.remove) do
       if f[k] and not gone[k] then
@@ -248,7 +218,7 @@ func script(body string) *luaScript {
 // It returns 1 when it wrote the session and 0 when a live one exists.
 var createScript = script(`
 local key = KEYS[1]
-local st = state(key, tonumber(ARGV[1]))
+local st = load(key, tonumber(ARGV[1]))
 if st == 'live' or st == 'moving' then
   return 0
 end
@@ -305,7 +275,7 @@ if st == 'corrupt' then return {-3} end
 if st ~= 'live' then return {0} end
 local e = tonumber(m['\255e'])
 local c = change(6)
-local code = check(key, f, c)
+local code = check(f, c)
 if code then return {code} end
 local i, last = 1, #c.remove
 while i <= last do
