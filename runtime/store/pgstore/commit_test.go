@@ -446,6 +446,20 @@ func waitingForLock(t *testing.T, pool *pgxpool.Pool, sessions string) {
 	}, 10*time.Second, 5*time.Millisecond, "a write waits for the lock")
 }
 
+// setB returns, in the order of keys, one write per key that sets b to
+// "2", all begun at the store's clock now.
+func setB(t *testing.T, s *Store, keys ...string) []*write {
+	t.Helper()
+	now := s.now()
+	ws := make([]*write, 0, len(keys))
+	for _, k := range keys {
+		w, err := newUpdate(k, set("b", "2"), now)
+		require.NoError(t, err)
+		ws = append(ws, w)
+	}
+	return ws
+}
+
 // TestGroupLocksInKeyOrder: a group takes its row locks in key order,
 // not in arrival order, so it holds no lock on a later key while it
 // waits for an earlier one.
@@ -459,13 +473,7 @@ func TestGroupLocksInKeyOrder(t *testing.T) {
 		require.NoError(t, s.Create(ctx, k, enginetest.LiveRecord("a", "1")))
 	}
 	tx := lockRow(t, pool, sessions, keys[0])
-	now := s.now()
-	var ws []*write
-	for _, k := range []string{keys[1], keys[0]} { // arrival: the later key first
-		w, err := newUpdate(k, set("b", "2"), now)
-		require.NoError(t, err)
-		ws = append(ws, w)
-	}
+	ws := setB(t, s, keys[1], keys[0]) // arrival: the later key first
 	done := make(chan []error, 1)
 	go func() { done <- s.send(ctx, ws) }()
 	waitingForLock(t, pool, sessions)
@@ -506,13 +514,7 @@ func TestGroupDeadlockFallsBackAlone(t *testing.T) {
 			require.NoError(t, s.Create(ctx, k, enginetest.LiveRecord("a", "1")))
 		}
 		tx := lockRow(t, pool, sessions, keys[1])
-		now := s.now()
-		var ws []*write
-		for _, k := range keys {
-			w, err := newUpdate(k, set("b", "2"), now)
-			require.NoError(t, err)
-			ws = append(ws, w)
-		}
+		ws := setB(t, s, keys...)
 		done := make(chan []error, 1)
 		go func() { done <- s.send(ctx, ws) }()
 		waitingForLock(t, pool, sessions) // holding the first key, waiting for the second
