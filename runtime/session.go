@@ -177,7 +177,10 @@ func (s *Session) Get(key string, dst any) (bool, error) {
 // msgpack.RawMessage's) also wraps [ErrInvalidValue]; a change that would
 // make the session larger than the limit, here or in the engine (which
 // checks it too, so several processes cannot pass it together), gives
-// [ErrTooLarge]. On any error nothing changed.
+// [ErrTooLarge]. On any of those errors nothing changed. An error from
+// the engine itself (unreachable, a timeout, a connection cut after the
+// change was sent) may leave the change applied or not: the session's
+// next read asks the engine, so it shows whichever happened.
 //
 // Under [Immediate] flushing Set returns once the engine has the change;
 // under [OnResponse] the change is sent before the response headers.

@@ -242,9 +242,11 @@ func (s *Session) commit(ctx context.Context, op, key string, fs []Field, expect
 			m.invalidateKey(ek, true, 0)
 			s.lost(e)
 			s.pending, s.isNew = nil, false
-		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrTooLarge):
-			// The engine holds what this copy does not: read it again
-			// before the next use.
+		default:
+			// A conflict or a size refusal: the engine holds what this
+			// copy does not. Any other error leaves the outcome unknown
+			// (the engine may have applied the change and the answer
+			// been lost): either way, read it again before the next use.
 			e.checked.Store(invalid)
 		}
 		return opError(op, key, err)
@@ -325,7 +327,11 @@ func (s *Session) renew(ctx context.Context) error {
 			m.invalidateKey(old, true, 0)
 			s.lost(e)
 			s.pending, s.isNew, s.writeID, s.extended, s.clearID = nil, false, false, false, true
-		case errors.Is(err, store.ErrTooLarge):
+		default:
+			// Too large: the engine holds what this copy does not. Any
+			// other error may leave the outcome unknown (the engine may
+			// have moved the session away and the answer been lost):
+			// read it again before the next use.
 			e.checked.Store(invalid)
 		}
 		return opError("renew", "", err)

@@ -1,0 +1,107 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/memstore"
+)
+
+// errAnswerLost is what an engine client reports when the connection
+// broke after the call was sent: the engine may have applied it.
+var errAnswerLost = errors.New("read tcp: connection reset by peer")
+
+// landsThenFails is a real engine whose Update and Move, once armed,
+// apply the change and then report errAnswerLost, as a client does whose
+// connection broke before the answer came back.
+type landsThenFails struct {
+	store.Store
+	armed atomic.Bool
+}
+
+func (l *landsThenFails) Version(ctx context.Context, key string) (uint64, error) {
+	return l.Store.(store.Versioner).Version(ctx, key)
+}
+
+func (l *landsThenFails) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
+	v, err := l.Store.Update(ctx, key, c)
+	if err == nil && l.armed.CompareAndSwap(true, false) {
+		return 0, errAnswerLost
+	}
+	return v, err
+}
+
+func (l *landsThenFails) Move(ctx context.Context, from, to string, c store.Change) (store.Record, error) {
+	rec, err := l.Store.Move(ctx, from, to, c)
+	if err == nil && l.armed.CompareAndSwap(true, false) {
+		return store.Record{}, errAnswerLost
+	}
+	return rec, err
+}
+
+// A write whose outcome is unknown (the engine applied it, the answer was
+// lost) fails the request, and the next request reads what the engine
+// holds, not the cached copy from before the write: the cache never
+// serves a state the engine has moved past.
+func TestUnknownOutcomeRereads(t *testing.T) {
+	mem := memstore.New()
+	t.Cleanup(func() { _ = mem.Close() })
+	eng := &landsThenFails{Store: mem}
+	h := newHarnessOn(t, eng)
+	c := h.newSession("n", 1)
+
+	eng.armed.Store(true)
+	h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		err := s.Set(r.Context(), "n", 2)
+		require.ErrorIs(t, err, errAnswerLost)
+	}, c)
+	rec, err := h.engineRecord(c)
+	require.NoError(t, err)
+	require.Contains(t, rec.Fields, "n", "the engine applied the write")
+
+	h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		n, ok, err := Value[int](s, "n")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, 2, n, "the next request reads the engine's value, not the cached one")
+		// And a compare-and-set built on that read lands.
+		_, err = Update(r.Context(), s, "n", func(n int, _ bool) (int, error) { return n + 1, nil })
+		require.NoError(t, err)
+	}, c)
+	h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		n, _, err := Value[int](s, "n")
+		require.NoError(t, err)
+		assert.Equal(t, 3, n)
+	}, c)
+}
+
+// A renewal whose outcome is unknown (the engine moved the session, the
+// answer was lost) fails, and the old ID no longer serves the cached
+// copy: the engine has nothing under it.
+func TestUnknownOutcomeRenew(t *testing.T) {
+	mem := memstore.New()
+	t.Cleanup(func() { _ = mem.Close() })
+	eng := &landsThenFails{Store: mem}
+	h := newHarnessOn(t, eng)
+	c := h.newSession("n", 1)
+
+	eng.armed.Store(true)
+	h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		require.ErrorIs(t, s.Renew(r.Context()), errAnswerLost)
+	}, c)
+	_, err := h.engineRecord(c)
+	require.ErrorIs(t, err, store.ErrNotFound, "the engine moved the session away")
+
+	h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+		_, ok, err := s.Raw("n")
+		require.NoError(t, err)
+		assert.False(t, ok, "the old ID serves the cached copy of a session the engine moved")
+	}, c)
+}
