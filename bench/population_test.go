@@ -3,6 +3,7 @@ package bench
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
 	scsredis "github.com/alexedwards/scs/redisstore"
@@ -55,10 +56,12 @@ func BenchmarkPopulation(b *testing.B) {
 		e := newPostgresEnv(b) // its schema, and the rows in it, are dropped at cleanup
 		seed := e.seedPool(b)
 		st := e.pgstore(b, e.pool)
+		stop := e.analyzeWhileSeeding(b)
 		libs := []popLib{
 			populationSessiongen(b, st, e.pgstore(b, seed), e.rt, p, limit),
 			populationSCS(b, pgxstore.NewWithCleanupInterval(e.pool, 0), pgxstore.NewWithCleanupInterval(seed, 0), e.rt, p),
 		}
+		stop()
 		runPopulation(b, libs, p)
 	})
 }
@@ -99,6 +102,52 @@ func (e *postgresEnv) seedPool(tb testing.TB) *pgxpool.Pool {
 	}
 	tb.Cleanup(pool.Close)
 	return pool
+}
+
+// analyzeInterval is how often analyzeWhileSeeding refreshes the
+// planner's statistics.
+const analyzeInterval = 2 * time.Second
+
+// analyzeWhileSeeding runs ANALYZE on the environment's tables every
+// analyzeInterval until stop is called, and once more then, as
+// autovacuum would after a bulk load. A server with autovacuum off (as
+// on the benchmark machine) keeps no statistics of tables it has never
+// analyzed, so a statement prepared while the table was small keeps the
+// plan chosen then (a scan of the whole table, cheapest on a few pages):
+// each write of a growing population would scan it all. An ANALYZE
+// makes every connection plan its statements again.
+func (e *postgresEnv) analyzeWhileSeeding(tb testing.TB) (stop func()) {
+	tb.Helper()
+	analyze := func() error {
+		_, err := e.pool.Exec(background, "ANALYZE "+e.schema+".sg_sessions, "+e.schema+".sg_fields, "+e.schema+".sessions")
+		return err
+	}
+	done, exited := make(chan struct{}), make(chan error, 1)
+	go func() {
+		t := time.NewTicker(analyzeInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				exited <- nil
+				return
+			case <-t.C:
+				if err := analyze(); err != nil {
+					exited <- err
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		if err := <-exited; err != nil {
+			tb.Fatalf("postgres: analyze while seeding: %v", err)
+		}
+		if err := analyze(); err != nil {
+			tb.Fatalf("postgres: analyze after seeding: %v", err)
+		}
+	}
 }
 
 // unlinkPrefix deletes the keys under the environment's prefix, a SCAN

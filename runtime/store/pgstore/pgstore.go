@@ -26,6 +26,13 @@
 // Stop processes of the previous release first: they neither bump the
 // version nor keep owners.
 //
+// Every statement finds its rows through the primary keys (and Owned
+// through the owner index), and the server's planner needs the tables'
+// statistics to see that: with autovacuum on (the server's default) it
+// keeps them; with it off, run ANALYZE on both tables after loading many
+// sessions, or a statement a connection prepared while the tables were
+// small can keep a plan that scans a whole table.
+//
 // # Versions and owners
 //
 // Every Update bumps the session's version in the statement that applies
