@@ -178,9 +178,11 @@ func (s *Session) Get(key string, dst any) (bool, error) {
 // make the session larger than the limit, here or in the engine (which
 // checks it too, so several processes cannot pass it together), gives
 // [ErrTooLarge]. On any of those errors nothing changed. An error from
-// the engine itself (unreachable, a timeout, a connection cut after the
-// change was sent) may leave the change applied or not: the session's
-// next read asks the engine, so it shows whichever happened.
+// the engine itself (a timeout, a connection cut after the change was
+// sent) may leave the change applied or not: the session's next read
+// asks the engine, so it shows whichever happened. When the engine could
+// not be reached at all (its client failed to connect), nothing was
+// sent, and warm reads keep being served from the cache.
 //
 // Under [Immediate] flushing Set returns once the engine has the change;
 // under [OnResponse] the change is sent before the response headers.

@@ -242,11 +242,13 @@ func (s *Session) commit(ctx context.Context, op, key string, fs []Field, expect
 			m.invalidateKey(ek, true, 0)
 			s.lost(e)
 			s.pending, s.isNew = nil, false
-		default:
+		case !unsent(err):
 			// A conflict or a size refusal: the engine holds what this
-			// copy does not. Any other error leaves the outcome unknown
-			// (the engine may have applied the change and the answer
-			// been lost): either way, read it again before the next use.
+			// copy does not. Any other error but a failed dial leaves the
+			// outcome unknown (the engine may have applied the change and
+			// the answer been lost): either way, read it again before
+			// the next use. After a failed dial the copy is still the
+			// engine's, and warm reads go on without it.
 			e.checked.Store(invalid)
 		}
 		return opError(op, key, err)
@@ -327,11 +329,11 @@ func (s *Session) renew(ctx context.Context) error {
 			m.invalidateKey(old, true, 0)
 			s.lost(e)
 			s.pending, s.isNew, s.writeID, s.extended, s.clearID = nil, false, false, false, true
-		default:
+		case !unsent(err):
 			// Too large: the engine holds what this copy does not. Any
-			// other error may leave the outcome unknown (the engine may
-			// have moved the session away and the answer been lost):
-			// read it again before the next use.
+			// other error but a failed dial leaves the outcome unknown
+			// (the engine may have moved the session away and the
+			// answer been lost): read it again before the next use.
 			e.checked.Store(invalid)
 		}
 		return opError("renew", "", err)
