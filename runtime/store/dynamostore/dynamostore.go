@@ -54,6 +54,15 @@
 // another write got in between: the Update is tried again (at most 64
 // attempts, each one after another client's successful write).
 //
+// The SDK's own retries stay on for reads, but the conditional writes
+// (Create's put, Update, and Move's mark, put and delete) are sent again
+// only after an answer that proves the engine did not apply them: a
+// throttling error or a failed dial. After a connection cut, a timeout or
+// a 5xx answer the write may have been applied, and sent again it would
+// be judged against its own work (a Create reporting ErrExists, an
+// Update with expectations a conflict, a Move's mark the session gone):
+// such a call fails with the error instead, its outcome unknown.
+//
 // # No group commit
 //
 // The engines that pay a commit per write (bbolt, PostgreSQL, MariaDB)
@@ -335,7 +344,7 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 		ConditionExpression:       aws.String(createCondition),
 		ExpressionAttributeNames:  createNames(),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":NOW": number(nowMillis())},
-	})
+	}, noResend)
 	if err != nil {
 		if isConditionFailed(err) {
 			return fmt.Errorf("dynamostore: create: %w", store.ErrExists)

@@ -88,7 +88,7 @@ func (s *Store) Move(ctx context.Context, from, to string, c store.Change) (stor
 		ConditionExpression:       aws.String(createCondition),
 		ExpressionAttributeNames:  createNames(),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":NOW": number(nowMillis())},
-	})
+	}, noResend)
 	if err != nil {
 		if isConditionFailed(err) {
 			s.unmark(ctx, from, token)
@@ -110,7 +110,7 @@ func (s *Store) Move(ctx context.Context, from, to string, c store.Change) (stor
 		ConditionExpression:       aws.String("#M = :TOK"),
 		ExpressionAttributeNames:  map[string]string{"#M": attrMoving},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":TOK": text(token)},
-	})
+	}, noResend)
 	if err != nil {
 		if isConditionFailed(err) {
 			// Deleted (or replaced) since step 1: the session was revoked.

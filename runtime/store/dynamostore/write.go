@@ -73,7 +73,7 @@ func (s *Store) conditional(ctx context.Context, key string, c store.Change, bui
 			return nil, err
 		}
 		in.TableName, in.Key = s.table, keyOf(key)
-		out, err := s.client.UpdateItem(ctx, in)
+		out, err := s.client.UpdateItem(ctx, in, noResend)
 		if err == nil {
 			if len(out.Attributes) == 0 {
 				return nil, errors.New("UpdateItem returned no item")
