@@ -109,45 +109,54 @@ func TestUnknownOutcomeRenew(t *testing.T) {
 	}, c)
 }
 
-// failsToDial is a real engine whose Update, once armed, fails the way a
-// client that cannot connect does, without calling the engine.
-type failsToDial struct {
+// failsUnsent is a real engine whose Update, once armed, fails with
+// err without calling the engine.
+type failsUnsent struct {
 	store.Store
+	err   error
 	armed atomic.Bool
 }
 
-func (f *failsToDial) Version(ctx context.Context, key string) (uint64, error) {
+func (f *failsUnsent) Version(ctx context.Context, key string) (uint64, error) {
 	return f.Store.(store.Versioner).Version(ctx, key)
 }
 
-func (f *failsToDial) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
+func (f *failsUnsent) Update(ctx context.Context, key string, c store.Change) (uint64, error) {
 	if f.armed.Load() {
-		return 0, fmt.Errorf("enginename: update: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+		return 0, f.err
 	}
 	return f.Store.Update(ctx, key, c)
 }
 
-// A write that could not reach the engine at all (the dial failed) sent
-// nothing: the cached copy is still the engine's, and the next read is
-// served from it without an engine call, as during an outage.
+// A write that never reached the engine (the dial failed, or the engine
+// says it was not sent) changed nothing: the cached copy is still the
+// engine's, and the next read is served from it without an engine call,
+// as during an outage.
 func TestUnsentWriteKeepsTheCache(t *testing.T) {
-	mem := memstore.New()
-	t.Cleanup(func() { _ = mem.Close() })
-	eng := &failsToDial{Store: mem}
-	h := newHarnessOn(t, eng)
-	c := h.newSession("n", 1)
+	for name, err := range map[string]error{
+		"dial failed": fmt.Errorf("enginename: update: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}),
+		"not sent":    fmt.Errorf("enginename: update: %w: guard: pipeline refused", store.ErrNotSent),
+	} {
+		t.Run(name, func(t *testing.T) {
+			mem := memstore.New()
+			t.Cleanup(func() { _ = mem.Close() })
+			eng := &failsUnsent{Store: mem, err: err}
+			h := newHarnessOn(t, eng)
+			c := h.newSession("n", 1)
 
-	eng.armed.Store(true)
-	h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		require.Error(t, s.Set(r.Context(), "n", 2))
-	}, c)
-	calls := func() int64 { return h.store.calls() + h.store.versions.Load() }
-	before := calls()
-	h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
-		n, ok, err := Value[int](s, "n")
-		require.NoError(t, err)
-		require.True(t, ok)
-		assert.Equal(t, 1, n)
-	}, c)
-	assert.Equal(t, before, calls(), "the read is served from the cache, with no engine call")
+			eng.armed.Store(true)
+			h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				require.Error(t, s.Set(r.Context(), "n", 2))
+			}, c)
+			calls := func() int64 { return h.store.calls() + h.store.versions.Load() }
+			before := calls()
+			h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				n, ok, err := Value[int](s, "n")
+				require.NoError(t, err)
+				require.True(t, ok)
+				assert.Equal(t, 1, n)
+			}, c)
+			assert.Equal(t, before, calls(), "the read is served from the cache, with no engine call")
+		})
+	}
 }

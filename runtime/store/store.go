@@ -57,6 +57,12 @@ var (
 	// it and write nothing; Delete removes a corrupt record like any
 	// other, and OwnerIndex.Owned leaves it out.
 	ErrCorrupt = errors.New("corrupt session record")
+	// ErrNotSent marks the failure of a call that never reached the
+	// engine (its client refused it before sending it): nothing of it was
+	// applied. Engines wrap it where they know. Any other failure that is
+	// none of the errors above may leave the call applied, its answer
+	// lost: its outcome is unknown.
+	ErrNotSent = errors.New("not sent to the engine")
 )
 
 // Record is a whole session as an engine holds it.

@@ -559,3 +559,27 @@ func TestGroupScriptFallback(t *testing.T) {
 	requireSession(t, s, a, 3, map[string]string{"a": "1", "b": "2", "c": "3"})
 	requireSession(t, s, b, 2, map[string]string{"a": "1", "b": "2"})
 }
+
+// TestRefusedCallIsNotSent: a write whose pipeline (the session's script
+// and its owner-index entry) a client hook refuses before it is sent
+// fails with an error wrapping store.ErrNotSent, so a manager knows
+// nothing was applied, and writes nothing.
+func TestRefusedCallIsNotSent(t *testing.T) {
+	onServers(t, func(t *testing.T, c redis.UniversalClient) {
+		prefix := testPrefix(t, c)
+		s := newStore(t, c, prefix)
+		ctx := context.Background()
+		key := storetest.NewKey(t)
+		require.NoError(t, s.Create(ctx, key, enginetest.LiveRecord("a", "1")))
+
+		limit := &pipelineLimit{max: 1} // every pipeline is refused
+		c.AddHook(limit)
+		owner := "refused-" + storetest.NewKey(t)
+		c2 := set("a", "2")
+		c2.Owner = &owner
+		_, err := s.Update(ctx, key, c2)
+		require.ErrorIs(t, err, store.ErrNotSent)
+		assert.Positive(t, limit.refused.Load(), "the pipeline was refused")
+		requireSession(t, s, key, 1, map[string]string{"a": "1"})
+	})
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
 )
 
 // The scripts spell the metadata field names of redisstore.go
@@ -500,8 +502,9 @@ func (s *Store) exec(ctx context.Context, pipe redis.Pipeliner, calls []*call) {
 }
 
 // unsentError is the error of a script call whose pipeline failed before
-// it was sent: the call did nothing.
+// it was sent: the call did nothing. It wraps the pipeline's failure and
+// [store.ErrNotSent].
 type unsentError struct{ err error }
 
-func (e unsentError) Error() string { return e.err.Error() }
-func (e unsentError) Unwrap() error { return e.err }
+func (e unsentError) Error() string   { return e.err.Error() }
+func (e unsentError) Unwrap() []error { return []error{e.err, store.ErrNotSent} }
