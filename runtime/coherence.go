@@ -130,6 +130,15 @@ func (m *Manager) invalidateKey(key string, deleted bool, v uint64) {
 	m.forget(e)
 }
 
+// staleKey marks the cached copy of the session with engine key key, if
+// any, as stale, so that its next use reads the engine: a write of it
+// failed with its outcome unknown.
+func (m *Manager) staleKey(key string) {
+	if e := m.keys.get(key); e != nil {
+		e.checked.Store(invalid)
+	}
+}
+
 // deliver applies a message from the bus. The manager's own messages are
 // ignored: its cache already has its changes.
 func (m *Manager) deliver(msg bus.Message) {

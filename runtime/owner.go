@@ -305,10 +305,18 @@ var revokedExpiry = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 func (m *Manager) revokeKey(ctx context.Context, key, owner string) error {
 	_, gone := m.store.Update(ctx, key, store.Change{Expires: revokedExpiry})
 	if gone != nil && !errors.Is(gone, store.ErrNotFound) && !errors.Is(gone, store.ErrCorrupt) {
+		if !unsent(gone) {
+			// The expiring write may have landed, its answer lost: the
+			// cached copy must not outlive it.
+			m.staleKey(key)
+		}
 		return gone
 	}
 	derr := m.store.Delete(ctx, key)
 	if gone != nil && derr != nil {
+		if !unsent(derr) {
+			m.staleKey(key)
+		}
 		return derr // nothing was known to end: the caller may retry
 	}
 	// The session has ended in the engine (expired by the first write,

@@ -248,6 +248,12 @@ func (s *Session) Renew(ctx context.Context) error {
 // the response headers already went out, tells the client to forget its
 // ID. The engine has the change when Destroy returns, whatever the flush
 // mode. A later Set in the same request starts a new session.
+//
+// When the engine fails (a timeout, a connection cut after the deletion
+// was sent), the session may be deleted or not: Destroy returns the
+// error, and the session's next use reads the engine again, so this
+// process never goes on serving a session the engine has ended. Calling
+// Destroy again is safe.
 func (s *Session) Destroy(ctx context.Context) error {
 	if s == nil {
 		return opError("destroy", "", ErrNoSession)

@@ -21,7 +21,7 @@ import (
 // broke after the call was sent: the engine may have applied it.
 var errAnswerLost = errors.New("read tcp: connection reset by peer")
 
-// landsThenFails is a real engine whose Update and Move, once armed,
+// landsThenFails is a real engine whose Update, Move and Delete, once armed,
 // apply the change and then report errAnswerLost, as a client does whose
 // connection broke before the answer came back.
 type landsThenFails struct {
@@ -39,6 +39,14 @@ func (l *landsThenFails) Update(ctx context.Context, key string, c store.Change)
 		return 0, errAnswerLost
 	}
 	return v, err
+}
+
+func (l *landsThenFails) Delete(ctx context.Context, key string) error {
+	err := l.Store.Delete(ctx, key)
+	if err == nil && l.armed.CompareAndSwap(true, false) {
+		return errAnswerLost
+	}
+	return err
 }
 
 func (l *landsThenFails) Move(ctx context.Context, from, to string, c store.Change) (store.Record, error) {
@@ -107,6 +115,35 @@ func TestUnknownOutcomeRenew(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, ok, "the old ID serves the cached copy of a session the engine moved")
 	}, c)
+}
+
+// A Destroy or a Revoke whose outcome is unknown (the engine ended the
+// session, the answer was lost) fails, and the next request is not
+// served the session from the cache: the engine has ended it.
+func TestUnknownOutcomeEnd(t *testing.T) {
+	for _, op := range []string{"destroy", "revoke"} {
+		t.Run(op, func(t *testing.T) {
+			mem := memstore.New()
+			t.Cleanup(func() { _ = mem.Close() })
+			eng := &landsThenFails{Store: mem}
+			h := newHarnessOn(t, eng)
+			c := h.newSession("n", 1)
+
+			eng.armed.Store(true)
+			if op == "destroy" {
+				h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+					require.ErrorIs(t, s.Destroy(r.Context()), errAnswerLost)
+				}, c)
+			} else {
+				require.ErrorIs(t, h.m.Revoke(context.Background(), store.Key(c.Value)), errAnswerLost)
+			}
+			h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				_, ok, err := s.Raw("n")
+				require.NoError(t, err)
+				assert.False(t, ok, "the cache serves a session the engine ended")
+			}, c)
+		})
+	}
 }
 
 // failsUnsent is a real engine whose Update, once armed, fails with

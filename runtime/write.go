@@ -370,6 +370,12 @@ func (s *Session) destroy(ctx context.Context) error {
 	defer e.mu.Unlock()
 	key := e.key()
 	if err := m.store.Delete(ctx, key); err != nil {
+		if !unsent(err) {
+			// The engine may have deleted the session and the answer been
+			// lost: read it again before the next use, so that this
+			// process does not go on serving a session the engine ended.
+			m.staleKey(key)
+		}
 		return opError("destroy", "", err)
 	}
 	cur := e.snap.Load()
