@@ -26,6 +26,9 @@ import (
 // messages keep the cache current instead: a Changed message about a
 // version newer than the cached one, or a Deleted message, marks the
 // entry invalid and drops it, so the next read loads the session again.
+// A write that fails with its outcome unknown (it may have landed, its
+// answer lost) is announced too, as a change to the version it would
+// have made (see unknownOutcome), and marks this process's copy stale.
 //
 // A bus that implements bus.Prover makes that exact even when it stalls
 // without an error (a paused server, a silent network path), which its
@@ -130,13 +133,22 @@ func (m *Manager) invalidateKey(key string, deleted bool, v uint64) {
 	m.forget(e)
 }
 
-// staleKey marks the cached copy of the session with engine key key, if
-// any, as stale, so that its next use reads the engine: a write of it
-// failed with its outcome unknown.
-func (m *Manager) staleKey(key string) {
-	if e := m.keys.get(key); e != nil {
+// unknownOutcome handles a write of the session with engine key key (e
+// its cached copy, or nil) that failed with err. Unless err proves the
+// write never reached the engine ([unsent]), the engine may hold a
+// change no cached copy has (version v, had it landed): e is marked stale
+// and the other processes are told of a change to v, so every copy reads
+// the engine again before its next use. Where the write did not land,
+// the others read the session again until the news is forgotten (see
+// marks): a cost paid only after a failure.
+func (m *Manager) unknownOutcome(ctx context.Context, e *entry, key string, v uint64, err error) {
+	if unsent(err) {
+		return // the copy is still the engine's: warm reads go on
+	}
+	if e != nil {
 		e.checked.Store(invalid)
 	}
+	m.publish(ctx, bus.Changed, key, v)
 }
 
 // deliver applies a message from the bus. The manager's own messages are

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -305,18 +306,13 @@ var revokedExpiry = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 func (m *Manager) revokeKey(ctx context.Context, key, owner string) error {
 	_, gone := m.store.Update(ctx, key, store.Change{Expires: revokedExpiry})
 	if gone != nil && !errors.Is(gone, store.ErrNotFound) && !errors.Is(gone, store.ErrCorrupt) {
-		if !unsent(gone) {
-			// The expiring write may have landed, its answer lost: the
-			// cached copy must not outlive it.
-			m.staleKey(key)
-		}
+		// The expiring write may have landed, its answer lost.
+		m.unknownOutcome(ctx, m.keys.get(key), key, math.MaxUint64, gone)
 		return gone
 	}
 	derr := m.store.Delete(ctx, key)
 	if gone != nil && derr != nil {
-		if !unsent(derr) {
-			m.staleKey(key)
-		}
+		m.unknownOutcome(ctx, m.keys.get(key), key, math.MaxUint64, derr)
 		return derr // nothing was known to end: the caller may retry
 	}
 	// The session has ended in the engine (expired by the first write,

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sessiongen/sessiongen/runtime/bus"
 	"github.com/sessiongen/sessiongen/runtime/store"
 	"github.com/sessiongen/sessiongen/runtime/store/memstore"
 )
@@ -194,6 +195,55 @@ func TestUnsentWriteKeepsTheCache(t *testing.T) {
 				assert.Equal(t, 1, n)
 			}, c)
 			assert.Equal(t, before, calls(), "the read is served from the cache, with no engine call")
+		})
+	}
+}
+
+// Two nodes share an engine and a bus. When node A's write or Destroy
+// fails with its outcome unknown (the engine applied it, the answer was
+// lost), node B, which had the session cached, does not go on serving
+// its old copy: A tells the other nodes to read the session again.
+func TestUnknownOutcomeReachesOtherNodes(t *testing.T) {
+	for _, op := range []string{"set", "destroy"} {
+		t.Run(op, func(t *testing.T) {
+			eng := &landsThenFails{Store: sharedEngine(t)}
+			b := bus.NewLocal()
+			a := newNode(t, eng, b, "a")
+			other := newNode(t, eng, b, "b")
+			c := a.newSession("n", 1)
+			read := func() (int, bool) {
+				var n int
+				var ok bool
+				other.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+					var err error
+					n, ok, err = Value[int](s, "n")
+					require.NoError(t, err)
+				}, c)
+				return n, ok
+			}
+			n, ok := read()
+			require.True(t, ok)
+			require.Equal(t, 1, n, "node B has the session cached")
+			loads := other.store.loads.Load()
+			n, _ = read()
+			require.Equal(t, 1, n)
+			require.Equal(t, loads, other.store.loads.Load(), "node B serves it from its cache")
+
+			eng.armed.Store(true)
+			a.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
+				if op == "set" {
+					require.ErrorIs(t, s.Set(r.Context(), "n", 2), errAnswerLost)
+				} else {
+					require.ErrorIs(t, s.Destroy(r.Context()), errAnswerLost)
+				}
+			}, c)
+			eventually(t, "node B to stop serving its copy from before the "+op, func() bool {
+				n, ok := read()
+				if op == "set" {
+					return ok && n == 2
+				}
+				return !ok
+			})
 		})
 	}
 }

@@ -242,14 +242,12 @@ func (s *Session) commit(ctx context.Context, op, key string, fs []Field, expect
 			m.invalidateKey(ek, true, 0)
 			s.lost(e)
 			s.pending, s.isNew = nil, false
-		case !unsent(err):
-			// A conflict or a size refusal: the engine holds what this
-			// copy does not. Any other error but a failed dial leaves the
-			// outcome unknown (the engine may have applied the change and
-			// the answer been lost): either way, read it again before
-			// the next use. After a failed dial the copy is still the
-			// engine's, and warm reads go on without it.
+		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrTooLarge):
+			// The engine holds what this copy does not: read it again
+			// before the next use.
 			e.checked.Store(invalid)
+		default:
+			m.unknownOutcome(ctx, e, ek, cur.version+1, err)
 		}
 		return opError(op, key, err)
 	}
@@ -329,12 +327,10 @@ func (s *Session) renew(ctx context.Context) error {
 			m.invalidateKey(old, true, 0)
 			s.lost(e)
 			s.pending, s.isNew, s.writeID, s.extended, s.clearID = nil, false, false, false, true
-		case !unsent(err):
-			// Too large: the engine holds what this copy does not. Any
-			// other error but a failed dial leaves the outcome unknown
-			// (the engine may have moved the session away and the
-			// answer been lost): read it again before the next use.
+		case errors.Is(err, store.ErrTooLarge):
 			e.checked.Store(invalid)
+		default:
+			m.unknownOutcome(ctx, e, old, cur.version+1, err)
 		}
 		return opError("renew", "", err)
 	}
@@ -370,12 +366,7 @@ func (s *Session) destroy(ctx context.Context) error {
 	defer e.mu.Unlock()
 	key := e.key()
 	if err := m.store.Delete(ctx, key); err != nil {
-		if !unsent(err) {
-			// The engine may have deleted the session and the answer been
-			// lost: read it again before the next use, so that this
-			// process does not go on serving a session the engine ended.
-			m.staleKey(key)
-		}
+		m.unknownOutcome(ctx, e, key, e.snap.Load().version+1, err)
 		return opError("destroy", "", err)
 	}
 	cur := e.snap.Load()
