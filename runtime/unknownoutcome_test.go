@@ -15,7 +15,6 @@ import (
 
 	"github.com/sessiongen/sessiongen/runtime/bus"
 	"github.com/sessiongen/sessiongen/runtime/store"
-	"github.com/sessiongen/sessiongen/runtime/store/memstore"
 )
 
 // errAnswerLost is what an engine client reports when the connection
@@ -58,16 +57,21 @@ func (l *landsThenFails) Move(ctx context.Context, from, to string, c store.Chan
 	return rec, err
 }
 
+// lossySession returns a manager on a landsThenFails engine (not armed)
+// and the cookie of a session holding n = 1.
+func lossySession(t *testing.T) (*landsThenFails, *harness, *http.Cookie) {
+	t.Helper()
+	eng := &landsThenFails{Store: sharedEngine(t)}
+	h := newHarnessOn(t, eng)
+	return eng, h, h.newSession("n", 1)
+}
+
 // A write whose outcome is unknown (the engine applied it, the answer was
 // lost) fails the request, and the next request reads what the engine
 // holds, not the cached copy from before the write: the cache never
 // serves a state the engine has moved past.
 func TestUnknownOutcomeRereads(t *testing.T) {
-	mem := memstore.New()
-	t.Cleanup(func() { _ = mem.Close() })
-	eng := &landsThenFails{Store: mem}
-	h := newHarnessOn(t, eng)
-	c := h.newSession("n", 1)
+	eng, h, c := lossySession(t)
 
 	eng.armed.Store(true)
 	h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
@@ -98,11 +102,7 @@ func TestUnknownOutcomeRereads(t *testing.T) {
 // answer was lost) fails, and the old ID no longer serves the cached
 // copy: the engine has nothing under it.
 func TestUnknownOutcomeRenew(t *testing.T) {
-	mem := memstore.New()
-	t.Cleanup(func() { _ = mem.Close() })
-	eng := &landsThenFails{Store: mem}
-	h := newHarnessOn(t, eng)
-	c := h.newSession("n", 1)
+	eng, h, c := lossySession(t)
 
 	eng.armed.Store(true)
 	h.do(func(w http.ResponseWriter, r *http.Request, s *Session) {
@@ -124,11 +124,7 @@ func TestUnknownOutcomeRenew(t *testing.T) {
 func TestUnknownOutcomeEnd(t *testing.T) {
 	for _, op := range []string{"destroy", "revoke"} {
 		t.Run(op, func(t *testing.T) {
-			mem := memstore.New()
-			t.Cleanup(func() { _ = mem.Close() })
-			eng := &landsThenFails{Store: mem}
-			h := newHarnessOn(t, eng)
-			c := h.newSession("n", 1)
+			eng, h, c := lossySession(t)
 
 			eng.armed.Store(true)
 			if op == "destroy" {
@@ -176,9 +172,7 @@ func TestUnsentWriteKeepsTheCache(t *testing.T) {
 		"not sent":    fmt.Errorf("enginename: update: %w: guard: pipeline refused", store.ErrNotSent),
 	} {
 		t.Run(name, func(t *testing.T) {
-			mem := memstore.New()
-			t.Cleanup(func() { _ = mem.Close() })
-			eng := &failsUnsent{Store: mem, err: err}
+			eng := &failsUnsent{Store: sharedEngine(t), err: err}
 			h := newHarnessOn(t, eng)
 			c := h.newSession("n", 1)
 
