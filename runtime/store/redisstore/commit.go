@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessiongen/sessiongen/runtime/store"
 )
 
@@ -69,7 +71,7 @@ func (s *Store) send(ctx context.Context, ops []*op) []error {
 	}
 	calls := make([]*call, 0, 2*len(ops))
 	for _, o := range ops {
-		calls = append(calls, o.main, o.index) // run drops a nil index
+		calls = append(calls, s.firstRound(o)...)
 	}
 	if len(ops) == 1 {
 		s.run(ctx, calls...)
@@ -104,8 +106,69 @@ func (s *Store) solo(ctx context.Context, ops []*op) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.run(ctx, o.main, o.index)
+		s.run(ctx, s.firstRound(o)...)
 	}
+}
+
+// firstRound returns the calls o sends in its group's round trip: its
+// script call and, on a single server, its owner-index write behind it
+// (the server runs them in order, so the index never lists the session
+// before it holds the owner). On a Cluster a pipeline's commands for
+// different masters run in parallel, so the index write goes only after
+// the script answered (see indexAfter).
+func (s *Store) firstRound(o *op) []*call {
+	if s.oneServer {
+		return []*call{o.main, o.index} // run drops a nil index
+	}
+	return []*call{o.main}
+}
+
+// indexAfter sends, in one round trip, the owner-index writes of the ops
+// whose script call may have written its session, when the Store is not
+// on a single server. An op whose script answered that it wrote nothing
+// (a refused condition, a server error) or was not sent writes no entry.
+func (s *Store) indexAfter(ctx context.Context, ops []*op) {
+	if s.oneServer {
+		return
+	}
+	var index []*call
+	for _, o := range ops {
+		if o.index != nil && mayHaveWritten(o) {
+			index = append(index, o.index)
+		}
+	}
+	s.run(ctx, index...)
+	if len(index) > 1 {
+		// A pipeline refused as a whole (see solo): each write alone.
+		for _, c := range index {
+			if unsent(c) && ctx.Err() == nil {
+				s.run(ctx, c)
+			}
+		}
+	}
+}
+
+// mayHaveWritten reports whether o's script call wrote its session or
+// may have (its answer was lost).
+func mayHaveWritten(o *op) bool {
+	err := o.main.cmd.Err()
+	var refused redis.Error
+	switch {
+	case unsent(o.main), errors.As(err, &refused):
+		return false
+	case err != nil:
+		return true // a network failure or the end of ctx: unknown
+	case o.kind == opCreate:
+		n, err := o.main.cmd.Int()
+		return err == nil && n == 1
+	}
+	res, err := parseUpdate(o.main.cmd)
+	return err == nil && res.code > 0
+}
+
+// indexFailed reports whether o's owner-index write was sent and failed.
+func indexFailed(o *op) bool {
+	return o.index != nil && o.index.cmd != nil && o.index.cmd.Err() != nil
 }
 
 // unsent reports whether c's command failed before it was sent.
@@ -115,10 +178,12 @@ func unsent(c *call) bool {
 }
 
 // finish reads the answers of ops and returns their errors, after the
-// follow-ups their answers call for: raising owner-index entries (one
-// round trip for the group), then clearing the scores recorded for index
+// follow-ups their answers call for: on a Cluster the owner-index writes
+// (one round trip for the group), raising owner-index entries (one more),
+// then clearing the scores recorded for index
 // writes that failed (one more, best effort).
 func (s *Store) finish(ctx context.Context, ops []*op) []error {
+	s.indexAfter(ctx, ops)
 	errs := make([]error, len(ops))
 	var raise, undo []*call
 	for i, o := range ops {
@@ -151,39 +216,37 @@ func (s *Store) finish(ctx context.Context, ops []*op) []error {
 func (s *Store) settle(o *op) error {
 	if o.kind == opCreate {
 		n, err := o.main.cmd.Int()
-		if err != nil {
+		switch {
+		case err != nil:
+			s.undoLost(o)
 			return fmt.Errorf("redisstore: create: %w", err)
-		}
-		if n == 0 {
-			// A stray index entry the pipeline may have written is
-			// harmless: Owned checks every entry against the session.
+		case n == 0:
+			// A stray index entry written beside the script (on a
+			// single server) is harmless: Owned checks every entry
+			// against the session.
 			return fmt.Errorf("redisstore: create: %w", store.ErrExists)
-		}
-		if o.index != nil {
-			if err := o.index.cmd.Err(); err != nil {
-				o.undo = s.unconfirmCall(o.key, o.score)
-				return fmt.Errorf("redisstore: create: owner index: %w", err)
-			}
+		case indexFailed(o):
+			o.undo = s.unconfirmCall(o.key, o.score)
+			return fmt.Errorf("redisstore: create: owner index: %w", o.index.cmd.Err())
 		}
 		return nil
 	}
 	res, err := parseUpdate(o.main.cmd)
 	if err != nil {
+		s.undoLost(o)
 		return fmt.Errorf("redisstore: update: %w", err)
 	}
 	if res.code <= 0 {
 		// As in Create, a stray index entry is harmless.
 		return codeErr("update", o.key, res.code)
 	}
-	if o.index != nil {
-		if err := o.index.cmd.Err(); err != nil {
-			recorded := o.score
-			if res.owner != "" {
-				recorded = res.score // the script raised it already
-			}
-			o.undo = s.unconfirmCall(o.key, recorded)
-			return fmt.Errorf("redisstore: update: owner index: %w", err)
+	if indexFailed(o) {
+		recorded := o.score
+		if res.owner != "" {
+			recorded = res.score // the script raised it already
 		}
+		o.undo = s.unconfirmCall(o.key, recorded)
+		return fmt.Errorf("redisstore: update: owner index: %w", o.index.cmd.Err())
 	}
 	if res.owner != "" {
 		// The session outlived its index entry's score: raise it.
@@ -191,4 +254,15 @@ func (s *Store) settle(o *op) error {
 	}
 	o.version = uint64(res.code)
 	return nil
+}
+
+// undoLost sets o.undo when the answer to o's script call was lost (the
+// session may have been written and its index entry recorded as written)
+// and its owner-index write failed, so that the session's next Update
+// writes the entry again. An Update's script may have recorded a raised
+// score instead, which the undo, keyed on o.score, leaves alone.
+func (s *Store) undoLost(o *op) {
+	if mayHaveWritten(o) && indexFailed(o) {
+		o.undo = s.unconfirmCall(o.key, o.score)
+	}
 }

@@ -273,11 +273,17 @@ func TestGroupFailuresStayAlone(t *testing.T) {
 		versions, errs := redisstore.SendGroup(context.Background(), s, ops)
 		trips := counter.take()
 		checkMixed(t, s, cases, versions, errs)
-		// One pipeline of every script call (nine changes, one index
-		// write); then only the index failure's undo (one command) and
-		// the NOSCRIPT fallbacks of a server that had not seen a script.
+		// One pipeline of every script call (nine changes, and on a
+		// single server one index write behind its session's); then
+		// only the Cluster's index write, the index failure's undo (one
+		// command each) and the NOSCRIPT fallbacks of a server that had
+		// not seen a script.
 		require.NotEmpty(t, trips)
-		assert.Equal(t, "pipeline("+strings.Repeat("evalsha,", 9)+"evalsha)", trips[0])
+		calls := 10
+		if _, single := c.(*redis.Client); !single {
+			calls = 9
+		}
+		assert.Equal(t, "pipeline("+strings.Repeat("evalsha,", calls-1)+"evalsha)", trips[0])
 		for _, trip := range trips[1:] {
 			assert.NotContains(t, trip, "evalsha,", "round trips: %v", trips)
 		}
@@ -563,23 +569,49 @@ func TestGroupScriptFallback(t *testing.T) {
 // TestRefusedCallIsNotSent: a write whose pipeline (the session's script
 // and its owner-index entry) a client hook refuses before it is sent
 // fails with an error wrapping store.ErrNotSent, so a manager knows
-// nothing was applied, and writes nothing.
+// nothing was applied, and writes nothing. (On a Cluster a lone write
+// sends no pipeline: its index write follows in a call of its own; see
+// TestClusterRefusedIndexGoesSolo.)
 func TestRefusedCallIsNotSent(t *testing.T) {
-	onServers(t, func(t *testing.T, c redis.UniversalClient) {
-		prefix := testPrefix(t, c)
-		s := newStore(t, c, prefix)
-		ctx := context.Background()
-		key := storetest.NewKey(t)
-		require.NoError(t, s.Create(ctx, key, enginetest.LiveRecord("a", "1")))
+	c := newClient(t, serverAddr(t))
+	prefix := testPrefix(t, c)
+	s := newStore(t, c, prefix)
+	ctx := context.Background()
+	key := storetest.NewKey(t)
+	require.NoError(t, s.Create(ctx, key, enginetest.LiveRecord("a", "1")))
 
-		limit := &pipelineLimit{max: 1} // every pipeline is refused
-		c.AddHook(limit)
-		owner := "refused-" + storetest.NewKey(t)
-		c2 := set("a", "2")
-		c2.Owner = &owner
-		_, err := s.Update(ctx, key, c2)
-		require.ErrorIs(t, err, store.ErrNotSent)
-		assert.Positive(t, limit.refused.Load(), "the pipeline was refused")
-		requireSession(t, s, key, 1, map[string]string{"a": "1"})
-	})
+	limit := &pipelineLimit{max: 1} // every pipeline is refused
+	c.AddHook(limit)
+	owner := "refused-" + storetest.NewKey(t)
+	c2 := set("a", "2")
+	c2.Owner = &owner
+	_, err := s.Update(ctx, key, c2)
+	require.ErrorIs(t, err, store.ErrNotSent)
+	assert.Positive(t, limit.refused.Load(), "the pipeline was refused")
+	requireSession(t, s, key, 1, map[string]string{"a": "1"})
+}
+
+// TestClusterRefusedIndexGoesSolo: on a Cluster, a group's owner-index
+// writes, which follow its script calls in a pipeline of their own, go
+// again each alone when a client hook refuses that pipeline, as the
+// script calls do: every session lands listed under its owner.
+func TestClusterRefusedIndexGoesSolo(t *testing.T) {
+	c := clusterClient(t)
+	prefix := testPrefix(t, c)
+	s := newStore(t, c, prefix)
+	ctx := context.Background()
+	owner := "solo-" + storetest.NewKey(t)
+	ops := make([]redisstore.GroupOp, 3)
+	for i := range ops {
+		ops[i] = redisstore.GroupOp{Key: storetest.NewKey(t), Create: true,
+			Record: store.Record{Created: time.Now(), Expires: time.Now().Add(time.Hour), Owner: owner}}
+	}
+	limit := &pipelineLimit{max: 1} // every pipeline is refused
+	c.AddHook(limit)
+	_, errs := redisstore.SendGroup(ctx, s, ops)
+	require.Equal(t, []error{nil, nil, nil}, errs)
+	assert.EqualValues(t, 2, limit.refused.Load(), "the scripts' pipeline and the index writes' pipeline were refused")
+	owned, err := newStore(t, clusterClient(t), prefix).Owned(ctx, owner) // Owned pipelines too
+	require.NoError(t, err)
+	assert.Len(t, owned, len(ops))
 }

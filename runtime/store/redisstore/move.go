@@ -63,7 +63,7 @@ func (s *Store) Move(ctx context.Context, from, to string, c store.Change) (stor
 	if err := ctx.Err(); err != nil {
 		return store.Record{}, fmt.Errorf("redisstore: move: %w", err)
 	}
-	if _, single := s.client.(*redis.Client); single {
+	if s.oneServer {
 		return s.moveAtomic(ctx, from, to, c, tail)
 	}
 	return s.moveSteps(ctx, from, to, c, tail)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/sessiongen/sessiongen/runtime/internal/redisserver"
 	"github.com/sessiongen/sessiongen/runtime/store"
+	"github.com/sessiongen/sessiongen/runtime/store/internal/enginetest"
 	"github.com/sessiongen/sessiongen/runtime/store/redisstore"
 	"github.com/sessiongen/sessiongen/runtime/store/storetest"
 )
@@ -275,4 +277,107 @@ func withoutHandshakes(trips []string) []string {
 	return slices.DeleteFunc(trips, func(s string) bool {
 		return s == "hello" || s == "client" || strings.HasPrefix(s, "pipeline(client")
 	})
+}
+
+// indexOrder is a client hook that, before any command or pipeline
+// holding an owner-index write of the given owner is sent, checks through
+// another client that the session the write lists already names that
+// owner, and records each write that would list a session before it.
+type indexOrder struct {
+	t       *testing.T
+	check   redis.UniversalClient
+	prefix  string
+	owner   string
+	mu      sync.Mutex
+	seen    int      // index writes seen
+	tooSoon []string // keys of sessions listed before they named the owner
+}
+
+func (h *indexOrder) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *indexOrder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.inspect(ctx, []redis.Cmder{cmd})
+		return next(ctx, cmd)
+	}
+}
+
+func (h *indexOrder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.inspect(ctx, cmds)
+		return next(ctx, cmds)
+	}
+}
+
+// inspect checks the index writes among cmds: EVAL or EVALSHA with one
+// key, the owner's set, and the listed session key as second argument.
+func (h *indexOrder) inspect(ctx context.Context, cmds []redis.Cmder) {
+	zkey := indexKey(h.prefix, h.owner)
+	for _, cmd := range cmds {
+		args := cmd.Args()
+		if len(args) != 7 || args[3] != zkey {
+			continue
+		}
+		key, ok := args[5].(string)
+		require.True(h.t, ok, "index write args %v", args)
+		got, err := h.check.HGet(ctx, h.prefix+"{"+key+"}", "\xffo").Result()
+		h.mu.Lock()
+		h.seen++
+		if err != nil || got != h.owner {
+			h.tooSoon = append(h.tooSoon, key)
+		}
+		h.mu.Unlock()
+	}
+}
+
+// TestClusterIndexFollowsSession: on a Cluster, where a pipeline's
+// commands for two masters run in parallel, a Create with an owner and an
+// owner change, alone and in groups, write the owner-index entry only
+// once the session names its owner. Else an Owned running between the
+// two writes would drop the entry as stale and leave the session out of
+// its owner's list for good: a revocation by owner would miss it. (A
+// single server runs a pipeline in order: there the entry goes in the
+// session's pipeline, behind it.) A Create refused with ErrExists writes
+// no entry at all.
+func TestClusterIndexFollowsSession(t *testing.T) {
+	c := clusterClient(t)
+	prefix := testPrefix(t, c)
+	s := newStore(t, c, prefix)
+	ctx := context.Background()
+	owner := "order-" + storetest.NewKey(t)
+	h := &indexOrder{t: t, check: clusterClient(t), prefix: prefix, owner: owner}
+	c.AddHook(h)
+
+	const n = 16
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = storetest.NewKey(t)
+	}
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		wg.Go(func() {
+			if i%2 == 0 {
+				assert.NoError(t, s.Create(ctx, key, store.Record{Created: time.Now(), Expires: time.Now().Add(time.Hour), Owner: owner}))
+				return
+			}
+			if !assert.NoError(t, s.Create(ctx, key, enginetest.LiveRecord("a", "1"))) {
+				return
+			}
+			_, err := s.Update(ctx, key, store.Change{Owner: &owner})
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	h.mu.Lock()
+	assert.Equal(t, n, h.seen, "one index write per session")
+	assert.Empty(t, h.tooSoon, "index writes sent before their session named the owner")
+	h.mu.Unlock()
+	owned, err := s.Owned(ctx, owner)
+	require.NoError(t, err)
+	assert.Len(t, owned, n)
+
+	other := "refused-" + storetest.NewKey(t)
+	err = s.Create(ctx, keys[0], store.Record{Created: time.Now(), Expires: time.Now().Add(time.Hour), Owner: other})
+	require.ErrorIs(t, err, store.ErrExists)
+	assert.Zero(t, indexCount(t, c, prefix)(other), "no entry for a refused Create")
 }

@@ -76,9 +76,10 @@
 // have taken place, as after any lost reply, and is never reported done.
 // A caller whose context ends while its change waits for a group gets
 // the context's error and its change is not sent; a group's round trip
-// ends early only when every caller in it has given up. The rare
-// follow-ups of a group (raising owner-index entries, see "Owner index")
-// take one more round trip for the whole group.
+// ends early only when every caller in it has given up. The follow-ups
+// of a group (on a Cluster, the owner-index writes of Creates with an
+// owner and owner changes; raising owner-index entries, which is rare;
+// see "Owner index") take one more round trip each for the whole group.
 //
 // Load, Version, Owned, Delete and Move stay one call per operation:
 // reads commit nothing, a Delete's second command depends on the
@@ -166,15 +167,18 @@
 //
 // On Redis Cluster a session and its owner's set live in different hash
 // slots, so no script can write both. A Create with an owner, and an
-// Update that changes the owner, send the session script and the index
-// write in one pipeline (one round trip; a single server runs them in
-// order, a Cluster sends them to their masters in parallel). The index
-// write adds the entry or raises its score (scores never go down), drops
-// the entries whose score has passed (ZREMRANGEBYSCORE) and sets the
-// set's PEXPIREAT to its highest score. When the index write fails, the
-// call fails (the session write may have taken place, as after a network
-// error) and the session is marked so that its next Update writes the
-// entry again.
+// Update that changes the owner, write the session first and the index
+// entry after it, so that the index never lists a session before the
+// session names its owner: on a single server both go in one pipeline
+// (one round trip, run in order); on a Cluster, whose masters run a
+// pipeline's commands in parallel, the index write goes in one more
+// round trip once the session script answered that it wrote (or its
+// answer was lost), for a whole group at once. The index write adds the
+// entry or raises its score (scores never go down), drops the entries
+// whose score has passed (ZREMRANGEBYSCORE) and sets the set's PEXPIREAT
+// to its highest score. When the index write fails, the call fails (the
+// session write may have taken place, as after a network error) and the
+// session is marked so that its next Update writes the entry again.
 //
 // A Move lists the new key under its owner (in its script on a single
 // server, in a round trip of its own after the second step on a
@@ -199,11 +203,11 @@
 // session frozen by a Move on a Cluster is listed until its freeze ends,
 // with that as its expiry. It then reads the removed entries' sessions once more and
 // restores any that a concurrent write has meanwhile given to the owner.
-// The one race left is on a Cluster, when the session write of a
-// concurrent Create or owner change reaches its master after its index
-// write and after both of Owned's reads: such a session is missed by that
-// Owned and by later ones until an Update writes its entry again (an
-// owner change, or a renewal past the recorded score).
+// Since a session's entry is written only after the session, an entry
+// that Owned removes as stale is written again by the write making the
+// session the owner's, when that write is still under way: a session
+// whose Create or owner change returned before Owned began is listed by
+// it, and by every later Owned while it stays the owner's.
 //
 // So the index cannot grow without bound: an entry is gone at the latest
 // when its score passes (the set expires with its highest score) and,
@@ -278,6 +282,9 @@ var errInvalid = errors.New("invalid argument")
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	// oneServer: client is a *redis.Client (one server, or its master
+	// through Sentinel), which runs a pipeline's commands in order.
+	oneServer bool
 	// commit groups Creates and Updates (see commit.go); nil with
 	// WithMaxGroup(1), when each change goes alone.
 	commit *group.Committer[*op]
@@ -312,7 +319,8 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if cfg.maxGroup < 1 {
 		return nil, fmt.Errorf("redisstore: new: %w: max group %d is below 1 (1 turns grouping off)", errInvalid, cfg.maxGroup)
 	}
-	s := &Store{client: client, prefix: cfg.prefix}
+	_, oneServer := client.(*redis.Client)
+	s := &Store{client: client, prefix: cfg.prefix, oneServer: oneServer}
 	if cfg.maxGroup > 1 {
 		s.commit = group.NewLanes(cfg.maxGroup, groupLanes, s.send)
 	}
