@@ -61,7 +61,10 @@
 // a 5xx answer the write may have been applied, and sent again it would
 // be judged against its own work (a Create reporting ErrExists, an
 // Update with expectations a conflict, a Move's mark the session gone):
-// such a call fails with the error instead, its outcome unknown.
+// such a call fails with the error instead, its outcome unknown. A
+// Create, Update or Move's mark whose retries ran out on throttling
+// answers applied nothing: its error wraps [store.ErrNotSent], so a
+// manager keeps its cached copy.
 //
 // # No group commit
 //
@@ -349,7 +352,7 @@ func (s *Store) Create(ctx context.Context, key string, rec store.Record) error 
 		if isConditionFailed(err) {
 			return fmt.Errorf("dynamostore: create: %w", store.ErrExists)
 		}
-		return fmt.Errorf("dynamostore: create: %w", err)
+		return fmt.Errorf("dynamostore: create: %w", notSent(err))
 	}
 	return nil
 }

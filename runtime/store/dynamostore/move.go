@@ -56,7 +56,7 @@ func (s *Store) Move(ctx context.Context, from, to string, c store.Change) (stor
 		return buildMark(c, g, token)
 	})
 	if err != nil {
-		if !refused(err) {
+		if !refused(err) && !errors.Is(err, store.ErrNotSent) {
 			s.unmark(ctx, from, token) // the request may have reached the engine
 		}
 		return store.Record{}, opErr("move", from, err)

@@ -2,11 +2,14 @@ package dynamostore
 
 import (
 	"errors"
+	"fmt"
 	"net"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/sessiongen/sessiongen/runtime/store"
 )
 
 // noResend is the per-call option of the conditional writes (Create's
@@ -61,4 +64,17 @@ func unapplied(err error) bool {
 	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// notSent returns err, the failure of a single request made with
+// noResend, wrapped with [store.ErrNotSent] when it proves that no
+// attempt was applied: every attempt the SDK sent again had failed
+// unapplied, so when the last one did too (the retries ran out on
+// throttling answers), none was. A manager then keeps its cached copy,
+// as after a failed dial. Other errors are returned as they are.
+func notSent(err error) error {
+	if err == nil || !unapplied(err) || errors.Is(err, store.ErrNotSent) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, store.ErrNotSent)
 }

@@ -5,8 +5,14 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -90,4 +96,75 @@ func TestNoResendAfterLostAnswer(t *testing.T) {
 		require.NoError(t, err, "the SDK sent the refused request again")
 		assert.Equal(t, uint64(2), v)
 	})
+}
+
+// TestThrottledOutIsNotSent: a conditional write whose every attempt is
+// refused for throughput, until the SDK's retries run out, applied
+// nothing, and its error wraps store.ErrNotSent (so a manager keeps its
+// cached copy); an answer lost after the engine applied the write does
+// not.
+func TestThrottledOutIsNotSent(t *testing.T) {
+	_, table, plain := testStore(t)
+	h := &hookHTTP{next: &http.Client{}}
+	client := dynamodb.New(dynamodb.Options{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("sessiongen", "sessiongen", ""),
+		BaseEndpoint: aws.String(endpoint(t)),
+		HTTPClient:   h,
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 3
+			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		}),
+	})
+	s := newStore(t, client, table, dynamostore.WithoutSetup())
+	ctx := context.Background()
+	// always refuses every request of op until the test stops it.
+	always := func(op string) (stop func(), sent *atomic.Int64) {
+		sent = &atomic.Int64{}
+		var hook func(func() (*http.Response, error)) (*http.Response, error)
+		hook = func(f func() (*http.Response, error)) (*http.Response, error) {
+			sent.Add(1)
+			h.on(op, hook)
+			return throttled(f)
+		}
+		h.on(op, hook)
+		return func() { h.on(op, nil) }, sent
+	}
+
+	t.Run("create", func(t *testing.T) {
+		key := storetest.NewKey(t)
+		stop, sent := always("PutItem")
+		err := s.Create(ctx, key, enginetest.LiveRecord("a", "1"))
+		stop()
+		require.ErrorIs(t, err, store.ErrNotSent)
+		assert.EqualValues(t, 3, sent.Load(), "every attempt was refused")
+		_, err = plain.Load(ctx, key)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+	t.Run("update", func(t *testing.T) {
+		key := storetest.NewKey(t)
+		require.NoError(t, plain.Create(ctx, key, enginetest.LiveRecord("a", "1")))
+		stop, _ := always("UpdateItem")
+		_, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("2")}})
+		stop()
+		require.ErrorIs(t, err, store.ErrNotSent)
+		requireVersion(t, plain, key, 1)
+	})
+	t.Run("lost answer", func(t *testing.T) {
+		key := storetest.NewKey(t)
+		require.NoError(t, plain.Create(ctx, key, enginetest.LiveRecord("a", "1")))
+		h.on("UpdateItem", lostAnswer)
+		_, err := s.Update(ctx, key, store.Change{Set: map[string][]byte{"a": []byte("2")}})
+		require.ErrorIs(t, err, errLost)
+		assert.NotErrorIs(t, err, store.ErrNotSent)
+		requireVersion(t, plain, key, 2)
+	})
+}
+
+// requireVersion checks the version of the session under key.
+func requireVersion(t *testing.T, s *dynamostore.Store, key string, want uint64) {
+	t.Helper()
+	got, err := s.Load(context.Background(), key)
+	require.NoError(t, err)
+	assert.Equal(t, want, got.Version)
 }

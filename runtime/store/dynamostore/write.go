@@ -82,7 +82,9 @@ func (s *Store) conditional(ctx context.Context, key string, c store.Change, bui
 		}
 		var failed *types.ConditionalCheckFailedException
 		if !errors.As(err, &failed) {
-			return nil, err
+			// An earlier attempt of the loop was refused by its
+			// condition, so it wrote nothing either.
+			return nil, notSent(err)
 		}
 		item := failed.Item
 		if len(item) == 0 { // missing, or the engine does not send it
