@@ -204,7 +204,12 @@ func (s *Session) Set(ctx context.Context, key string, v any) error {
 }
 
 // Remove deletes key from the session. Removing an absent key is not an
-// error. Flushing follows the manager's mode, as for [Session.Set].
+// error, and it is still written to the engine (the session counts as
+// modified): the removal is a blind write, so it also removes a value
+// that another node set and this one has not seen yet. To write nothing
+// when the key is absent, use [Session.PopRaw] (which removes only a
+// value it found). Flushing follows the manager's mode, as for
+// [Session.Set].
 func (s *Session) Remove(ctx context.Context, key string) error {
 	if s == nil {
 		return opError("remove", key, ErrNoSession)
